@@ -1,0 +1,40 @@
+# motcua — `make run` starts the product on embedded defaults; `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TEMPORAL_CLI_VERSION := v1.5.1
+TEMPORAL_CLI := .tools/bin/temporal
+
+.PHONY: setup venv temporal-cli run test clean
+
+setup: venv temporal-cli
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "motcua needs Python >= 3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+# The Temporal CLI (and its dev server) is compiled once from source with the Go toolchain;
+# a `temporal` already on PATH is used as it is.
+temporal-cli:
+	@if command -v temporal >/dev/null 2>&1; then \
+		echo "using $$(command -v temporal)"; \
+	elif [ -x $(TEMPORAL_CLI) ]; then \
+		true; \
+	else \
+		echo "compiling the Temporal CLI $(TEMPORAL_CLI_VERSION) into .tools/bin (a few minutes, once) …"; \
+		GOBIN=$(CURDIR)/.tools/bin GOFLAGS=-buildvcs=false go install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION); \
+	fi
+
+run: setup
+	$(BIN)/python -m devstack run
+
+test: setup
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .data test-artifacts .pytest_cache

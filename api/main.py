@@ -1,0 +1,49 @@
+"""The motcua HTTP API (FastAPI)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from api.deps import SessionDep
+from api.routes import dossiers, inbox, procedures
+from domain.settings import get_settings
+from readmodel.db import engine_for, init_db
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings = get_settings()
+    app.state.engine = engine_for(settings.sqlalchemy_url)
+    init_db(app.state.engine)
+    app.state.temporal = None  # connected on first use, so the API serves polls while Temporal starts
+    app.state.temporal_lock = asyncio.Lock()
+    yield
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="motcua",
+        summary="One-door processing of administrative-procedure dossiers",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.include_router(procedures.router)
+    app.include_router(dossiers.router)
+    app.include_router(inbox.router)
+
+    @app.get("/health", tags=["operations"])
+    def health(session: SessionDep) -> dict[str, str]:
+        session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+        return {"status": "ok"}
+
+    return app
+
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+app = create_app()

@@ -1,0 +1,337 @@
+"""Citizens submit, poll and supplement dossiers; officers decide on them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, HTTPException, Response, status
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlmodel import Session
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.deps import CalendarDep, OfficerDep, SessionDep, SettingsDep, TemporalDep
+from api.errors import field_error
+from domain.definition import DecisionKind
+from domain.dossier import (
+    Applicant,
+    Channel,
+    DossierInput,
+    DossierLiveDetail,
+    MessageAccepted,
+    OfficerDecision,
+    PortalStatus,
+    SupplementSubmission,
+)
+from domain.settings import Settings
+from forms.eform import FormInvalid, validate_form
+from readmodel import dossiers, procedures
+from readmodel.db import as_utc, utcnow
+from readmodel.tables import DossierRow
+from workflows.dossier import ASSIGNED_UNIT, DOSSIER_STATUS, NOT_YOUR_STEP, PROCEDURE_CODE, DossierWorkflow
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/dossiers", tags=["dossiers"])
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
+
+
+class SubmitDossier(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    procedure_code: Annotated[str, Field(min_length=1, max_length=40)]
+    applicant: Applicant
+    form: dict[str, Any]
+    channel: Channel = Channel.online
+    receiving_unit: Annotated[str, Field(min_length=1, max_length=80)] | None = None
+
+
+class Receipt(BaseModel):
+    """Form 01: the receipt with the dossier code and the appointed date for the result."""
+
+    dossier_code: str
+    procedure_code: str
+    procedure_version: int
+    procedure_name: str
+    receiving_unit: str
+    received_at: datetime
+    appointment_date: date
+    status: int
+    status_name: str
+
+
+class CurrentStep(BaseModel):
+    step_id: str
+    name: str | None
+    awaiting: str | None
+    assigned_role: str | None
+    assigned_unit: str | None
+    due_date: date | None
+
+
+class TimelineEntry(BaseModel):
+    seq: int
+    at: datetime
+    kind: str
+    step_id: str | None
+    actor: str | None
+    summary: str
+    status: int | None
+
+
+class DossierView(Receipt):
+    current_step: CurrentStep | None
+    supplement_request: dict[str, Any] | None
+    outcome: str | None
+    outcome_reason: str | None
+    results: list[dict[str, Any]]
+    completed_at: datetime | None
+    timeline: list[TimelineEntry]
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    step_id: Annotated[str, Field(min_length=1, max_length=63)]
+    decision: DecisionKind
+    reason: Annotated[str, Field(max_length=2000)] | None = None
+    missing: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(default_factory=list, max_length=50)
+
+
+def _receipt(row: DossierRow) -> Receipt:
+    return Receipt(
+        dossier_code=row.code,
+        procedure_code=row.procedure_code,
+        procedure_version=row.procedure_version,
+        procedure_name=row.procedure_name,
+        receiving_unit=row.receiving_unit,
+        received_at=as_utc(row.received_at),
+        appointment_date=row.appointment_date,
+        status=row.status,
+        status_name=PortalStatus(row.status).name,
+    )
+
+
+def _request_hash(body: SubmitDossier) -> str:
+    return hashlib.sha256(json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+
+
+async def _start_workflow(client: Client, settings: Settings, session: Session, row: DossierRow) -> None:
+    """Start the dossier's workflow (idempotent: an existing run with this id is kept)."""
+    version = procedures.version(session, row.procedure_code, row.procedure_version)
+    assert version is not None, "a dossier always references a deployed version"
+    input = DossierInput(
+        dossier_code=row.code,
+        snapshot=procedures.snapshot(version),
+        form=row.form,
+        applicant=Applicant.model_validate(row.applicant),
+        channel=Channel(row.channel),
+        receiving_unit=row.receiving_unit,
+        received_at=as_utc(row.received_at),
+        appointment_date=row.appointment_date,
+    )
+    try:
+        await client.start_workflow(
+            DossierWorkflow.run,
+            input,
+            id=row.code,
+            task_queue=settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(PROCEDURE_CODE, row.procedure_code),
+                    SearchAttributePair(DOSSIER_STATUS, PortalStatus.registered.name),
+                    SearchAttributePair(ASSIGNED_UNIT, ""),
+                ]
+            ),
+        )
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.ALREADY_EXISTS:
+            log.error("could not start workflow for %s: %s", row.code, exc)
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                f"dossier {row.code} is registered but processing could not start yet; "
+                "send the same request with the same Idempotency-Key again",
+            ) from exc
+    dossiers.mark_workflow_started(session, row.code)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def submit_dossier(
+    body: SubmitDossier,
+    response: Response,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+    calendar: CalendarDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Receipt:
+    """Submit a dossier; the answer is the receipt. Resending with the same Idempotency-Key returns the same dossier."""
+    version = procedures.latest(session, body.procedure_code)
+    if version is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no procedure {body.procedure_code!r} is deployed")
+    definition = procedures.snapshot(version).definition
+    receiving_unit = body.receiving_unit or definition.receiving_units[0]
+    if receiving_unit not in definition.receiving_units:
+        raise field_error(
+            ["body", "receiving_unit"],
+            f"{receiving_unit!r} does not receive this procedure; one of: {', '.join(definition.receiving_units)}",
+        )
+    try:
+        form = validate_form(definition.form, body.form)
+    except FormInvalid as invalid:
+        raise HTTPException(422, invalid.errors) from None
+
+    request_hash = _request_hash(body)
+    received_at = utcnow()
+    try:
+        row = dossiers.register(
+            session,
+            agency_code=receiving_unit,
+            day=calendar.local_date(received_at),
+            idempotency_key=idempotency_key,
+            build=lambda code: DossierRow(
+                code=code,
+                procedure_code=version.code,
+                procedure_version=version.version,
+                procedure_name=version.name,
+                receiving_unit=receiving_unit,
+                channel=int(body.channel),
+                applicant=body.applicant.model_dump(mode="json", exclude_none=True),
+                form=form,
+                received_at=received_at,
+                appointment_date=calendar.appointment_date(received_at, definition.time_limit_working_days),
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+                status=int(PortalStatus.registered),
+                updated_at=received_at,
+            ),
+        )
+    except dossiers.IdempotencyConflict as conflict:
+        row = conflict.existing
+        if row.request_hash != request_hash:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT, "this Idempotency-Key was already used for a different submission"
+            ) from None
+        response.status_code = status.HTTP_200_OK
+        if not row.workflow_started:
+            await _start_workflow(client, settings, session, row)
+        return _receipt(row)
+
+    await _start_workflow(client, settings, session, row)
+    log.info("dossier %s submitted for %s v%d", row.code, row.procedure_code, row.procedure_version)
+    return _receipt(row)
+
+
+def _row_or_404(session: Session, code: str) -> DossierRow:
+    row = dossiers.get(session, code)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no dossier {code!r}")
+    return row
+
+
+@router.get("/{code}")
+def get_dossier(code: str, session: SessionDep) -> DossierView:
+    """Status, current step, appointment date and timeline, from the read model (never wakes the workflow)."""
+    row = _row_or_404(session, code)
+    current = (
+        CurrentStep(
+            step_id=row.current_step_id,
+            name=row.current_step_name,
+            awaiting=row.awaiting,
+            assigned_role=row.assigned_role,
+            assigned_unit=row.assigned_unit,
+            due_date=row.step_due_date,
+        )
+        if row.current_step_id
+        else None
+    )
+    return DossierView(
+        **_receipt(row).model_dump(),
+        current_step=current,
+        supplement_request=row.supplement_request,
+        outcome=row.outcome,
+        outcome_reason=row.outcome_reason,
+        results=row.results,
+        completed_at=as_utc(row.completed_at) if row.completed_at else None,
+        timeline=[
+            TimelineEntry(
+                seq=e.seq, at=as_utc(e.at), kind=e.kind, step_id=e.step_id, actor=e.actor, summary=e.summary,
+                status=e.status,
+            )
+            for e in dossiers.events(session, code)
+        ],
+    )
+
+
+@router.get("/{code}/live")
+async def get_live_detail(code: str, session: SessionDep, client: TemporalDep, officer: OfficerDep) -> DossierLiveDetail:
+    """Live detail from the workflow itself (a query), for officers; citizens poll GET /dossiers/{code}."""
+    _row_or_404(session, code)
+    try:
+        return await client.get_workflow_handle(code).query(DossierWorkflow.detail)
+    except RPCError as exc:
+        raise _rpc_http_error(code, exc) from exc
+
+
+@router.post("/{code}/decisions")
+async def decide(
+    code: str, body: DecisionIn, session: SessionDep, client: TemporalDep, settings: SettingsDep, officer: OfficerDep
+) -> MessageAccepted:
+    """An officer's decision on the step awaiting it: 409 when that step is not awaiting this decision."""
+    _row_or_404(session, code)
+    try:
+        decision = OfficerDecision(**body.model_dump(), officer=officer)
+    except ValidationError as exc:
+        raise HTTPException(
+            422,
+            [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors(include_url=False)],
+        ) from None
+    return await _update(client, settings, code, DossierWorkflow.decide, decision)
+
+
+@router.post("/{code}/supplements")
+async def supplement(
+    code: str, body: SupplementSubmission, session: SessionDep, client: TemporalDep, settings: SettingsDep
+) -> MessageAccepted:
+    """The applicant's answer to a supplement request; the whole form must be valid once merged."""
+    row = _row_or_404(session, code)
+    version = procedures.version(session, row.procedure_code, row.procedure_version)
+    assert version is not None
+    try:
+        merged = validate_form(procedures.snapshot(version).definition.form, {**row.form, **body.form})
+    except FormInvalid as invalid:
+        raise HTTPException(422, invalid.errors) from None
+    normalised = SupplementSubmission(form={k: merged.get(k) for k in body.form}, note=body.note)
+    return await _update(client, settings, code, DossierWorkflow.supplement, normalised)
+
+
+async def _update(client: Client, settings: Settings, code: str, update: Any, message: Any) -> MessageAccepted:
+    handle = client.get_workflow_handle(code)
+    try:
+        return await handle.execute_update(update, message, rpc_timeout=timedelta(seconds=settings.update_timeout_seconds))
+    except WorkflowUpdateFailedError as failed:
+        cause = failed.cause
+        if isinstance(cause, ApplicationError):
+            code_ = status.HTTP_403_FORBIDDEN if cause.type == NOT_YOUR_STEP else status.HTTP_409_CONFLICT
+            raise HTTPException(code_, cause.message) from None
+        raise HTTPException(status.HTTP_409_CONFLICT, str(cause)) from None
+    except RPCError as exc:
+        raise _rpc_http_error(code, exc) from exc
+
+
+def _rpc_http_error(code: str, exc: RPCError) -> HTTPException:
+    if exc.status == RPCStatusCode.NOT_FOUND:
+        # The workflow has closed (or was never started): nothing awaits a message.
+        return HTTPException(status.HTTP_409_CONFLICT, f"dossier {code} is not being processed: {exc.message}")
+    if exc.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+        return HTTPException(status.HTTP_504_GATEWAY_TIMEOUT, f"dossier {code} did not answer in time; try again")
+    return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"workflow engine error: {exc.message}")
+
+

@@ -1,0 +1,52 @@
+"""Officers list the steps waiting for their role at their unit, oldest deadline first."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from api.deps import OfficerDep, SessionDep
+from readmodel import dossiers
+from readmodel.db import as_utc
+
+
+class InboxItem(BaseModel):
+    dossier_code: str
+    procedure_code: str
+    procedure_name: str
+    step_id: str
+    step_name: str | None
+    step_due_date: date | None
+    appointment_date: date
+    received_at: datetime
+    status: int
+
+
+router = APIRouter(prefix="/inbox", tags=["officers"])
+
+
+@router.get("")
+def inbox(
+    officer: OfficerDep,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> list[InboxItem]:
+    rows = dossiers.inbox(session, role=officer.role.value, unit_code=officer.unit_code, limit=limit, offset=offset)
+    return [
+        InboxItem(
+            dossier_code=row.code,
+            procedure_code=row.procedure_code,
+            procedure_name=row.procedure_name,
+            step_id=row.current_step_id or "",
+            step_name=row.current_step_name,
+            step_due_date=row.step_due_date,
+            appointment_date=row.appointment_date,
+            received_at=as_utc(row.received_at),
+            status=row.status,
+        )
+        for row in rows
+    ]

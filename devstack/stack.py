@@ -1,0 +1,247 @@
+"""The embedded stack: Temporal dev server, agency simulator, worker and API as child processes.
+
+`make run` and the test suite start the same stack, so what the tests prove is what runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+from domain.settings import PROJECT_ROOT
+from domain.temporal import SEARCH_ATTRIBUTES
+
+log = logging.getLogger("motcua.devstack")
+
+
+class StackError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def find_temporal_cli() -> Path:
+    """A `temporal` on PATH wins; otherwise the one the project's setup compiled into .tools/bin."""
+    on_path = shutil.which("temporal")
+    if on_path:
+        return Path(on_path)
+    built = PROJECT_ROOT / ".tools" / "bin" / "temporal"
+    if built.exists():
+        return built
+    raise StackError("Temporal CLI not found: run `make temporal-cli` (it compiles temporal v1.5.1 with go install)")
+
+
+@dataclass
+class StackConfig:
+    data_dir: Path
+    api_port: int = 8000
+    simulator_port: int = 8100
+    temporal_port: int = 7233
+    temporal_ui_port: int = 8233
+    temporal_address: str | None = None  # an existing cluster: no dev server is started
+    temporal_namespace: str = "default"
+    database_url: str | None = None
+    temporal_ui: bool = True
+    console_logs: bool = False  # worker and API log to the console (make run) or to files (tests)
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def address(self) -> str:
+        return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def simulator_url(self) -> str:
+        return f"http://127.0.0.1:{self.simulator_port}"
+
+    @property
+    def temporal_ui_url(self) -> str | None:
+        if self.temporal_address or not self.temporal_ui:
+            return None
+        return f"http://127.0.0.1:{self.temporal_ui_port}"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'motcua.sqlite3'}"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            {
+                "TEMPORAL_ADDRESS": self.address,
+                "TEMPORAL_NAMESPACE": self.temporal_namespace,
+                "DATABASE_URL": self.sqlalchemy_url,
+                "DATA_DIR": str(self.data_dir),
+                "PORTAL_BASE_URL": f"{self.simulator_url}/portal",
+                "POPULATION_BASE_URL": f"{self.simulator_url}/population",
+                "AGENCY_SYSTEMS_BASE_URL": f"{self.simulator_url}/systems",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+
+class Stack:
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._logs: dict[str, IO[bytes]] = {}
+
+    # ------------------------------------------------------------------------------- parts
+
+    def start(self) -> None:
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.config.log_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            if self.config.temporal_address is None:
+                self.start_temporal()
+            self.start_simulator()
+            self.start_worker()
+            self.start_api()
+        except BaseException:
+            self.stop()
+            raise
+
+    def start_temporal(self) -> None:
+        cli = find_temporal_cli()
+        cmd = [
+            str(cli), "server", "start-dev",
+            "--ip", "127.0.0.1",
+            "--port", str(self.config.temporal_port),
+            "--db-filename", str(self.config.data_dir / "temporal.sqlite3"),
+            "--namespace", self.config.temporal_namespace,
+            "--log-level", "warn",
+        ]  # fmt: skip
+        if self.config.temporal_ui:
+            cmd += ["--ui-port", str(self.config.temporal_ui_port)]
+        else:
+            cmd += ["--headless"]
+        for name in SEARCH_ATTRIBUTES:
+            cmd += ["--search-attribute", f"{name}=Keyword"]
+        self._spawn("temporal", cmd, to_console=False)
+        self._wait_for_port("temporal", self.config.temporal_port, timeout=60)
+
+    def start_simulator(self) -> None:
+        self._spawn("simulator", self._uvicorn("simulator.app:app", self.config.simulator_port), to_console=False)
+        self._wait_for_http("simulator", f"{self.config.simulator_url}/health")
+
+    def start_worker(self) -> None:
+        self._spawn("worker", [sys.executable, str(PROJECT_ROOT / "worker.py")], to_console=self.config.console_logs)
+
+    def start_api(self) -> None:
+        self._spawn(
+            "api", self._uvicorn("api.main:app", self.config.api_port), to_console=self.config.console_logs
+        )
+        self._wait_for_http("api", f"{self.config.api_url}/health")
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        process = self.processes.pop(name)
+        process.send_signal(sig)
+        process.wait(timeout=30)
+
+    def stop(self) -> None:
+        for name in reversed(list(self.processes)):
+            process = self.processes.pop(name)
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT if name == "temporal" else signal.SIGTERM)
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    log.warning("%s did not stop in time; killing it", name)
+                    process.kill()
+                    process.wait()
+        for handle in self._logs.values():
+            handle.close()
+        self._logs.clear()
+
+    def dead(self) -> list[str]:
+        return [name for name, p in self.processes.items() if p.poll() is not None]
+
+    def log_path(self, name: str) -> Path:
+        return self.config.log_dir / f"{name}.log"
+
+    # ----------------------------------------------------------------------------- helpers
+
+    def _uvicorn(self, app: str, port: int) -> list[str]:
+        return [
+            sys.executable, "-m", "uvicorn", app,
+            "--host", "127.0.0.1", "--port", str(port),
+            "--log-level", "warning", "--no-access-log",
+        ]  # fmt: skip
+
+    def _spawn(self, name: str, cmd: list[str], *, to_console: bool) -> None:
+        if to_console:
+            out: IO[bytes] | None = None
+        else:
+            out = self._logs[name] = open(self.log_path(name), "ab")  # noqa: SIM115
+        log.info("starting %s", name)
+        self.processes[name] = subprocess.Popen(
+            cmd, cwd=PROJECT_ROOT, env=self.config.env(), stdout=out, stderr=subprocess.STDOUT if out else None,
+            start_new_session=True,
+        )
+
+    def _check_alive(self, name: str) -> None:
+        process = self.processes[name]
+        if process.poll() is not None:
+            tail = ""
+            if self.log_path(name).exists():
+                tail = "\n".join(self.log_path(name).read_text(errors="replace").splitlines()[-30:])
+            raise StackError(f"{name} exited with code {process.returncode}\n{tail}")
+
+    def _wait_for_port(self, name: str, port: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._check_alive(name)
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    return
+            time.sleep(0.2)
+        raise StackError(f"{name} did not open port {port} within {timeout}s")
+
+    def _wait_for_http(self, name: str, url: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._check_alive(name)
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise StackError(f"{name} did not answer {url} within {timeout}s")
+
+
+def deploy_procedures(api_url: str, folder: Path) -> list[dict[str, object]]:
+    """Deploy every shipped definition through the public API, as an administrator would."""
+    deployed = []
+    for path in sorted(folder.glob("*.yaml")):
+        response = httpx.post(
+            f"{api_url}/procedures", content=path.read_bytes(), headers={"Content-Type": "application/yaml"}, timeout=30
+        )
+        if response.status_code not in (200, 201):
+            raise StackError(f"deploying {path.name} failed: {response.status_code} {response.text}")
+        deployed.append(response.json())
+    return deployed

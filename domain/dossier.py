@@ -1,0 +1,227 @@
+"""Dossier vocabulary shared by the API, the workflow and the activities: statuses and messages."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import IntEnum, StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from domain.definition import DecisionKind, ProcedureDefinition, Role
+
+
+class PortalStatus(IntEnum):
+    """Status codes synchronised to the national public-service portal."""
+
+    registered = 1
+    accepted = 2
+    not_accepted = 3
+    processing = 4
+    supplement_requested = 5
+    fee_requested = 6
+    withdrawn = 7
+    stopped = 8
+    completed = 9
+    result_returned = 10
+
+
+FINAL_STATUSES = frozenset(
+    {PortalStatus.not_accepted, PortalStatus.withdrawn, PortalStatus.stopped, PortalStatus.result_returned}
+)
+
+
+class Channel(IntEnum):
+    in_person = 1
+    online = 2
+    postal = 3
+
+
+class Awaiting(StrEnum):
+    officer = "officer"
+    applicant = "applicant"
+    system = "system"
+
+
+class Applicant(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    full_name: Annotated[str, Field(min_length=1, max_length=200)]
+    citizen_id: Annotated[str, Field(pattern=r"^\d{12}$")] | None = None
+    phone: Annotated[str, Field(pattern=r"^(0|\+84)\d{9,10}$")] | None = None
+    email: Annotated[str, Field(max_length=254)] | None = None
+
+
+class DefinitionSnapshot(BaseModel):
+    """The immutable definition a dossier runs on, pinned at submission."""
+
+    code: str
+    version: int
+    content_hash: str
+    definition: ProcedureDefinition
+
+
+class DossierInput(BaseModel):
+    dossier_code: str
+    snapshot: DefinitionSnapshot
+    form: dict[str, Any]
+    applicant: Applicant
+    channel: Channel
+    receiving_unit: str
+    received_at: datetime
+    appointment_date: date
+
+
+class OfficerRef(BaseModel):
+    officer_id: Annotated[str, Field(min_length=1, max_length=100)]
+    role: Role
+    unit_code: Annotated[str, Field(min_length=1, max_length=80)]
+
+
+class OfficerDecision(BaseModel):
+    """An officer's decision on the step awaiting it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    step_id: Annotated[str, Field(min_length=1, max_length=63)]
+    decision: DecisionKind
+    reason: Annotated[str, Field(max_length=2000)] | None = None
+    missing: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(default_factory=list, max_length=50)
+    officer: OfficerRef
+
+    @model_validator(mode="after")
+    def _reasons_where_the_law_wants_them(self) -> OfficerDecision:
+        if self.decision == DecisionKind.reject and not (self.reason and self.reason.strip()):
+            raise ValueError("a rejection needs a reason")
+        if self.decision == DecisionKind.request_supplement and not self.missing:
+            raise ValueError("a supplement request lists what is missing (one complete list, given once)")
+        return self
+
+
+class SupplementSubmission(BaseModel):
+    """The applicant's answer to a supplement request: corrected or added form values."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    form: dict[str, Any] = Field(default_factory=dict)
+    note: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class MessageAccepted(BaseModel):
+    dossier_code: str
+    step_id: str
+    status: PortalStatus
+    current_step_id: str | None
+    awaiting: Awaiting | None
+
+
+class SupplementRequest(BaseModel):
+    step_id: str
+    missing: list[str]
+    requested_at: datetime
+    reason: str | None = None
+
+
+class DossierState(BaseModel):
+    """The mutable part of a dossier, as the read model shows it."""
+
+    status: PortalStatus
+    current_step_id: str | None = None
+    current_step_name: str | None = None
+    awaiting: Awaiting | None = None
+    assigned_role: Role | None = None
+    assigned_unit: str | None = None
+    step_due_date: date | None = None
+    appointment_date: date
+    supplement_request: SupplementRequest | None = None
+    outcome: Literal["completed", "refused", "stopped"] | None = None
+    outcome_reason: str | None = None
+    results: list[dict[str, Any]] = Field(default_factory=list)
+    completed_at: datetime | None = None
+
+
+EventKind = Literal[
+    "submitted",
+    "step_started",
+    "decision",
+    "supplement_requested",
+    "supplemented",
+    "agency_called",
+    "result_issued",
+    "finished",
+    "message_refused",
+]
+
+
+class DossierEvent(BaseModel):
+    kind: EventKind
+    at: datetime
+    step_id: str | None = None
+    actor: str | None = None
+    summary: str
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class Transition(BaseModel):
+    """One entry of the dossier's history plus, usually, its state afterwards.
+
+    `seq` orders transitions per dossier; the read model applies each once and never lets an
+    older state overwrite a newer one, so retried activities are harmless.
+    """
+
+    dossier_code: str
+    seq: int
+    event: DossierEvent
+    state: DossierState | None = None
+    form: dict[str, Any] | None = None
+
+
+class PortalStatusPush(BaseModel):
+    dossier_code: str
+    seq: int
+    status: PortalStatus
+    at: datetime
+    procedure_code: str
+    note: str | None = None
+
+
+class SystemCall(BaseModel):
+    dossier_code: str
+    system: str
+    operation: str
+    idempotency_key: str
+    payload: dict[str, Any]
+
+
+class SystemCallResult(BaseModel):
+    system: str
+    operation: str
+    reference: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class DossierOutcome(BaseModel):
+    dossier_code: str
+    status: PortalStatus
+    outcome: Literal["completed", "refused", "stopped"]
+    reason: str | None = None
+
+
+class RefusedMessage(BaseModel):
+    at: datetime
+    message: Literal["decide", "supplement"]
+    reason: str
+
+
+class DossierLiveDetail(BaseModel):
+    """What a workflow query answers: the live state and what the workflow holds in memory."""
+
+    dossier_code: str
+    procedure_code: str
+    procedure_version: int
+    state: DossierState
+    form: dict[str, Any]
+    visits: dict[str, int]
+    agency_results: dict[str, SystemCallResult]
+    refused_messages: list[RefusedMessage]
+    portal_pushes_pending: int

@@ -1,0 +1,55 @@
+"""Connecting to Temporal the one way every process of motcua does."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from domain.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Registered on the server so `temporal workflow list --query` and the UI can find dossiers.
+SEARCH_ATTRIBUTES = {
+    "ProcedureCode": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    "DossierStatus": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    "AssignedUnit": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+}
+
+
+def default_address(settings: Settings) -> str:
+    return settings.temporal_address or "127.0.0.1:7233"
+
+
+async def connect(settings: Settings, *, attempts: int = 30) -> Client:
+    """Connect, waiting a little for a server that is still starting."""
+    address = default_address(settings)
+    for attempt in range(1, attempts + 1):
+        try:
+            return await Client.connect(
+                address, namespace=settings.temporal_namespace, data_converter=pydantic_data_converter
+            )
+        except RuntimeError as exc:
+            if attempt == attempts:
+                raise
+            log.info("Temporal at %s not ready (%s); retrying", address, exc)
+            await asyncio.sleep(1)
+    raise AssertionError("unreachable")
+
+
+async def ensure_search_attributes(client: Client, namespace: str) -> None:
+    """Register motcua's search attributes where they are missing (an existing cluster)."""
+    listed = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
+    missing = {
+        name: kind for name, kind in SEARCH_ATTRIBUTES.items() if name not in listed.custom_attributes
+    }
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(search_attributes=missing, namespace=namespace)
+        )
+        log.info("registered search attributes %s", ", ".join(missing))

@@ -1,0 +1,162 @@
+"""Reads and writes of the dossier read model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from domain.dossier import Awaiting, Transition
+from readmodel.db import utcnow
+from readmodel.tables import DossierEventRow, DossierRow, DossierSerialRow
+
+
+class IdempotencyConflict(Exception):
+    """The Idempotency-Key was already used, for the dossier carried here."""
+
+    def __init__(self, existing: DossierRow):
+        super().__init__(existing.code)
+        self.existing = existing
+
+
+def dossier_code(agency_code: str, day: date, serial: int) -> str:
+    if serial > 9999:
+        raise OverflowError(f"more than 9999 dossiers received by {agency_code} on {day}")
+    return f"{agency_code}-{day:%y%m%d}-{serial:04d}"
+
+
+def _next_serial(session: Session, agency_code: str, day: date) -> int:
+    key = f"{day:%y%m%d}"
+    bumped = session.execute(
+        update(DossierSerialRow)
+        .where(col(DossierSerialRow.agency_code) == agency_code, col(DossierSerialRow.day) == key)
+        .values(last=DossierSerialRow.last + 1)
+        .returning(DossierSerialRow.last)
+    ).scalar_one_or_none()
+    if bumped is not None:
+        return bumped
+    session.add(DossierSerialRow(agency_code=agency_code, day=key, last=1))
+    session.flush()  # raises IntegrityError when another process created the counter first
+    return 1
+
+
+def register(
+    session: Session,
+    *,
+    agency_code: str,
+    day: date,
+    idempotency_key: str | None,
+    build: Callable[[str], DossierRow],
+) -> DossierRow:
+    """Hand out the next dossier code of the agency and day and store the dossier, in one transaction.
+
+    The counter row serialises concurrent API processes; the primary key on the code and the unique
+    Idempotency-Key are the last guard. Raises IdempotencyConflict when the key was already used.
+    """
+    for _ in range(10):
+        if idempotency_key is not None:
+            existing = find_by_idempotency_key(session, idempotency_key)
+            if existing is not None:
+                raise IdempotencyConflict(existing)
+        try:
+            code = dossier_code(agency_code, day, _next_serial(session, agency_code, day))
+            row = build(code)
+            session.add(row)
+            session.commit()
+            session.refresh(row)
+            return row
+        except IntegrityError:
+            session.rollback()
+    raise RuntimeError("could not register the dossier after repeated conflicts")
+
+
+def find_by_idempotency_key(session: Session, key: str) -> DossierRow | None:
+    return session.exec(select(DossierRow).where(DossierRow.idempotency_key == key)).first()
+
+
+def get(session: Session, code: str) -> DossierRow | None:
+    return session.get(DossierRow, code)
+
+
+def events(session: Session, code: str) -> list[DossierEventRow]:
+    return list(
+        session.exec(
+            select(DossierEventRow).where(DossierEventRow.dossier_code == code).order_by(col(DossierEventRow.seq))
+        )
+    )
+
+
+def mark_workflow_started(session: Session, code: str) -> None:
+    session.execute(update(DossierRow).where(col(DossierRow.code) == code).values(workflow_started=True))
+    session.commit()
+
+
+def apply_transition(session: Session, transition: Transition) -> bool:
+    """Record one transition; return False when it was already recorded (a retried activity)."""
+    event = transition.event
+    session.add(
+        DossierEventRow(
+            dossier_code=transition.dossier_code,
+            seq=transition.seq,
+            kind=event.kind,
+            at=event.at,
+            step_id=event.step_id,
+            actor=event.actor,
+            summary=event.summary,
+            status=transition.state.status if transition.state else None,
+            detail=event.detail,
+        )
+    )
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        return False
+    if transition.state is not None:
+        state = transition.state
+        values: dict[str, object] = {
+            "status": int(state.status),
+            "current_step_id": state.current_step_id,
+            "current_step_name": state.current_step_name,
+            "awaiting": state.awaiting.value if state.awaiting else None,
+            "assigned_role": state.assigned_role.value if state.assigned_role else None,
+            "assigned_unit": state.assigned_unit,
+            "step_due_date": state.step_due_date,
+            "appointment_date": state.appointment_date,
+            "supplement_request": state.supplement_request.model_dump(mode="json") if state.supplement_request else None,
+            "outcome": state.outcome,
+            "outcome_reason": state.outcome_reason,
+            "results": state.results,
+            "completed_at": state.completed_at,
+            "last_seq": transition.seq,
+            "updated_at": utcnow(),
+        }
+        if transition.form is not None:
+            values["form"] = transition.form
+        # Never let an older state overwrite a newer one.
+        session.execute(
+            update(DossierRow)
+            .where(col(DossierRow.code) == transition.dossier_code, col(DossierRow.last_seq) < transition.seq)
+            .values(**values)
+        )
+    session.commit()
+    return True
+
+
+def inbox(session: Session, *, role: str, unit_code: str, limit: int, offset: int) -> list[DossierRow]:
+    return list(
+        session.exec(
+            select(DossierRow)
+            .where(
+                DossierRow.awaiting == Awaiting.officer.value,
+                DossierRow.assigned_unit == unit_code,
+                DossierRow.assigned_role == role,
+            )
+            .order_by(col(DossierRow.step_due_date), col(DossierRow.received_at))
+            .offset(offset)
+            .limit(limit)
+        )
+    )

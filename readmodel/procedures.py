@@ -1,0 +1,107 @@
+"""Deployed procedure versions: immutable, content-addressed, numbered per procedure code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from domain.definition import ProcedureDefinition
+from domain.dossier import DefinitionSnapshot
+from readmodel.db import utcnow
+from readmodel.tables import ProcedureVersionRow
+
+
+@dataclass(frozen=True)
+class Deployment:
+    row: ProcedureVersionRow
+    created: bool
+
+
+def deploy(session: Session, definition: ProcedureDefinition) -> Deployment:
+    """Store a new version unless this exact content is already deployed (deploy is idempotent)."""
+    content_hash = definition.content_hash()
+    for _ in range(5):
+        existing = session.exec(
+            select(ProcedureVersionRow).where(
+                ProcedureVersionRow.code == definition.code,
+                ProcedureVersionRow.content_hash == content_hash,
+            )
+        ).first()
+        if existing is not None:
+            return Deployment(existing, created=False)
+        latest = session.exec(
+            select(func.max(ProcedureVersionRow.version)).where(ProcedureVersionRow.code == definition.code)
+        ).one()
+        row = ProcedureVersionRow(
+            code=definition.code,
+            version=(latest or 0) + 1,
+            content_hash=content_hash,
+            name=definition.name,
+            body=definition.model_dump(mode="json", exclude_none=True),
+            deployed_at=utcnow(),
+        )
+        session.add(row)
+        try:
+            session.commit()
+        except IntegrityError:
+            # Another administrator deployed at the same moment: look again.
+            session.rollback()
+            continue
+        session.refresh(row)
+        return Deployment(row, created=True)
+    raise RuntimeError(f"could not deploy {definition.code}: too much concurrent deployment")
+
+
+def latest(session: Session, code: str) -> ProcedureVersionRow | None:
+    return session.exec(
+        select(ProcedureVersionRow)
+        .where(ProcedureVersionRow.code == code)
+        .order_by(ProcedureVersionRow.version.desc())  # type: ignore[attr-defined]
+        .limit(1)
+    ).first()
+
+
+def version(session: Session, code: str, number: int) -> ProcedureVersionRow | None:
+    return session.exec(
+        select(ProcedureVersionRow).where(ProcedureVersionRow.code == code, ProcedureVersionRow.version == number)
+    ).first()
+
+
+def versions(session: Session, code: str) -> list[ProcedureVersionRow]:
+    return list(
+        session.exec(
+            select(ProcedureVersionRow)
+            .where(ProcedureVersionRow.code == code)
+            .order_by(ProcedureVersionRow.version)  # type: ignore[arg-type]
+        )
+    )
+
+
+def latest_of_each(session: Session) -> list[ProcedureVersionRow]:
+    newest = (
+        select(ProcedureVersionRow.code, func.max(ProcedureVersionRow.version).label("v"))
+        .group_by(ProcedureVersionRow.code)
+        .subquery()
+    )
+    return list(
+        session.exec(
+            select(ProcedureVersionRow)
+            .join(
+                newest,
+                (ProcedureVersionRow.code == newest.c.code) & (ProcedureVersionRow.version == newest.c.v),
+            )
+            .order_by(ProcedureVersionRow.code)  # type: ignore[arg-type]
+        )
+    )
+
+
+def snapshot(row: ProcedureVersionRow) -> DefinitionSnapshot:
+    return DefinitionSnapshot(
+        code=row.code,
+        version=row.version,
+        content_hash=row.content_hash,
+        definition=ProcedureDefinition.model_validate(row.body),
+    )

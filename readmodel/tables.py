@@ -1,0 +1,91 @@
+"""SQL tables of the read model: what citizens poll and officers list, written by activities."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class ProcedureVersionRow(SQLModel, table=True):
+    """One immutable deployed version of a procedure definition."""
+
+    __tablename__ = "procedure_version"
+    __table_args__ = (
+        UniqueConstraint("code", "version", name="uq_procedure_version"),
+        UniqueConstraint("code", "content_hash", name="uq_procedure_content"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(index=True, max_length=40)
+    version: int
+    content_hash: str = Field(max_length=64)
+    name: str
+    body: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    deployed_at: datetime
+
+
+class DossierSerialRow(SQLModel, table=True):
+    """Last serial handed out per receiving agency per day (the NNNN of a dossier code)."""
+
+    __tablename__ = "dossier_serial"
+
+    agency_code: str = Field(primary_key=True, max_length=80)
+    day: str = Field(primary_key=True, max_length=6)
+    last: int
+
+
+class DossierRow(SQLModel, table=True):
+    __tablename__ = "dossier"
+    __table_args__ = (
+        Index("ix_dossier_inbox", "awaiting", "assigned_unit", "assigned_role", "step_due_date", "received_at"),
+    )
+
+    code: str = Field(primary_key=True, max_length=100)
+    procedure_code: str = Field(index=True, max_length=40)
+    procedure_version: int
+    procedure_name: str
+    receiving_unit: str = Field(max_length=80)
+    channel: int
+    applicant: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    form: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    received_at: datetime
+    appointment_date: date
+    idempotency_key: str | None = Field(default=None, unique=True, max_length=200)
+    request_hash: str = Field(max_length=64)
+    workflow_started: bool = False
+
+    status: int = Field(index=True)
+    current_step_id: str | None = None
+    current_step_name: str | None = None
+    awaiting: str | None = None
+    assigned_role: str | None = None
+    assigned_unit: str | None = None
+    step_due_date: date | None = None
+    supplement_request: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    outcome: str | None = None
+    outcome_reason: str | None = None
+    results: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    completed_at: datetime | None = None
+    last_seq: int = 0
+    updated_at: datetime
+
+
+class DossierEventRow(SQLModel, table=True):
+    """Append-only history of a dossier; (dossier, seq) makes every write idempotent."""
+
+    __tablename__ = "dossier_event"
+    __table_args__ = (UniqueConstraint("dossier_code", "seq", name="uq_dossier_event_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    dossier_code: str = Field(index=True, max_length=100)
+    seq: int
+    kind: str = Field(max_length=40)
+    at: datetime
+    step_id: str | None = None
+    actor: str | None = None
+    summary: str
+    status: int | None = None
+    detail: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))

@@ -1,0 +1,201 @@
+"""Agency simulator: stands in for the national portal, the population database and specialised systems.
+
+It speaks the HTTP contracts motcua's adapters use, honours an Idempotency-Key on every write
+(a repeated key returns the first answer and has no second effect), records every call so tests
+can prove "nothing lost, nothing twice", and takes injected faults per system: an error rate,
+added latency, a full outage for N seconds, or business refusals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Header, HTTPException, Path, Query
+from pydantic import BaseModel, Field
+
+SYSTEM_NAME = r"^[a-z][a-z0-9_]{0,62}$"
+
+
+class Fault(BaseModel):
+    error_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+    latency_ms: Annotated[int, Field(ge=0, le=60_000)] = 0
+    down_for_seconds: Annotated[float, Field(ge=0, le=86_400)] = 0
+    refuse: bool = False
+
+
+class RecordedCall(BaseModel):
+    system: str
+    operation: str
+    idempotency_key: str | None
+    dossier_code: str | None
+    at: datetime
+    outcome: str  # applied | duplicate | failed | down | refused
+    body: dict[str, Any] = Field(default_factory=dict)
+
+
+class _State:
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.calls: list[RecordedCall] = []
+        self.answers: dict[tuple[str, str], dict[str, Any]] = {}
+        self.faults: dict[str, Fault] = {}
+        self.down_until: dict[str, float] = {}
+        self.portal: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.references = 0
+        self.random = random.Random(20250701)
+
+
+state = _State()
+app = FastAPI(title="motcua agency simulator", version="0.1.0")
+
+
+async def _gate(system: str, operation: str, key: str | None, body: dict[str, Any]) -> dict[str, Any] | None:
+    """Apply injected faults and idempotency; return the earlier answer for a repeated key."""
+    fault = state.faults.get(system, Fault())
+    if fault.latency_ms:
+        await asyncio.sleep(fault.latency_ms / 1000)
+    record = RecordedCall(
+        system=system,
+        operation=operation,
+        idempotency_key=key,
+        dossier_code=body.get("dossier_code"),
+        at=datetime.now(UTC),
+        outcome="applied",
+        body=body,
+    )
+    if time.monotonic() < state.down_until.get(system, 0):
+        record.outcome = "down"
+        state.calls.append(record)
+        raise HTTPException(503, f"{system} is down")
+    if fault.error_rate and state.random.random() < fault.error_rate:
+        record.outcome = "failed"
+        state.calls.append(record)
+        raise HTTPException(500, f"{system} failed (injected)")
+    if key is not None and (system, key) in state.answers:
+        record.outcome = "duplicate"
+        state.calls.append(record)
+        return state.answers[(system, key)]
+    if fault.refuse:
+        record.outcome = "refused"
+        state.calls.append(record)
+        raise HTTPException(422, f"{system} refuses {operation} for this dossier")
+    state.calls.append(record)
+    return None
+
+
+def _remember(system: str, key: str | None, answer: dict[str, Any]) -> dict[str, Any]:
+    if key is not None:
+        state.answers[(system, key)] = answer
+    return answer
+
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=300)]
+
+
+@app.post("/portal/dossiers/{dossier_code}/statuses")
+async def portal_status(
+    dossier_code: Annotated[str, Path(max_length=100)], body: dict[str, Any], idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
+    """National portal: a dossier's status change (codes 1–10)."""
+    body = {**body, "dossier_code": dossier_code}
+    earlier = await _gate("portal", "status", idempotency_key, body)
+    if earlier is not None:
+        return earlier
+    status = body.get("status")
+    if not isinstance(status, int) or not 1 <= status <= 10:
+        state.calls[-1].outcome = "refused"
+        raise HTTPException(422, "status must be a code from 1 to 10")
+    state.portal[dossier_code].append(body)
+    return _remember("portal", idempotency_key, {"accepted": True, "position": len(state.portal[dossier_code])})
+
+
+@app.get("/portal/dossiers/{dossier_code}")
+def portal_view(dossier_code: str) -> dict[str, Any]:
+    """What the portal knows of a dossier: every status it received, in order of arrival."""
+    statuses = state.portal.get(dossier_code)
+    if not statuses:
+        raise HTTPException(404, "the portal has no such dossier")
+    return {"dossier_code": dossier_code, "statuses": statuses, "current": statuses[-1]["status"]}
+
+
+_FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi"]
+_GIVEN = ["An", "Bình", "Chi", "Dũng", "Hà", "Hùng", "Lan", "Minh", "Ngọc", "Phương", "Quân", "Thảo"]
+
+
+@app.get("/population/citizens/{citizen_id}")
+async def population_lookup(citizen_id: Annotated[str, Path(pattern=r"^\d{12}$")]) -> dict[str, Any]:
+    """Population database: a citizen by 12-digit ID (IDs starting 999 are not on record)."""
+    await _gate("population", "lookup", None, {"citizen_id": citizen_id})
+    if citizen_id.startswith("999"):
+        raise HTTPException(404, "no citizen with this ID")
+    digest = hashlib.sha256(citizen_id.encode()).digest()
+    return {
+        "citizen_id": citizen_id,
+        "full_name": f"{_FAMILY[digest[0] % len(_FAMILY)]} Văn {_GIVEN[digest[1] % len(_GIVEN)]}",
+        "date_of_birth": f"{1950 + digest[2] % 55}-{1 + digest[3] % 12:02d}-{1 + digest[4] % 28:02d}",
+        "sex": "male" if digest[5] % 2 else "female",
+        "permanent_address": {"province_code": "79", "ward_code": f"{26000 + digest[6]}"},
+    }
+
+
+@app.post("/systems/{system}/{operation}")
+async def system_call(
+    system: Annotated[str, Path(pattern=SYSTEM_NAME)],
+    operation: Annotated[str, Path(pattern=SYSTEM_NAME)],
+    body: dict[str, Any],
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    """A ministry, province or ward specialised system (civil status, tax, land registry, …)."""
+    earlier = await _gate(system, operation, idempotency_key, body)
+    if earlier is not None:
+        return earlier
+    state.references += 1
+    reference = f"{system.upper()}-{state.references:08d}"
+    return _remember(system, idempotency_key, {"reference": reference, "data": {"operation": operation, "done": True}})
+
+
+# ------------------------------------------------------------------------- control plane
+
+
+@app.get("/_sim/calls")
+def recorded_calls(
+    system: str | None = None,
+    dossier_code: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+) -> list[RecordedCall]:
+    calls = [
+        c
+        for c in state.calls
+        if (system is None or c.system == system) and (dossier_code is None or c.dossier_code == dossier_code)
+    ]
+    return calls[-limit:]
+
+
+@app.put("/_sim/faults/{system}")
+def set_fault(system: Annotated[str, Path(pattern=SYSTEM_NAME)], fault: Fault) -> Fault:
+    state.faults[system] = fault
+    if fault.down_for_seconds:
+        state.down_until[system] = time.monotonic() + fault.down_for_seconds
+    else:
+        state.down_until.pop(system, None)
+    return fault
+
+
+@app.delete("/_sim/faults")
+def clear_faults() -> dict[str, str]:
+    state.faults.clear()
+    state.down_until.clear()
+    return {"status": "cleared"}
+
+
+@app.get("/health")
+def health() -> dict[str, str]:
+    return {"status": "ok"}
