@@ -151,16 +151,20 @@ class Stack:
     def start_worker(self) -> None:
         self._spawn("worker", [sys.executable, str(PROJECT_ROOT / "worker.py")], to_console=self.config.console_logs)
 
-    def start_api(self) -> None:
-        self._spawn(
-            "api", self._uvicorn("api.main:app", self.config.api_port), to_console=self.config.console_logs
-        )
-        self._wait_for_http("api", f"{self.config.api_url}/health")
+    def start_api(self, name: str = "api", port: int | None = None) -> str:
+        """Start an API process (a second one shares the database and Temporal); return its URL."""
+        port = port or self.config.api_port
+        self._spawn(name, self._uvicorn("api.main:app", port), to_console=self.config.console_logs)
+        url = f"http://127.0.0.1:{port}"
+        self._wait_for_http(name, f"{url}/health")
+        return url
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         process = self.processes.pop(name)
         process.send_signal(sig)
         process.wait(timeout=30)
+        if name in self._logs:
+            self._logs.pop(name).close()
 
     def stop(self) -> None:
         for name in reversed(list(self.processes)):

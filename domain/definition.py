@@ -91,6 +91,7 @@ class FormField(_Strict):
     max_length: Annotated[int, Field(ge=1)] | None = None
     minimum: float | None = None
     maximum: float | None = None
+    integer: bool = False  # a number field that takes whole numbers only (copies, employees)
     options: list[Annotated[str, Field(min_length=1)]] | None = None
     fields: list[FormField] | None = None  # the fields of one item of a repeating group
     min_items: Annotated[int, Field(ge=0)] | None = None
@@ -205,6 +206,8 @@ def _check_form(definition: ProcedureDefinition) -> list[DefinitionError]:
             seen.add(f.name)
             if f.type in (FieldType.choice, FieldType.multi_choice) and not f.options:
                 errors.append(_err([*here, "options"], "a choice field needs options", "missing"))
+            if f.integer and f.type != FieldType.number:
+                errors.append(_err([*here, "integer"], "only a number field can be integer", "not_allowed"))
             if f.type == FieldType.group and not f.fields:
                 errors.append(_err([*here, "fields"], "a group needs the fields of its items", "missing"))
             if f.type != FieldType.group and f.fields:
@@ -282,9 +285,10 @@ def _check_steps(definition: ProcedureDefinition) -> list[DefinitionError]:
         reached.append(current)
         current = definition.steps[index[current]].next
     if current is not None:
+        closing = reached[-1]  # its `next` leads back into steps already walked
         errors.append(
             _err(
-                ["steps", index[current], "next"],
+                ["steps", index[closing], "next"],
                 f"the steps loop back to {current!r} with no way out",
                 "loop",
             )

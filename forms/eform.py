@@ -38,7 +38,7 @@ def _annotation(field: FormField, model_name: str) -> Any:
                 pattern=field.pattern,
             )
         case FieldType.number:
-            base = float
+            base = int if field.integer else float
             constraints.update(ge=field.minimum, le=field.maximum, allow_inf_nan=False)
         case FieldType.money:
             base = int

@@ -147,7 +147,7 @@ class DossierWorkflow:
                 kind="step_started",
                 at=workflow.now(),
                 step_id=step.id,
-                summary=f"{step.name}: waiting for a {step.role.value} of {self._state.assigned_unit}",
+                summary=f"{step.name}: waiting for a {step.role.value} officer of {self._state.assigned_unit}",
                 detail={"due": self._state.step_due_date.isoformat() if self._state.step_due_date else None},
             )
         )

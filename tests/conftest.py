@@ -1,0 +1,49 @@
+"""One real stack for the whole session: Temporal dev server (compiled CLI), simulator, worker, API."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from devstack.stack import Stack, StackConfig, free_port
+from domain.settings import PROJECT_ROOT
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    data_dir = PROJECT_ROOT / "test-artifacts" / "stack"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    config = StackConfig(
+        data_dir=data_dir,
+        api_port=free_port(),
+        simulator_port=free_port(),
+        temporal_port=free_port(),
+        temporal_ui=False,
+        extra_env={"UPDATE_TIMEOUT_SECONDS": "20"},
+    )
+    stack = Stack(config)
+    stack.start()
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(scope="session")
+def api(stack: Stack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.config.api_url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def simulator(stack: Stack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.config.simulator_url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_faults(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "simulator" in request.fixturenames:
+        request.getfixturevalue("simulator").delete("/_sim/faults")

@@ -1,0 +1,122 @@
+"""Helpers shared by the tests: unique procedures, officer identities, polling with a deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import httpx
+from temporalio.client import Client
+
+from devstack.stack import Stack
+from domain.settings import Settings
+from domain.temporal import connect
+
+T = TypeVar("T")
+_codes = itertools.count(1)
+
+
+def unique_codes() -> tuple[str, str]:
+    """A fresh catalogue code and receiving unit, so tests never see each other's dossiers."""
+    n = next(_codes)
+    return f"9.{n:06d}", f"T{n:04d}.50.05"
+
+
+def three_step_procedure(code: str, unit: str, **overrides: Any) -> dict[str, Any]:
+    """Reception (officer) → civil-status lookup (adapter) → leader approval (officer) → result."""
+    definition: dict[str, Any] = {
+        "code": code,
+        "name": "Cấp bản sao trích lục hộ tịch (test)",
+        "sector": "civil_status",
+        "level": "ward",
+        "receiving_units": [unit],
+        "time_limit_working_days": 3,
+        "results": ["Bản sao trích lục hộ tịch"],
+        "form": {
+            "fields": [
+                {"name": "requester_id", "label": "Số định danh", "type": "citizen_id"},
+                {"name": "subject_name", "label": "Họ tên", "type": "text", "max_length": 100},
+                {"name": "event_type", "label": "Loại sự kiện", "type": "choice", "options": ["birth", "marriage", "death"]},
+                {"name": "copies", "label": "Số bản", "type": "number", "integer": True, "minimum": 1, "maximum": 10},
+                {"name": "email", "label": "Email", "type": "email", "required": False},
+            ]
+        },
+        "steps": [
+            {"id": "reception", "kind": "reception", "name": "Tiếp nhận", "role": "reception", "next": "lookup"},
+            {
+                "id": "lookup", "kind": "adapter", "name": "Tra cứu sổ hộ tịch",
+                "system": "civil_status", "operation": "lookup_record", "next": "approval",
+            },
+            {"id": "approval", "kind": "approval", "name": "Lãnh đạo phê duyệt", "role": "leader", "next": "result"},
+            {"id": "result", "kind": "result", "name": "Trả kết quả"},
+        ],
+    }  # fmt: skip
+    definition.update(overrides)
+    return definition
+
+
+VALID_FORM = {"requester_id": "079123456789", "subject_name": "Nguyễn Văn B", "event_type": "birth", "copies": 2}
+APPLICANT = {"full_name": "Nguyễn Văn A", "citizen_id": "079123456789"}
+
+
+def officer(role: str, unit: str, officer_id: str = "officer-1") -> dict[str, str]:
+    return {"X-Dev-Officer": officer_id, "X-Dev-Role": role, "X-Dev-Unit": unit}
+
+
+def deploy(api: httpx.Client, definition: dict[str, Any]) -> dict[str, Any]:
+    response = api.post("/procedures", json=definition)
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+def submit(api: httpx.Client, code: str, form: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+    response = api.post(
+        "/dossiers", json={"procedure_code": code, "applicant": APPLICANT, "form": form or VALID_FORM, **extra}
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def wait_until(probe: Callable[[], T | None], *, timeout: float = 30, what: str = "condition") -> T:
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def wait_for_step(api: httpx.Client, dossier: str, step_id: str, timeout: float = 30) -> dict[str, Any]:
+    def probe() -> dict[str, Any] | None:
+        view = api.get(f"/dossiers/{dossier}").json()
+        current = view.get("current_step") or {}
+        return view if current.get("step_id") == step_id and current.get("awaiting") == "officer" else None
+
+    return wait_until(probe, timeout=timeout, what=f"{dossier} to await a decision at {step_id}")
+
+
+def wait_for_status(
+    api: httpx.Client, dossier: str, status: int, *, finished: bool = False, timeout: float = 30
+) -> dict[str, Any]:
+    """Wait until the read model shows `status` (and, with finished, the end of processing)."""
+
+    def probe() -> dict[str, Any] | None:
+        view = api.get(f"/dossiers/{dossier}").json()
+        return view if view["status"] == status and (view["completed_at"] or not finished) else None
+
+    return wait_until(probe, timeout=timeout, what=f"{dossier} to reach status {status}")
+
+
+def with_temporal(stack: Stack, use: Callable[[Client], Awaitable[T]]) -> T:
+    """Run `use` with a Temporal client of the test stack, on a loop of its own."""
+
+    async def main() -> T:
+        settings = Settings(temporal_address=stack.config.address, temporal_namespace=stack.config.temporal_namespace)
+        return await use(await connect(settings))
+
+    return asyncio.run(main())

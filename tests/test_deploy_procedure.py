@@ -1,0 +1,96 @@
+"""Administrators deploy procedure definitions over HTTP, as JSON or YAML, versioned and validated."""
+
+from __future__ import annotations
+
+import copy
+
+import yaml
+
+from domain.settings import PROJECT_ROOT
+from tests.support import three_step_procedure, unique_codes
+
+
+def test_deploy_is_versioned_and_idempotent(api):
+    code, unit = unique_codes()
+    definition = three_step_procedure(code, unit)
+    first = api.post("/procedures", json=definition)
+    assert first.status_code == 201 and first.json()["version"] == 1 and first.json()["created"]
+
+    same = api.post("/procedures", content=yaml.safe_dump(definition), headers={"Content-Type": "application/yaml"})
+    assert same.status_code == 200
+    assert (same.json()["version"], same.json()["created"]) == (1, False)
+
+    changed = copy.deepcopy(definition)
+    changed["time_limit_working_days"] = 5
+    second = api.post("/procedures", json=changed)
+    assert second.status_code == 201 and second.json()["version"] == 2
+    assert second.json()["content_hash"] != first.json()["content_hash"]
+
+    assert [v["version"] for v in api.get(f"/procedures/{code}/versions").json()] == [1, 2]
+    assert api.get(f"/procedures/{code}").json()["definition"]["time_limit_working_days"] == 5
+    assert api.get(f"/procedures/{code}/versions/1").json()["definition"]["time_limit_working_days"] == 3
+    listed = {p["code"]: p["version"] for p in api.get("/procedures").json()}
+    assert listed[code] == 2
+
+
+def test_form_schema_is_published(api):
+    code, unit = unique_codes()
+    api.post("/procedures", json=three_step_procedure(code, unit)).raise_for_status()
+    schema = api.get(f"/procedures/{code}/form-schema").json()
+    assert schema["properties"]["requester_id"]["pattern"] == r"^\d{12}$"
+    assert set(schema["required"]) == {"requester_id", "subject_name", "event_type", "copies"}
+
+
+def test_shipped_procedures_deploy(api):
+    for path in sorted((PROJECT_ROOT / "procedures").glob("*.yaml")):
+        response = api.post("/procedures", content=path.read_bytes(), headers={"Content-Type": "application/yaml"})
+        assert response.status_code in (200, 201), f"{path.name}: {response.text}"
+
+
+def _errors(response) -> set[tuple]:
+    assert response.status_code == 422, response.text
+    return {tuple(e["loc"]) for e in response.json()["detail"]}
+
+
+def test_malformed_definitions_are_refused_with_the_path_of_each_error(api):
+    code, unit = unique_codes()
+    good = three_step_procedure(code, unit)
+
+    nowhere = copy.deepcopy(good)
+    nowhere["steps"][2]["next"] = "archive"
+    assert _errors(api.post("/procedures", json=nowhere)) == {("body", "steps", 2, "next")}
+
+    unreachable = copy.deepcopy(good)
+    unreachable["steps"].append({"id": "orphan", "kind": "review", "name": "Orphan", "role": "specialist"})
+    assert _errors(api.post("/procedures", json=unreachable)) == {("body", "steps", 4, "id")}
+
+    looping = copy.deepcopy(good)
+    looping["steps"][3]["next"] = "reception"
+    assert _errors(api.post("/procedures", json=looping)) == {("body", "steps", 3, "next")}
+
+    bad_shape = copy.deepcopy(good)
+    bad_shape["steps"][0]["kind"] = "teleport"
+    bad_shape["code"] = "1-2-3"
+    del bad_shape["steps"][2]["role"]
+    assert _errors(api.post("/procedures", json=bad_shape)) == {("body", "steps", 0, "kind"), ("body", "code")}
+
+    roleless = copy.deepcopy(good)
+    del roleless["steps"][2]["role"]
+    roleless["steps"][1]["system"] = "astrology"
+    roleless["form"]["fields"][3]["minimum"] = 20
+    assert _errors(api.post("/procedures", json=roleless)) == {
+        ("body", "steps", 2, "role"),
+        ("body", "steps", 1, "system"),
+        ("body", "form", "fields", 3, "minimum"),
+    }
+
+    assert api.get(f"/procedures/{code}").status_code == 404  # nothing half-deployed
+
+
+def test_unreadable_bodies_are_refused(api):
+    broken_yaml = api.post("/procedures", content=b"code: [unclosed", headers={"Content-Type": "application/yaml"})
+    assert _errors(broken_yaml) == {("body",)}
+    assert api.post("/procedures", content=b"<xml/>", headers={"Content-Type": "application/xml"}).status_code == 415
+    assert api.post("/procedures", content=b"x" * 1_000_001, headers={"Content-Type": "application/json"}).status_code == 413
+    assert _errors(api.post("/procedures", json=["not", "an", "object"])) == {("body",)}
+    assert api.get("/procedures/9.000000").status_code == 404
