@@ -1,0 +1,68 @@
+"""Agency systems fail: a dossier waits and resumes by itself; a business refusal stops it with the reason."""
+
+from __future__ import annotations
+
+from tests.support import deploy, officer, submit, three_step_procedure, unique_codes, wait_for_status, wait_for_step, wait_until
+
+
+def _accept(api, dossier: str, unit: str) -> None:
+    wait_for_step(api, dossier, "reception")
+    api.post(
+        f"/dossiers/{dossier}/decisions",
+        json={"step_id": "reception", "decision": "approve"},
+        headers=officer("reception", unit),
+    ).raise_for_status()
+
+
+def test_dossier_waits_while_a_system_is_down_and_resumes_when_it_recovers(api, simulator):
+    code, unit = unique_codes()
+    deploy(api, three_step_procedure(code, unit))
+    simulator.put("/_sim/faults/civil_status", json={"down_for_seconds": 3}).raise_for_status()
+    dossier = submit(api, code)["dossier_code"]
+    _accept(api, dossier, unit)
+
+    waiting = wait_until(
+        lambda: (v := api.get(f"/dossiers/{dossier}").json())["current_step"]
+        and v["current_step"]["awaiting"] == "system"
+        and v,
+        what="the dossier to wait on the civil-status system",
+    )
+    assert waiting["current_step"]["step_id"] == "lookup" and waiting["outcome"] is None
+
+    wait_for_step(api, dossier, "approval", timeout=60)
+    calls = simulator.get("/_sim/calls", params={"dossier_code": dossier, "system": "civil_status"}).json()
+    outcomes = [c["outcome"] for c in calls]
+    assert outcomes[-1] == "applied" and outcomes.count("applied") == 1 and "down" in outcomes
+    assert len({c["idempotency_key"] for c in calls}) == 1  # every retry carried the same key
+
+
+def test_business_refusal_stops_the_dossier_with_the_reason(api, simulator):
+    code, unit = unique_codes()
+    deploy(api, three_step_procedure(code, unit))
+    simulator.put("/_sim/faults/civil_status", json={"refuse": True}).raise_for_status()
+    dossier = submit(api, code)["dossier_code"]
+    _accept(api, dossier, unit)
+    view = wait_for_status(api, dossier, 8, finished=True)
+    assert view["outcome"] == "stopped" and "civil_status refused" in view["outcome_reason"]
+
+
+def test_portal_hears_every_status_once_and_in_order_through_failures(api, simulator):
+    code, unit = unique_codes()
+    deploy(api, three_step_procedure(code, unit))
+    simulator.put("/_sim/faults/portal", json={"error_rate": 0.3}).raise_for_status()
+    dossier = submit(api, code)["dossier_code"]
+    _accept(api, dossier, unit)
+    wait_for_step(api, dossier, "approval")
+    api.post(
+        f"/dossiers/{dossier}/decisions", json={"step_id": "approval", "decision": "approve"}, headers=officer("leader", unit)
+    ).raise_for_status()
+    wait_for_status(api, dossier, 10, finished=True)
+    wait_until(
+        lambda: simulator.get(f"/portal/dossiers/{dossier}").json().get("current") == 10,
+        timeout=90,
+        what="the portal to hear status 10",
+    )
+    statuses = [s["status"] for s in simulator.get(f"/portal/dossiers/{dossier}").json()["statuses"]]
+    assert statuses == [1, 2, 4, 9, 10]
+    failed = [c for c in simulator.get("/_sim/calls", params={"dossier_code": dossier, "system": "portal"}).json() if c["outcome"] == "failed"]
+    assert failed, "the injected faults did happen"

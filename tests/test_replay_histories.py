@@ -1,0 +1,78 @@
+"""Replaying recorded histories makes any non-deterministic change to the workflow fail the suite.
+
+`tests/histories/*.json` were recorded from real runs. Record again (after an intended, versioned
+change) with `MOTCUA_RECORD_HISTORIES=1 make test`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from tests.support import deploy, officer, submit, three_step_procedure, unique_codes, wait_for_status, wait_for_step, with_temporal
+from workflows.dossier import DossierWorkflow
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+def _replayer() -> Replayer:
+    return Replayer(workflows=[DossierWorkflow], data_converter=pydantic_data_converter)
+
+
+def _decide(api, dossier: str, step: str, role: str, unit: str, **decision) -> None:
+    wait_for_step(api, dossier, step)
+    response = api.post(
+        f"/dossiers/{dossier}/decisions", json={"step_id": step, **decision}, headers=officer(role, unit)
+    )
+    assert response.status_code == 200, response.text
+
+
+def _run_recordable_dossiers(api) -> dict[str, str]:
+    code, unit = unique_codes()
+    deploy(api, three_step_procedure(code, unit))
+    supplemented = submit(api, code)["dossier_code"]
+    _decide(api, supplemented, "reception", "reception", unit, decision="approve")
+    _decide(api, supplemented, "approval", "leader", unit, decision="request_supplement", missing=["bản sao CCCD"])
+    api.post(f"/dossiers/{supplemented}/supplements", json={"form": {"copies": 4}}).raise_for_status()
+    _decide(api, supplemented, "approval", "leader", unit, decision="approve")
+    refused = submit(api, code)["dossier_code"]
+    _decide(api, refused, "reception", "reception", unit, decision="reject", reason="Hồ sơ không hợp lệ")
+    wait_for_status(api, supplemented, 10, finished=True)
+    wait_for_status(api, refused, 3, finished=True)
+    return {"approved-after-supplement": supplemented, "refused-at-reception": refused}
+
+
+def test_fresh_histories_replay_on_the_current_workflow(api, stack):
+    dossiers = _run_recordable_dossiers(api)
+
+    async def replay(client: Client) -> dict[str, WorkflowHistory]:
+        histories = {}
+        for name, dossier in dossiers.items():
+            handle = client.get_workflow_handle(dossier)
+            await handle.result()
+            history = await handle.fetch_history()
+            await _replayer().replay_workflow(history)
+            histories[name] = history
+        return histories
+
+    histories = with_temporal(stack, replay)
+    if os.environ.get("MOTCUA_RECORD_HISTORIES"):
+        HISTORIES.mkdir(exist_ok=True)
+        for name, history in histories.items():
+            (HISTORIES / f"{name}.json").write_text(history.to_json())
+
+
+@pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda p: p.stem)
+def test_recorded_histories_still_replay(path: Path):
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    asyncio.run(_replayer().replay_workflow(history))
+
+
+def test_recorded_histories_are_present():
+    assert len(list(HISTORIES.glob("*.json"))) >= 2, "record them with MOTCUA_RECORD_HISTORIES=1"
