@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 
@@ -10,18 +11,27 @@ import pytest
 
 from devstack.stack import Stack, StackConfig, free_port
 from domain.settings import PROJECT_ROOT
+from readmodel.db import engine_for
+from sqlmodel import SQLModel
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     data_dir = PROJECT_ROOT / "test-artifacts" / "stack"
     shutil.rmtree(data_dir, ignore_errors=True)
+    # TEST_DATABASE_URL runs the suite on another database (PostgreSQL); its tables are recreated.
+    database_url = os.environ.get("TEST_DATABASE_URL")
+    if database_url:
+        engine = engine_for(database_url)
+        SQLModel.metadata.drop_all(engine)
+        engine.dispose()
     config = StackConfig(
         data_dir=data_dir,
         api_port=free_port(),
         simulator_port=free_port(),
         temporal_port=free_port(),
         temporal_ui=False,
+        database_url=database_url,
         extra_env={"UPDATE_TIMEOUT_SECONDS": "20"},
     )
     stack = Stack(config)
