@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from sqlmodel import SQLModel
 
 from devstack.stack import Stack, StackConfig, free_port
 from domain.settings import PROJECT_ROOT
 from readmodel.db import engine_for
-from sqlmodel import SQLModel
 
 
 @pytest.fixture(scope="session")

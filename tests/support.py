@@ -66,6 +66,30 @@ def officer(role: str, unit: str, officer_id: str = "officer-1") -> dict[str, st
     return {"X-Dev-Officer": officer_id, "X-Dev-Role": role, "X-Dev-Unit": unit}
 
 
+ROLE_OF_STEP = {"reception": "reception", "review": "specialist", "approval": "leader"}
+
+
+def decide(
+    api: httpx.Client,
+    dossier: str,
+    step: str,
+    unit: str,
+    decision: str = "approve",
+    *,
+    officer_id: str = "officer-1",
+    **fields: Any,
+) -> dict[str, Any]:
+    """Wait until `step` awaits a decision, send it as the step's officer, and insist it was accepted."""
+    wait_for_step(api, dossier, step)
+    response = api.post(
+        f"/dossiers/{dossier}/decisions",
+        json={"step_id": step, "decision": decision, **fields},
+        headers=officer(ROLE_OF_STEP[step], unit, officer_id),
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
 def deploy(api: httpx.Client, definition: dict[str, Any]) -> dict[str, Any]:
     response = api.post("/procedures", json=definition)
     assert response.status_code in (200, 201), response.text

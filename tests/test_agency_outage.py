@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from tests.support import deploy, officer, submit, three_step_procedure, unique_codes, wait_for_status, wait_for_step, wait_until
-
-
-def _accept(api, dossier: str, unit: str) -> None:
-    wait_for_step(api, dossier, "reception")
-    api.post(
-        f"/dossiers/{dossier}/decisions",
-        json={"step_id": "reception", "decision": "approve"},
-        headers=officer("reception", unit),
-    ).raise_for_status()
+from tests.support import (
+    decide,
+    deploy,
+    submit,
+    three_step_procedure,
+    unique_codes,
+    wait_for_status,
+    wait_for_step,
+    wait_until,
+)
 
 
 def test_dossier_waits_while_a_system_is_down_and_resumes_when_it_recovers(api, simulator):
@@ -19,7 +19,7 @@ def test_dossier_waits_while_a_system_is_down_and_resumes_when_it_recovers(api, 
     deploy(api, three_step_procedure(code, unit))
     simulator.put("/_sim/faults/civil_status", json={"down_for_seconds": 3}).raise_for_status()
     dossier = submit(api, code)["dossier_code"]
-    _accept(api, dossier, unit)
+    decide(api, dossier, "reception", unit)
 
     waiting = wait_until(
         lambda: (v := api.get(f"/dossiers/{dossier}").json())["current_step"]
@@ -41,7 +41,7 @@ def test_business_refusal_stops_the_dossier_with_the_reason(api, simulator):
     deploy(api, three_step_procedure(code, unit))
     simulator.put("/_sim/faults/civil_status", json={"refuse": True}).raise_for_status()
     dossier = submit(api, code)["dossier_code"]
-    _accept(api, dossier, unit)
+    decide(api, dossier, "reception", unit)
     view = wait_for_status(api, dossier, 8, finished=True)
     assert view["outcome"] == "stopped" and "civil_status refused" in view["outcome_reason"]
 
@@ -51,11 +51,8 @@ def test_portal_hears_every_status_once_and_in_order_through_failures(api, simul
     deploy(api, three_step_procedure(code, unit))
     simulator.put("/_sim/faults/portal", json={"error_rate": 0.3}).raise_for_status()
     dossier = submit(api, code)["dossier_code"]
-    _accept(api, dossier, unit)
-    wait_for_step(api, dossier, "approval")
-    api.post(
-        f"/dossiers/{dossier}/decisions", json={"step_id": "approval", "decision": "approve"}, headers=officer("leader", unit)
-    ).raise_for_status()
+    decide(api, dossier, "reception", unit)
+    decide(api, dossier, "approval", unit)
     wait_for_status(api, dossier, 10, finished=True)
     wait_until(
         lambda: simulator.get(f"/portal/dossiers/{dossier}").json().get("current") == 10,

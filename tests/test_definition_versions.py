@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from tests.support import deploy, officer, submit, three_step_procedure, unique_codes, wait_for_status, wait_for_step
+from tests.support import decide, deploy, submit, three_step_procedure, unique_codes, wait_for_status, wait_for_step
 
 
 def test_dossier_started_on_v1_finishes_on_v1_after_v2_is_deployed(api):
@@ -23,19 +23,11 @@ def test_dossier_started_on_v1_finishes_on_v1_after_v2_is_deployed(api):
     assert new["procedure_version"] == 2
 
     for dossier in (old, new["dossier_code"]):
-        wait_for_step(api, dossier, "reception")
-        api.post(
-            f"/dossiers/{dossier}/decisions",
-            json={"step_id": "reception", "decision": "approve"},
-            headers=officer("reception", unit),
-        ).raise_for_status()
+        decide(api, dossier, "reception", unit)
 
     # The v2 dossier meets the new review; the v1 dossier goes straight to the leader.
     wait_for_step(api, new["dossier_code"], "review")
-    wait_for_step(api, old, "approval")
-    api.post(
-        f"/dossiers/{old}/decisions", json={"step_id": "approval", "decision": "approve"}, headers=officer("leader", unit)
-    ).raise_for_status()
+    decide(api, old, "approval", unit)
     view = wait_for_status(api, old, 10, finished=True)
     assert view["procedure_version"] == 1
     assert "review" not in {e["step_id"] for e in view["timeline"]}

@@ -7,6 +7,7 @@ import re
 from temporalio.client import Client
 
 from tests.support import (
+    decide,
     deploy,
     officer,
     submit,
@@ -98,14 +99,7 @@ def test_dossier_rejected_at_reception_is_not_accepted(api, simulator):
     code, unit = unique_codes()
     deploy(api, three_step_procedure(code, unit))
     dossier = submit(api, code)["dossier_code"]
-    wait_for_step(api, dossier, "reception")
-
-    answer = api.post(
-        f"/dossiers/{dossier}/decisions",
-        json={"step_id": "reception", "decision": "reject", "reason": "Không thuộc thẩm quyền"},
-        headers=officer("reception", unit),
-    )
-    assert answer.status_code == 200, answer.text
+    decide(api, dossier, "reception", unit, "reject", reason="Không thuộc thẩm quyền")
     view = wait_for_status(api, dossier, 3, finished=True)
     assert view["outcome"] == "refused" and view["outcome_reason"] == "Không thuộc thẩm quyền"
     assert view["current_step"] is None
@@ -118,19 +112,8 @@ def test_dossier_rejected_by_the_leader_stops_processing(api, simulator):
     code, unit = unique_codes()
     deploy(api, three_step_procedure(code, unit))
     dossier = submit(api, code)["dossier_code"]
-    wait_for_step(api, dossier, "reception")
-    api.post(
-        f"/dossiers/{dossier}/decisions",
-        json={"step_id": "reception", "decision": "approve"},
-        headers=officer("reception", unit),
-    ).raise_for_status()
-    wait_for_step(api, dossier, "approval")
-    answer = api.post(
-        f"/dossiers/{dossier}/decisions",
-        json={"step_id": "approval", "decision": "reject", "reason": "Sổ gốc không còn lưu trữ"},
-        headers=officer("leader", unit),
-    )
-    assert answer.status_code == 200, answer.text
+    decide(api, dossier, "reception", unit)
+    decide(api, dossier, "approval", unit, "reject", reason="Sổ gốc không còn lưu trữ")
     view = wait_for_status(api, dossier, 8, finished=True)
     assert view["outcome"] == "stopped" and view["results"] == []
     assert [s["status"] for s in simulator.get(f"/portal/dossiers/{dossier}").json()["statuses"]] == [1, 2, 4, 8]

@@ -15,7 +15,15 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from tests.support import deploy, officer, submit, three_step_procedure, unique_codes, wait_for_status, wait_for_step, with_temporal
+from tests.support import (
+    decide,
+    deploy,
+    submit,
+    three_step_procedure,
+    unique_codes,
+    wait_for_status,
+    with_temporal,
+)
 from workflows.dossier import DossierWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -25,24 +33,16 @@ def _replayer() -> Replayer:
     return Replayer(workflows=[DossierWorkflow], data_converter=pydantic_data_converter)
 
 
-def _decide(api, dossier: str, step: str, role: str, unit: str, **decision) -> None:
-    wait_for_step(api, dossier, step)
-    response = api.post(
-        f"/dossiers/{dossier}/decisions", json={"step_id": step, **decision}, headers=officer(role, unit)
-    )
-    assert response.status_code == 200, response.text
-
-
 def _run_recordable_dossiers(api) -> dict[str, str]:
     code, unit = unique_codes()
     deploy(api, three_step_procedure(code, unit))
     supplemented = submit(api, code)["dossier_code"]
-    _decide(api, supplemented, "reception", "reception", unit, decision="approve")
-    _decide(api, supplemented, "approval", "leader", unit, decision="request_supplement", missing=["bản sao CCCD"])
+    decide(api, supplemented, "reception", unit)
+    decide(api, supplemented, "approval", unit, "request_supplement", missing=["bản sao CCCD"])
     api.post(f"/dossiers/{supplemented}/supplements", json={"form": {"copies": 4}}).raise_for_status()
-    _decide(api, supplemented, "approval", "leader", unit, decision="approve")
+    decide(api, supplemented, "approval", unit)
     refused = submit(api, code)["dossier_code"]
-    _decide(api, refused, "reception", "reception", unit, decision="reject", reason="Hồ sơ không hợp lệ")
+    decide(api, refused, "reception", unit, "reject", reason="Hồ sơ không hợp lệ")
     wait_for_status(api, supplemented, 10, finished=True)
     wait_for_status(api, refused, 3, finished=True)
     return {"approved-after-supplement": supplemented, "refused-at-reception": refused}

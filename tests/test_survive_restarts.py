@@ -7,7 +7,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from tests.support import deploy, officer, submit, three_step_procedure, unique_codes, wait_for_status, wait_for_step, wait_until
+from tests.support import (
+    deploy,
+    officer,
+    submit,
+    three_step_procedure,
+    unique_codes,
+    wait_for_status,
+    wait_for_step,
+    wait_until,
+)
 
 
 def _approve(api_url: str, dossier: str, step: str, role: str, unit: str) -> int:
