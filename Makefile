@@ -34,6 +34,7 @@ run: setup
 	$(BIN)/python -m devstack run
 
 test: setup
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 clean:

@@ -42,7 +42,9 @@ async def run_worker(settings: Settings) -> None:
                 activity_executor=executor,
                 max_concurrent_activities=64,
             )
-            log.info("worker polling task queue %r on %s", settings.task_queue, settings.temporal_address or "dev server")
+            log.info(
+                "worker polling task queue %r on %s", settings.task_queue, settings.temporal_address or "dev server"
+            )
             await worker.run()
 
 

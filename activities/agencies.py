@@ -72,7 +72,10 @@ class AgencyActivities:
             raise AgencyUnavailable(f"{url} answered {response.status_code}")
         if response.status_code >= 400:
             raise ApplicationError(
-                _refusal_message(response), {"status_code": response.status_code}, type="AgencyRefused", non_retryable=True
+                _refusal_message(response),
+                {"status_code": response.status_code},
+                type="AgencyRefused",
+                non_retryable=True,
             )
         return response.json() if response.content else {}
 

@@ -203,7 +203,11 @@ class Stack:
             out = self._logs[name] = open(self.log_path(name), "ab")  # noqa: SIM115
         log.info("starting %s", name)
         self.processes[name] = subprocess.Popen(
-            cmd, cwd=PROJECT_ROOT, env=self.config.env(), stdout=out, stderr=subprocess.STDOUT if out else None,
+            cmd,
+            cwd=PROJECT_ROOT,
+            env=self.config.env(),
+            stdout=out,
+            stderr=subprocess.STDOUT if out else None,
             start_new_session=True,
         )
 

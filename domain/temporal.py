@@ -45,9 +45,7 @@ async def connect(settings: Settings, *, attempts: int = 30) -> Client:
 async def ensure_search_attributes(client: Client, namespace: str) -> None:
     """Register motcua's search attributes where they are missing (an existing cluster)."""
     listed = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
-    missing = {
-        name: kind for name, kind in SEARCH_ATTRIBUTES.items() if name not in listed.custom_attributes
-    }
+    missing = {name: kind for name, kind in SEARCH_ATTRIBUTES.items() if name not in listed.custom_attributes}
     if missing:
         await client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(search_attributes=missing, namespace=namespace)

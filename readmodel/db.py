@@ -46,4 +46,3 @@ def utcnow() -> datetime:
 def as_utc(moment: datetime) -> datetime:
     """Everything is stored in UTC; this also reads naive values written by other tools as UTC."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-

@@ -126,7 +126,9 @@ def apply_transition(session: Session, transition: Transition) -> bool:
             "assigned_unit": state.assigned_unit,
             "step_due_date": state.step_due_date,
             "appointment_date": state.appointment_date,
-            "supplement_request": state.supplement_request.model_dump(mode="json") if state.supplement_request else None,
+            "supplement_request": state.supplement_request.model_dump(mode="json")
+            if state.supplement_request
+            else None,
             "outcome": state.outcome,
             "outcome_reason": state.outcome_reason,
             "results": state.results,

@@ -73,9 +73,7 @@ def version(session: Session, code: str, number: int) -> ProcedureVersionRow | N
 def versions(session: Session, code: str) -> list[ProcedureVersionRow]:
     return list(
         session.exec(
-            select(ProcedureVersionRow)
-            .where(ProcedureVersionRow.code == code)
-            .order_by(ProcedureVersionRow.version)  # type: ignore[arg-type]
+            select(ProcedureVersionRow).where(ProcedureVersionRow.code == code).order_by(ProcedureVersionRow.version)  # type: ignore[arg-type]
         )
     )
 

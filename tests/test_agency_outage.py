@@ -22,9 +22,11 @@ def test_dossier_waits_while_a_system_is_down_and_resumes_when_it_recovers(api, 
     decide(api, dossier, "reception", unit)
 
     waiting = wait_until(
-        lambda: (v := api.get(f"/dossiers/{dossier}").json())["current_step"]
-        and v["current_step"]["awaiting"] == "system"
-        and v,
+        lambda: (
+            (v := api.get(f"/dossiers/{dossier}").json())["current_step"]
+            and v["current_step"]["awaiting"] == "system"
+            and v
+        ),
         what="the dossier to wait on the civil-status system",
     )
     assert waiting["current_step"]["step_id"] == "lookup" and waiting["outcome"] is None
@@ -61,5 +63,9 @@ def test_portal_hears_every_status_once_and_in_order_through_failures(api, simul
     )
     statuses = [s["status"] for s in simulator.get(f"/portal/dossiers/{dossier}").json()["statuses"]]
     assert statuses == [1, 2, 4, 9, 10]
-    failed = [c for c in simulator.get("/_sim/calls", params={"dossier_code": dossier, "system": "portal"}).json() if c["outcome"] == "failed"]
+    failed = [
+        c
+        for c in simulator.get("/_sim/calls", params={"dossier_code": dossier, "system": "portal"}).json()
+        if c["outcome"] == "failed"
+    ]
     assert failed, "the injected faults did happen"

@@ -17,7 +17,9 @@ def test_dossier_started_on_v1_finishes_on_v1_after_v2_is_deployed(api):
     # v2 inserts a specialist review before the leader.
     v2 = copy.deepcopy(v1)
     v2["steps"][1]["next"] = "review"
-    v2["steps"].insert(2, {"id": "review", "kind": "review", "name": "Thẩm định", "role": "specialist", "next": "approval"})
+    v2["steps"].insert(
+        2, {"id": "review", "kind": "review", "name": "Thẩm định", "role": "specialist", "next": "approval"}
+    )
     assert deploy(api, v2)["version"] == 2
     new = submit(api, code)
     assert new["procedure_version"] == 2

@@ -91,6 +91,9 @@ def test_unreadable_bodies_are_refused(api):
     broken_yaml = api.post("/procedures", content=b"code: [unclosed", headers={"Content-Type": "application/yaml"})
     assert _errors(broken_yaml) == {("body",)}
     assert api.post("/procedures", content=b"<xml/>", headers={"Content-Type": "application/xml"}).status_code == 415
-    assert api.post("/procedures", content=b"x" * 1_000_001, headers={"Content-Type": "application/json"}).status_code == 413
+    assert (
+        api.post("/procedures", content=b"x" * 1_000_001, headers={"Content-Type": "application/json"}).status_code
+        == 413
+    )
     assert _errors(api.post("/procedures", json=["not", "an", "object"])) == {("body",)}
     assert api.get("/procedures/9.000000").status_code == 404

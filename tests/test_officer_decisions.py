@@ -30,7 +30,9 @@ def test_decisions_on_a_step_not_awaiting_them_are_refused(api):
     dossier, unit = _ready_dossier(api)
     reception = officer("reception", unit)
 
-    wrong_step = api.post(f"/dossiers/{dossier}/decisions", json={"step_id": "approval", "decision": "approve"}, headers=reception)
+    wrong_step = api.post(
+        f"/dossiers/{dossier}/decisions", json={"step_id": "approval", "decision": "approve"}, headers=reception
+    )
     assert wrong_step.status_code == 409 and "current step is 'reception'" in wrong_step.json()["detail"]
 
     other_unit = api.post(
@@ -46,17 +48,25 @@ def test_decisions_on_a_step_not_awaiting_them_are_refused(api):
     )
     assert wrong_role.status_code == 403
 
-    no_reason = api.post(f"/dossiers/{dossier}/decisions", json={"step_id": "reception", "decision": "reject"}, headers=reception)
+    no_reason = api.post(
+        f"/dossiers/{dossier}/decisions", json={"step_id": "reception", "decision": "reject"}, headers=reception
+    )
     assert no_reason.status_code == 422 and no_reason.json()["detail"][0]["loc"] == ["body"]
     no_list = api.post(
-        f"/dossiers/{dossier}/decisions", json={"step_id": "reception", "decision": "request_supplement"}, headers=reception
+        f"/dossiers/{dossier}/decisions",
+        json={"step_id": "reception", "decision": "request_supplement"},
+        headers=reception,
     )
     assert no_list.status_code == 422
-    unknown_kind = api.post(f"/dossiers/{dossier}/decisions", json={"step_id": "reception", "decision": "maybe"}, headers=reception)
+    unknown_kind = api.post(
+        f"/dossiers/{dossier}/decisions", json={"step_id": "reception", "decision": "maybe"}, headers=reception
+    )
     assert unknown_kind.status_code == 422 and unknown_kind.json()["detail"][0]["loc"] == ["body", "decision"]
     anonymous = api.post(f"/dossiers/{dossier}/decisions", json={"step_id": "reception", "decision": "approve"})
     assert anonymous.status_code == 401
-    nobody = api.post("/dossiers/NOPE-000000-0001/decisions", json={"step_id": "reception", "decision": "approve"}, headers=reception)
+    nobody = api.post(
+        "/dossiers/NOPE-000000-0001/decisions", json={"step_id": "reception", "decision": "approve"}, headers=reception
+    )
     assert nobody.status_code == 404
 
     supplement_unasked = api.post(f"/dossiers/{dossier}/supplements", json={"form": {"copies": 1}})

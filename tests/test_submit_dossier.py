@@ -20,7 +20,9 @@ def test_receipt_carries_code_status_and_appointment(api):
     receipt = submit(api, code)
 
     received_at = datetime.fromisoformat(receipt["received_at"])
-    assert re.fullmatch(rf"{re.escape(unit)}-{received_at.astimezone(VIETNAM.zone):%y%m%d}-0001", receipt["dossier_code"])
+    assert re.fullmatch(
+        rf"{re.escape(unit)}-{received_at.astimezone(VIETNAM.zone):%y%m%d}-0001", receipt["dossier_code"]
+    )
     assert receipt["status"] == 1 and receipt["status_name"] == "registered"
     assert receipt["procedure_version"] == 1
     assert receipt["appointment_date"] == VIETNAM.appointment_date(received_at, 3).isoformat()

@@ -52,7 +52,8 @@ def test_decisions_sent_while_the_worker_is_dead_apply_once_it_is_back(api, simu
         portal = simulator.get(f"/portal/dossiers/{dossier}").json()
         assert [s["status"] for s in portal["statuses"]] == [1, 2, 4, 9, 10]
         applied = [
-            c for c in simulator.get("/_sim/calls", params={"dossier_code": dossier, "system": "civil_status"}).json()
+            c
+            for c in simulator.get("/_sim/calls", params={"dossier_code": dossier, "system": "civil_status"}).json()
             if c["outcome"] == "applied"
         ]
         assert len(applied) == 1

@@ -22,7 +22,9 @@ def test_counts_from_the_day_after_receipt_skipping_weekends():
 def test_after_the_cutoff_counts_from_the_next_working_day():
     assert VIETNAM.appointment_date(at(2026, 11, 16, 15, 0), 0) == date(2026, 11, 16)
     assert VIETNAM.appointment_date(at(2026, 11, 16, 15, 1), 0) == date(2026, 11, 17)
-    assert VIETNAM.appointment_date(at(2026, 11, 20, 16, 30), 1) == date(2026, 11, 25)  # Fri late → Mon, +1 → Wed (24 off)
+    assert VIETNAM.appointment_date(at(2026, 11, 20, 16, 30), 1) == date(
+        2026, 11, 25
+    )  # Fri late → Mon, +1 → Wed (24 off)
     # The cut-off is local time: 08:30 UTC is 15:30 in Hanoi.
     assert VIETNAM.effective_receipt_day(datetime.fromisoformat("2026-11-16T08:30:00+00:00")) == date(2026, 11, 17)
 

@@ -167,8 +167,12 @@ class DossierWorkflow:
                 self._leave_step()
                 await self._record(
                     DossierEvent(
-                        kind="decision", at=workflow.now(), step_id=step.id, actor=actor,
-                        summary=f"{step.name}: approved", detail=detail,
+                        kind="decision",
+                        at=workflow.now(),
+                        step_id=step.id,
+                        actor=actor,
+                        summary=f"{step.name}: approved",
+                        detail=detail,
                     )
                 )
                 self._applied(ticket)
@@ -182,8 +186,12 @@ class DossierWorkflow:
                 self._leave_step()
                 await self._record(
                     DossierEvent(
-                        kind="decision", at=workflow.now(), step_id=step.id, actor=actor,
-                        summary=f"{step.name}: rejected — {decision.reason}", detail=detail,
+                        kind="decision",
+                        at=workflow.now(),
+                        step_id=step.id,
+                        actor=actor,
+                        summary=f"{step.name}: rejected — {decision.reason}",
+                        detail=detail,
                     )
                 )
                 self._applied(ticket)
@@ -198,8 +206,12 @@ class DossierWorkflow:
             )
             await self._record(
                 DossierEvent(
-                    kind="supplement_requested", at=workflow.now(), step_id=step.id, actor=actor,
-                    summary=f"{step.name}: supplement requested — {'; '.join(decision.missing)}", detail=detail,
+                    kind="supplement_requested",
+                    at=workflow.now(),
+                    step_id=step.id,
+                    actor=actor,
+                    summary=f"{step.name}: supplement requested — {'; '.join(decision.missing)}",
+                    detail=detail,
                 )
             )
             self._applied(ticket)
@@ -213,7 +225,10 @@ class DossierWorkflow:
             self._state.supplement_request = None
             await self._record(
                 DossierEvent(
-                    kind="supplemented", at=workflow.now(), step_id=step.id, actor=self._input.applicant.full_name,
+                    kind="supplemented",
+                    at=workflow.now(),
+                    step_id=step.id,
+                    actor=self._input.applicant.full_name,
                     summary=f"Applicant supplemented the dossier ({', '.join(sorted(supplement.form)) or 'no field changed'})",
                     detail=supplement.model_dump(mode="json", exclude_none=True),
                 ),
@@ -230,7 +245,9 @@ class DossierWorkflow:
         self._state.assigned_unit = None
         await self._record(
             DossierEvent(
-                kind="step_started", at=workflow.now(), step_id=step.id,
+                kind="step_started",
+                at=workflow.now(),
+                step_id=step.id,
                 summary=f"{step.name}: calling {step.system}.{step.operation}",
             )
         )
@@ -263,7 +280,9 @@ class DossierWorkflow:
                 self._leave_step()
                 await self._record(
                     DossierEvent(
-                        kind="agency_called", at=workflow.now(), step_id=step.id,
+                        kind="agency_called",
+                        at=workflow.now(),
+                        step_id=step.id,
                         summary=f"{step.name}: {step.system} refused — {cause.message}",
                         detail={"system": step.system, "operation": step.operation, "refused": True},
                     )
@@ -274,7 +293,9 @@ class DossierWorkflow:
         self._leave_step()
         await self._record(
             DossierEvent(
-                kind="agency_called", at=workflow.now(), step_id=step.id,
+                kind="agency_called",
+                at=workflow.now(),
+                step_id=step.id,
                 summary=f"{step.name}: {step.system} answered (reference {result.reference})",
                 detail=result.model_dump(mode="json", exclude_none=True),
             )
@@ -291,7 +312,9 @@ class DossierWorkflow:
         ]
         await self._record(
             DossierEvent(
-                kind="result_issued", at=workflow.now(), step_id=step.id,
+                kind="result_issued",
+                at=workflow.now(),
+                step_id=step.id,
                 summary=f"{step.name}: result issued ({', '.join(documents)})",
                 detail={"results": self._state.results},
             )
@@ -383,16 +406,16 @@ class DossierWorkflow:
 
     def _check_supplement(self) -> None:
         if self._state.awaiting != Awaiting.applicant or self._supplement is not None:
-            raise ApplicationError(
-                f"no supplement was requested (status {self._state.status.name})", type=NOT_AWAITING
-            )
+            raise ApplicationError(f"no supplement was requested (status {self._state.status.name})", type=NOT_AWAITING)
 
     async def _refuse(self, message: str, reason: str) -> None:
         refused = RefusedMessage(at=workflow.now(), message=message, reason=reason)  # type: ignore[arg-type]
         self._refused.append(refused)
         await self._record(
             DossierEvent(
-                kind="message_refused", at=refused.at, summary=f"Signal {message!r} refused: {reason}",
+                kind="message_refused",
+                at=refused.at,
+                summary=f"Signal {message!r} refused: {reason}",
                 detail=refused.model_dump(mode="json"),
             ),
             with_state=False,

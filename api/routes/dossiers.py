@@ -262,7 +262,12 @@ def get_dossier(code: str, session: SessionDep) -> DossierView:
         completed_at=as_utc(row.completed_at) if row.completed_at else None,
         timeline=[
             TimelineEntry(
-                seq=e.seq, at=as_utc(e.at), kind=e.kind, step_id=e.step_id, actor=e.actor, summary=e.summary,
+                seq=e.seq,
+                at=as_utc(e.at),
+                kind=e.kind,
+                step_id=e.step_id,
+                actor=e.actor,
+                summary=e.summary,
                 status=e.status,
             )
             for e in dossiers.events(session, code)
@@ -271,7 +276,9 @@ def get_dossier(code: str, session: SessionDep) -> DossierView:
 
 
 @router.get("/{code}/live")
-async def get_live_detail(code: str, session: SessionDep, client: TemporalDep, officer: OfficerDep) -> DossierLiveDetail:
+async def get_live_detail(
+    code: str, session: SessionDep, client: TemporalDep, officer: OfficerDep
+) -> DossierLiveDetail:
     """Live detail from the workflow itself (a query), for officers; citizens poll GET /dossiers/{code}."""
     _row_or_404(session, code)
     try:
@@ -315,7 +322,9 @@ async def supplement(
 async def _update(client: Client, settings: Settings, code: str, update: Any, message: Any) -> MessageAccepted:
     handle = client.get_workflow_handle(code)
     try:
-        return await handle.execute_update(update, message, rpc_timeout=timedelta(seconds=settings.update_timeout_seconds))
+        return await handle.execute_update(
+            update, message, rpc_timeout=timedelta(seconds=settings.update_timeout_seconds)
+        )
     except WorkflowUpdateFailedError as failed:
         cause = failed.cause
         if isinstance(cause, ApplicationError):
@@ -333,5 +342,3 @@ def _rpc_http_error(code: str, exc: RPCError) -> HTTPException:
     if exc.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
         return HTTPException(status.HTTP_504_GATEWAY_TIMEOUT, f"dossier {code} did not answer in time; try again")
     return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"workflow engine error: {exc.message}")
-
-

@@ -33,7 +33,11 @@ class ProcedureVersionOut(BaseModel):
     @classmethod
     def of(cls, row: ProcedureVersionRow) -> ProcedureVersionOut:
         return cls(
-            code=row.code, version=row.version, content_hash=row.content_hash, name=row.name, deployed_at=row.deployed_at
+            code=row.code,
+            version=row.version,
+            content_hash=row.content_hash,
+            name=row.name,
+            deployed_at=row.deployed_at,
         )
 
 
@@ -82,9 +86,7 @@ async def deploy_procedure(request: Request, response: Response, session: Sessio
     try:
         definition = parse_definition(raw)
     except DefinitionInvalid as invalid:
-        raise unprocessable(
-            [{"loc": ["body", *e.loc], "msg": e.msg, "type": e.type} for e in invalid.errors]
-        ) from None
+        raise unprocessable([{"loc": ["body", *e.loc], "msg": e.msg, "type": e.type} for e in invalid.errors]) from None
     deployment = procedures.deploy(session, definition)
     if not deployment.created:
         response.status_code = status.HTTP_200_OK
@@ -107,7 +109,9 @@ def _latest_or_404(session: SessionDep, code: str) -> ProcedureVersionRow:
 @router.get("/{code}")
 def get_procedure(code: str, session: SessionDep) -> ProcedureOut:
     row = _latest_or_404(session, code)
-    return ProcedureOut(**ProcedureVersionOut.of(row).model_dump(), definition=ProcedureDefinition.model_validate(row.body))
+    return ProcedureOut(
+        **ProcedureVersionOut.of(row).model_dump(), definition=ProcedureDefinition.model_validate(row.body)
+    )
 
 
 @router.get("/{code}/versions")
@@ -123,7 +127,9 @@ def get_version(code: str, version: int, session: SessionDep) -> ProcedureOut:
     row = procedures.version(session, code, version)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"procedure {code!r} has no version {version}")
-    return ProcedureOut(**ProcedureVersionOut.of(row).model_dump(), definition=ProcedureDefinition.model_validate(row.body))
+    return ProcedureOut(
+        **ProcedureVersionOut.of(row).model_dump(), definition=ProcedureDefinition.model_validate(row.body)
+    )
 
 
 @router.get("/{code}/form-schema")
