@@ -13,7 +13,7 @@ from temporalio.client import Client
 from domain.definition import Role
 from domain.dossier import OfficerRef
 from domain.settings import Settings, get_settings
-from domain.temporal import connect
+from domain.temporal import connect, ensure_search_attributes
 from domain.working_calendar import WorkingCalendar, parse_cutoff
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -33,7 +33,10 @@ async def get_temporal(request: Request, settings: SettingsDep) -> Client:
         async with state.temporal_lock:
             if state.temporal is None:
                 try:
-                    state.temporal = await asyncio.wait_for(connect(settings, attempts=1), timeout=10)
+                    client = await asyncio.wait_for(connect(settings, attempts=1), timeout=10)
+                    # Dossiers are started with search attributes, which an existing cluster may lack.
+                    await ensure_search_attributes(client, settings.temporal_namespace)
+                    state.temporal = client
                 except Exception as exc:
                     raise HTTPException(
                         status.HTTP_503_SERVICE_UNAVAILABLE, f"workflow engine unavailable: {exc}"
