@@ -1,8 +1,9 @@
-"""The procedure definition language: an eForm plus a graph of processing steps, as data.
+"""The procedure definition language: catalogue facts, dossier components, an eForm and a step graph.
 
-A definition is parsed by pydantic (shape) and then checked as a whole (graph, roles,
-systems), so an administrator learns every problem, each with its path, before any
-citizen meets the procedure.
+A definition is parsed by pydantic (shape, one JSON Schema for editors) and then checked as a
+whole — graph, expressions, budgets, contradictory rules — so an administrator learns every
+problem, each with its path, before any citizen meets the procedure. Conditions and computed
+amounts use the one expression language of `domain.expressions`.
 """
 
 from __future__ import annotations
@@ -10,14 +11,21 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from domain import expressions
+
 IDENTIFIER = r"^[a-z][a-z0-9_]{0,62}$"
 AGENCY_CODE = r"^[A-Z0-9]{1,10}(\.[A-Z0-9]{1,10}){0,6}$"
 CATALOGUE_CODE = r"^\d\.\d{6}(\.[A-Z0-9]{1,10})?$"
+
+Identifier = Annotated[str, Field(pattern=IDENTIFIER)]
+AgencyCode = Annotated[str, Field(pattern=AGENCY_CODE)]
+ExpressionText = Annotated[str, Field(min_length=1, max_length=expressions.MAX_LENGTH)]
 
 
 class UnitLevel(StrEnum):
@@ -32,21 +40,36 @@ class Role(StrEnum):
     leader = "leader"
 
 
+class ApplicantType(StrEnum):
+    citizen = "citizen"
+    business = "business"
+
+
+class OnlineLevel(StrEnum):
+    full = "full"
+    partial = "partial"
+
+
 class StepKind(StrEnum):
     reception = "reception"  # one-stop counter checks the dossier is complete and valid
     review = "review"  # a specialist examines the substance
-    approval = "approval"  # a leader approves (and later signs)
+    approval = "approval"  # a leader approves (and signs)
     adapter = "adapter"  # a call to an external agency system
+    fee = "fee"  # the applicant pays a financial obligation (portal status 6)
+    parallel = "parallel"  # branches that run at the same time; all, or those whose `when` holds
+    notification = "notification"  # a message to the applicant (SMS, e-mail, VNeID inbox)
     result = "result"  # the result is issued electronically
 
 
 OFFICER_STEP_KINDS = frozenset({StepKind.reception, StepKind.review, StepKind.approval})
+CALLING_STEP_KINDS = frozenset({StepKind.adapter, StepKind.notification})
 
 
 class DecisionKind(StrEnum):
     approve = "approve"
     reject = "reject"
     request_supplement = "request_supplement"
+    return_ = "return"  # send the dossier back to a named earlier step
 
 
 class FieldType(StrEnum):
@@ -60,10 +83,16 @@ class FieldType(StrEnum):
     citizen_id = "citizen_id"
     phone = "phone"
     email = "email"
+    address = "address"
+    attachment = "attachment"
     group = "group"
 
 
-# The external systems adapters know how to reach (issue "connected government" grows this list).
+class PrefillSource(StrEnum):
+    population = "population"  # national population database, by 12-digit citizen ID
+
+
+# The external systems adapters know how to reach, and the operations each offers.
 KNOWN_SYSTEMS = frozenset(
     {
         "civil_status",
@@ -73,54 +102,151 @@ KNOWN_SYSTEMS = frozenset(
         "tax",
         "land_registry",
         "population",
+        "notification",
     }
 )
+NOTIFICATION_CHANNELS = frozenset({"sms", "email", "vneid"})
+# Attributes the population database returns, usable as prefill attributes.
+POPULATION_ATTRIBUTES = frozenset({"full_name", "date_of_birth", "sex", "permanent_address"})
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# ----------------------------------------------------------------------------- catalogue
+
+
+class Fee(_Strict):
+    """A fixed amount, or one computed from form values (e.g. `copies * 8000`)."""
+
+    amount_vnd: Annotated[int, Field(ge=0, le=10_000_000_000)] | None = None
+    expression: ExpressionText | None = None
+    description: str | None = None
+
+
+class ResultDocument(_Strict):
+    id: Identifier
+    name: Annotated[str, Field(min_length=1, max_length=300)]
+    template: Annotated[str, Field(max_length=200)] | None = None  # jinja2 template name, rendered on issue
+
+
+class DossierComponent(_Strict):
+    """A document the dossier must (or may) carry, uploaded as an attachment field of the eForm."""
+
+    id: Identifier
+    name: Annotated[str, Field(min_length=1, max_length=300)]
+    required: bool = True
+    accepted_types: Annotated[list[Annotated[str, Field(pattern=r"^[a-z]+/[a-z0-9.+-]+$")]], Field(min_length=1)] = [
+        "application/pdf",
+        "image/jpeg",
+        "image/png",
+    ]
+    max_size_mb: Annotated[float, Field(gt=0, le=100)] = 10
+
+
+# ---------------------------------------------------------------------------------- eForm
+
+
+class Prefill(_Strict):
+    """Fill this field from a national database, keyed by another field of the form."""
+
+    source: PrefillSource
+    key_field: Identifier  # the citizen-ID field the lookup uses
+    attribute: Identifier  # what the source returns, e.g. full_name
+
+
 class FormField(_Strict):
-    name: Annotated[str, Field(pattern=IDENTIFIER)]
+    name: Identifier
     label: Annotated[str, Field(min_length=1, max_length=200)]
     type: FieldType
     required: bool = True
-    pattern: str | None = None
+    help: Annotated[str, Field(max_length=500)] | None = None
+    pattern: Annotated[str, Field(max_length=300)] | None = None
     min_length: Annotated[int, Field(ge=0)] | None = None
     max_length: Annotated[int, Field(ge=1)] | None = None
     minimum: float | None = None
     maximum: float | None = None
     integer: bool = False  # a number field that takes whole numbers only (copies, employees)
-    options: list[Annotated[str, Field(min_length=1)]] | None = None
+    options: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = None
     fields: list[FormField] | None = None  # the fields of one item of a repeating group
     min_items: Annotated[int, Field(ge=0)] | None = None
     max_items: Annotated[int, Field(ge=1)] | None = None
+    component: Identifier | None = None  # for an attachment: the dossier component it carries
+    visible_when: ExpressionText | None = None  # shown (and accepted) only when this holds
+    required_when: ExpressionText | None = None  # required only when this holds
+    prefill: Prefill | None = None
 
 
 class EForm(_Strict):
-    fields: Annotated[list[FormField], Field(min_length=1)]
+    fields: Annotated[list[FormField], Field(min_length=1, max_length=300)]
+
+    def walk(self) -> Iterator[tuple[list[str | int], FormField]]:
+        """Every field with its path in the definition, group items included."""
+
+        def each(fields: list[FormField], path: list[str | int]) -> Iterator[tuple[list[str | int], FormField]]:
+            for i, f in enumerate(fields):
+                yield [*path, i], f
+                if f.fields:
+                    yield from each(f.fields, [*path, i, "fields"])
+
+        yield from each(self.fields, ["form", "fields"])
+
+    @property
+    def field_names(self) -> frozenset[str]:
+        return frozenset(f.name for f in self.fields)
+
+
+# ---------------------------------------------------------------------------------- steps
+
+
+class UnitSelection(StrEnum):
+    receiving_unit = "receiving_unit"  # the unit that received the dossier (any counter, any boundary)
+    competent_unit = "competent_unit"  # the unit competent for the applicant's address at the step's level
+    fixed_unit = "fixed_unit"  # one named unit, e.g. the provincial Land Registration Office
 
 
 class UnitAssignment(_Strict):
     """How the unit that acts on a step is chosen."""
 
-    select: Literal["receiving_unit", "fixed_unit"] = "receiving_unit"
-    unit_code: Annotated[str, Field(pattern=AGENCY_CODE)] | None = None
+    select: UnitSelection = UnitSelection.receiving_unit
+    unit_code: AgencyCode | None = None  # for fixed_unit
+    address_field: Identifier | None = None  # for competent_unit: the address field that decides
+
+
+class Branch(_Strict):
+    id: Identifier
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    when: ExpressionText | None = None  # the branch runs only when this holds
+    steps: Annotated[list[Step], Field(min_length=1, max_length=100)]
+    on_refusal: Literal["stop", "continue"] = "stop"  # a refused branch stops the dossier, or leaves a partial result
 
 
 class Step(_Strict):
-    id: Annotated[str, Field(pattern=IDENTIFIER)]
+    id: Identifier
     kind: StepKind
     name: Annotated[str, Field(min_length=1, max_length=200)]
     role: Role | None = None
     unit_level: UnitLevel = UnitLevel.ward
     unit: UnitAssignment = UnitAssignment()
-    budget_working_days: Annotated[int, Field(ge=0, le=365)] = 1
+    budget_working_days: Annotated[int, Field(ge=0, le=365)] = 0
+    skip_when: ExpressionText | None = None
+    next: Identifier | None = None  # where approval / success leads; none: the end of this path
+    # officer steps
     decisions: list[DecisionKind] | None = None
-    next: Annotated[str, Field(pattern=IDENTIFIER)] | None = None
-    system: str | None = None
-    operation: Annotated[str, Field(pattern=IDENTIFIER)] | None = None
+    return_to: Identifier | None = None
+    # adapter and notification steps
+    system: Identifier | None = None
+    operation: Identifier | None = None
+    on_refusal: Literal["stop", "continue"] | None = None  # a business refusal stops the dossier, or is noted
+    channel: Literal["sms", "email", "vneid"] | None = None
+    message: Annotated[str, Field(max_length=1000)] | None = None
+    # fee steps
+    fee: Fee | None = None
+    # parallel steps
+    branches: Annotated[list[Branch], Field(min_length=1, max_length=20)] | None = None
+    # result steps
+    documents: list[Identifier] | None = None
 
     @property
     def is_officer_step(self) -> bool:
@@ -128,35 +254,57 @@ class Step(_Strict):
 
     @property
     def allowed_decisions(self) -> list[DecisionKind]:
-        return self.decisions or list(DecisionKind)
+        if self.decisions:
+            return self.decisions
+        allowed = [DecisionKind.approve, DecisionKind.reject, DecisionKind.request_supplement]
+        return [*allowed, DecisionKind.return_] if self.return_to else allowed
 
 
 class ProcedureDefinition(_Strict):
     code: Annotated[str, Field(pattern=CATALOGUE_CODE)]
     name: Annotated[str, Field(min_length=1, max_length=300)]
     sector: Annotated[str, Field(min_length=1, max_length=100)]
+    applicant_types: Annotated[list[ApplicantType], Field(min_length=1)] = [ApplicantType.citizen]
     level: UnitLevel
-    receiving_units: Annotated[list[Annotated[str, Field(pattern=AGENCY_CODE)]], Field(min_length=1)]
-    legal_basis: list[str] = []
+    competent_levels: list[UnitLevel] = []
+    receiving_units: Annotated[list[AgencyCode], Field(min_length=1)]
+    legal_basis: list[Annotated[str, Field(max_length=300)]] = []
+    online_level: OnlineLevel = OnlineLevel.full
     time_limit_working_days: Annotated[int, Field(ge=0, le=365)]
-    fee_vnd: Annotated[int, Field(ge=0)] = 0
-    results: list[Annotated[str, Field(min_length=1)]] = []
+    extended_time_limit_working_days: Annotated[int, Field(ge=0, le=365)] | None = None
+    fee: Fee = Fee(amount_vnd=0)
+    results: list[ResultDocument] = []
+    components: list[DossierComponent] = []
     form: EForm
     steps: Annotated[list[Step], Field(min_length=1, max_length=200)]
-    start: Annotated[str, Field(pattern=IDENTIFIER)] | None = None
+    start: Identifier | None = None
 
     @property
     def start_step(self) -> str:
         return self.start or self.steps[0].id
 
+    def all_steps(self) -> Iterator[tuple[list[str | int], Step]]:
+        """Every step with its path, inside parallel branches too."""
+
+        def each(steps: list[Step], path: list[str | int]) -> Iterator[tuple[list[str | int], Step]]:
+            for i, step in enumerate(steps):
+                yield [*path, i], step
+                for b, branch in enumerate(step.branches or []):
+                    yield from each(branch.steps, [*path, i, "branches", b, "steps"])
+
+        yield from each(self.steps, ["steps"])
+
     def step(self, step_id: str) -> Step:
-        for step in self.steps:
+        for _, step in self.all_steps():
             if step.id == step_id:
                 return step
         raise KeyError(step_id)
 
     def content_hash(self) -> str:
         return hashlib.sha256(canonical_json(self).encode()).hexdigest()
+
+
+Branch.model_rebuild()
 
 
 class DefinitionError(BaseModel):
@@ -180,6 +328,11 @@ def canonical_json(definition: ProcedureDefinition) -> str:
     )
 
 
+def definition_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the definition document, for editors."""
+    return ProcedureDefinition.model_json_schema()
+
+
 def parse_definition(raw: Any) -> ProcedureDefinition:
     """Parse and check a definition; raise DefinitionInvalid listing every error with its path."""
     try:
@@ -188,116 +341,17 @@ def parse_definition(raw: Any) -> ProcedureDefinition:
         raise DefinitionInvalid(
             [DefinitionError(loc=list(e["loc"]), msg=e["msg"], type=e["type"]) for e in exc.errors()]
         ) from None
-    errors = _check_form(definition) + _check_steps(definition)
+    from domain.definition_checks import check_definition  # the checks read the models defined above
+
+    errors = check_definition(definition)
     if errors:
         raise DefinitionInvalid(errors)
     return definition
 
 
-def _check_form(definition: ProcedureDefinition) -> list[DefinitionError]:
-    errors: list[DefinitionError] = []
-
-    def check(fields: list[FormField], path: list[str | int]) -> None:
-        seen: set[str] = set()
-        for i, f in enumerate(fields):
-            here = [*path, i]
-            if f.name in seen:
-                errors.append(_err([*here, "name"], f"duplicate field name {f.name!r}", "duplicate"))
-            seen.add(f.name)
-            if f.type in (FieldType.choice, FieldType.multi_choice) and not f.options:
-                errors.append(_err([*here, "options"], "a choice field needs options", "missing"))
-            if f.integer and f.type != FieldType.number:
-                errors.append(_err([*here, "integer"], "only a number field can be integer", "not_allowed"))
-            if f.type == FieldType.group and not f.fields:
-                errors.append(_err([*here, "fields"], "a group needs the fields of its items", "missing"))
-            if f.type != FieldType.group and f.fields:
-                errors.append(_err([*here, "fields"], "only a group has sub-fields", "not_allowed"))
-            if f.minimum is not None and f.maximum is not None and f.minimum > f.maximum:
-                errors.append(_err([*here, "minimum"], "minimum is greater than maximum", "contradiction"))
-            if f.min_length is not None and f.max_length is not None and f.min_length > f.max_length:
-                errors.append(_err([*here, "min_length"], "min_length is greater than max_length", "contradiction"))
-            if f.min_items is not None and f.max_items is not None and f.min_items > f.max_items:
-                errors.append(_err([*here, "min_items"], "min_items is greater than max_items", "contradiction"))
-            if f.pattern is not None:
-                try:
-                    re.compile(f.pattern)
-                except re.error as exc:
-                    errors.append(_err([*here, "pattern"], f"not a valid regular expression: {exc}", "pattern"))
-            if f.fields:
-                check(f.fields, [*here, "fields"])
-
-    check(definition.form.fields, ["form", "fields"])
-    return errors
-
-
-def _check_steps(definition: ProcedureDefinition) -> list[DefinitionError]:
-    errors: list[DefinitionError] = []
-    index: dict[str, int] = {}
-    for i, step in enumerate(definition.steps):
-        if step.id in index:
-            errors.append(_err(["steps", i, "id"], f"duplicate step id {step.id!r}", "duplicate"))
-        index.setdefault(step.id, i)
-
-    for i, step in enumerate(definition.steps):
-        here: list[str | int] = ["steps", i]
-        if step.next is not None and step.next not in index:
-            errors.append(_err([*here, "next"], f"transition to unknown step {step.next!r}", "unknown_step"))
-        if step.is_officer_step:
-            if step.role is None:
-                errors.append(_err([*here, "role"], f"a {step.kind} step needs a role", "missing"))
-        else:
-            if step.decisions:
-                errors.append(_err([*here, "decisions"], "only officer steps take decisions", "not_allowed"))
-        if step.kind == StepKind.adapter:
-            if step.system is None:
-                errors.append(_err([*here, "system"], "an adapter step names its external system", "missing"))
-            elif step.system not in KNOWN_SYSTEMS:
-                errors.append(
-                    _err(
-                        [*here, "system"],
-                        f"unknown external system {step.system!r}; known: {', '.join(sorted(KNOWN_SYSTEMS))}",
-                        "unknown_system",
-                    )
-                )
-            if step.operation is None:
-                errors.append(_err([*here, "operation"], "an adapter step names its operation", "missing"))
-        if step.unit.select == "fixed_unit" and step.unit.unit_code is None:
-            errors.append(_err([*here, "unit", "unit_code"], "a fixed unit needs its unit_code", "missing"))
-        if step.budget_working_days > definition.time_limit_working_days and definition.time_limit_working_days:
-            errors.append(
-                _err(
-                    [*here, "budget_working_days"],
-                    "a step's budget cannot exceed the procedure's legal time limit",
-                    "budget",
-                )
-            )
-
-    if definition.start is not None and definition.start not in index:
-        errors.append(_err(["start"], f"start names unknown step {definition.start!r}", "unknown_step"))
-        return errors
-    if errors:
-        return errors
-
-    # Walk the graph from the start: every step must be reached, and the walk must end.
-    reached: list[str] = []
-    current: str | None = definition.start_step
-    while current is not None and current not in reached:
-        reached.append(current)
-        current = definition.steps[index[current]].next
-    if current is not None:
-        closing = reached[-1]  # its `next` leads back into steps already walked
-        errors.append(
-            _err(
-                ["steps", index[closing], "next"],
-                f"the steps loop back to {current!r} with no way out",
-                "loop",
-            )
-        )
-    for i, step in enumerate(definition.steps):
-        if step.id not in reached:
-            errors.append(_err(["steps", i, "id"], f"step {step.id!r} cannot be reached from the start", "unreachable"))
-    return errors
-
-
-def _err(loc: list[str | int], msg: str, kind: str) -> DefinitionError:
-    return DefinitionError(loc=loc, msg=msg, type=kind)
+def is_valid_regex(pattern: str) -> str | None:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return str(exc)
+    return None

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from domain.definition import DecisionKind, ProcedureDefinition, Role
+from domain.definition import DecisionKind, ProcedureDefinition, Role, StepKind
 
 
 class PortalStatus(IntEnum):
@@ -70,6 +70,8 @@ class DossierInput(BaseModel):
     receiving_unit: str
     received_at: datetime
     appointment_date: date
+    # The unit acting on each officer step, resolved at submission (receiving, competent or fixed unit).
+    step_units: dict[str, str] = Field(default_factory=dict)
 
 
 class OfficerRef(BaseModel):
@@ -91,8 +93,8 @@ class OfficerDecision(BaseModel):
 
     @model_validator(mode="after")
     def _reasons_where_the_law_wants_them(self) -> OfficerDecision:
-        if self.decision == DecisionKind.reject and not (self.reason and self.reason.strip()):
-            raise ValueError("a rejection needs a reason")
+        if self.decision in (DecisionKind.reject, DecisionKind.return_) and not (self.reason and self.reason.strip()):
+            raise ValueError(f"a decision to {self.decision.value} needs a reason")
         if self.decision == DecisionKind.request_supplement and not self.missing:
             raise ValueError("a supplement request lists what is missing (one complete list, given once)")
         return self
@@ -107,12 +109,21 @@ class SupplementSubmission(BaseModel):
     note: Annotated[str, Field(max_length=2000)] | None = None
 
 
+class PaymentSubmission(BaseModel):
+    """The applicant paid a fee step's financial obligation (reported by the payment service)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    step_id: Annotated[str, Field(min_length=1, max_length=63)]
+    amount_vnd: Annotated[int, Field(ge=0)]
+    receipt_reference: Annotated[str, Field(min_length=1, max_length=100)]
+
+
 class MessageAccepted(BaseModel):
     dossier_code: str
     step_id: str
     status: PortalStatus
-    current_step_id: str | None
-    awaiting: Awaiting | None
+    active_step_ids: list[str]
 
 
 class SupplementRequest(BaseModel):
@@ -122,20 +133,38 @@ class SupplementRequest(BaseModel):
     reason: str | None = None
 
 
+class FeeRequest(BaseModel):
+    step_id: str
+    amount_vnd: int
+    requested_at: datetime
+    description: str | None = None
+
+
+class ActiveStep(BaseModel):
+    """A step under way: several at once inside parallel branches."""
+
+    step_id: str
+    name: str
+    kind: StepKind
+    awaiting: Awaiting
+    role: Role | None = None
+    unit_code: str | None = None
+    due_date: date | None = None
+    started_at: datetime
+
+
 class DossierState(BaseModel):
     """The mutable part of a dossier, as the read model shows it."""
 
     status: PortalStatus
-    current_step_id: str | None = None
-    current_step_name: str | None = None
-    awaiting: Awaiting | None = None
-    assigned_role: Role | None = None
-    assigned_unit: str | None = None
-    step_due_date: date | None = None
+    active_steps: list[ActiveStep] = Field(default_factory=list)
     appointment_date: date
     supplement_request: SupplementRequest | None = None
+    fee_request: FeeRequest | None = None
+    fees_paid_vnd: int = 0
     outcome: Literal["completed", "refused", "stopped"] | None = None
     outcome_reason: str | None = None
+    partial: bool = False  # a branch was refused and the definition let the dossier go on
     results: list[dict[str, Any]] = Field(default_factory=list)
     completed_at: datetime | None = None
 
@@ -143,10 +172,16 @@ class DossierState(BaseModel):
 EventKind = Literal[
     "submitted",
     "step_started",
+    "step_skipped",
     "decision",
     "supplement_requested",
     "supplemented",
+    "fee_requested",
+    "fee_paid",
     "agency_called",
+    "notified",
+    "branch_started",
+    "branch_finished",
     "result_issued",
     "finished",
     "message_refused",
@@ -209,7 +244,7 @@ class DossierOutcome(BaseModel):
 
 class RefusedMessage(BaseModel):
     at: datetime
-    message: Literal["decide", "supplement"]
+    message: Literal["decide", "supplement", "pay"]
     reason: str
 
 

@@ -1,7 +1,8 @@
-"""eForms: from a definition's field list to a pydantic model that validates submissions.
+"""eForms: from a definition's fields to the pydantic model that validates submissions.
 
-The generated model is the one place where form rules live; the JSON Schema published for
-clients is derived from it, so the API, the schema and (later) the HTML form cannot disagree.
+The generated model is the one place where field rules live; the JSON Schema for clients and the
+HTML form are derived from the same definition, so they cannot disagree. Conditional rules
+(`visible_when`, `required_when`) are checked after the model, with the expression language.
 """
 
 from __future__ import annotations
@@ -9,12 +10,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, create_model, model_validator
 
-from domain.definition import EForm, FieldType, FormField
+from domain import expressions
+from domain.definition import DossierComponent, FieldType, FormField, ProcedureDefinition
 
 CITIZEN_ID_PATTERN = r"^\d{12}$"
 PHONE_PATTERN = r"^(0|\+84)\d{9,10}$"
+DEFAULT_COMPONENT = DossierComponent(id="attachment", name="Attachment")
 
 
 class FormInvalid(Exception):
@@ -27,19 +30,57 @@ class _FormBase(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-def _annotation(field: FormField, model_name: str) -> Any:
-    constraints: dict[str, Any] = {"title": field.label}
+class Address(_FormBase):
+    """An address in the two-level administration: province and commune/ward codes, then the detail."""
+
+    province_code: Annotated[str, Field(pattern=r"^\d{2}$")]
+    ward_code: Annotated[str, Field(pattern=r"^\d{5}$")]
+    detail: Annotated[str, Field(min_length=1, max_length=300)]
+
+
+class Attachment(_FormBase):
+    """An uploaded file, described by the upload service (name, media type, size, content hash)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=255)]
+    media_type: Annotated[str, Field(min_length=3, max_length=100)]
+    size_bytes: Annotated[int, Field(ge=1)]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    reference: Annotated[str, Field(max_length=300)] | None = None
+
+
+def _attachment_model(component: DossierComponent) -> type[Attachment]:
+    accepted = tuple(component.accepted_types)
+    limit = int(component.max_size_mb * 1024 * 1024)
+
+    def within_rules(self: Attachment) -> Attachment:
+        if self.media_type not in accepted:
+            raise ValueError(f"{component.name}: {self.media_type} is not accepted ({', '.join(accepted)})")
+        if self.size_bytes > limit:
+            raise ValueError(f"{component.name}: larger than {component.max_size_mb:g} MB")
+        return self
+
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        f"Attachment_{component.id}",
+        __base__=Attachment,
+        __validators__={"within_rules": model_validator(mode="after")(within_rules)},
+    )
+
+
+def _annotation(field: FormField, model_name: str, components: dict[str, DossierComponent]) -> Any:
+    constraints: dict[str, Any] = {"title": field.label, "description": field.help}
     match field.type:
         case FieldType.text:
             base: Any = str
             constraints.update(
-                min_length=field.min_length if field.min_length is not None else (1 if field.required else None),
+                min_length=field.min_length if field.min_length is not None else 1,
                 max_length=field.max_length or 2000,
                 pattern=field.pattern,
             )
         case FieldType.number:
             base = int if field.integer else float
-            constraints.update(ge=field.minimum, le=field.maximum, allow_inf_nan=False)
+            constraints.update(ge=field.minimum, le=field.maximum)
+            if not field.integer:
+                constraints["allow_inf_nan"] = False
         case FieldType.money:
             base = int
             constraints.update(ge=field.minimum if field.minimum is not None else 0, le=field.maximum)
@@ -49,7 +90,7 @@ def _annotation(field: FormField, model_name: str) -> Any:
             base = Literal[tuple(field.options or ())]  # type: ignore[misc]
         case FieldType.multi_choice:
             base = list[Literal[tuple(field.options or ())]]  # type: ignore[misc]
-            constraints.update(min_length=field.min_items, max_length=field.max_items)
+            constraints.update(min_length=field.min_items, max_length=field.max_items or len(field.options or ()))
         case FieldType.boolean:
             base = bool
         case FieldType.citizen_id:
@@ -60,8 +101,12 @@ def _annotation(field: FormField, model_name: str) -> Any:
             constraints.update(pattern=PHONE_PATTERN)
         case FieldType.email:
             base = EmailStr
+        case FieldType.address:
+            base = Address
+        case FieldType.attachment:
+            base = _attachment_model(components.get(field.component or "", DEFAULT_COMPONENT))
         case FieldType.group:
-            item = _model(tuple(field.fields or ()), f"{model_name}_{field.name}")
+            item = _model(field.fields or [], f"{model_name}_{field.name}", components)
             base = list[item]  # type: ignore[valid-type]
             constraints.update(
                 min_length=field.min_items if field.min_items is not None else (1 if field.required else None),
@@ -70,44 +115,74 @@ def _annotation(field: FormField, model_name: str) -> Any:
     return Annotated[base, Field(**{k: v for k, v in constraints.items() if v is not None})]
 
 
-def _model(fields: tuple[FormField, ...], name: str) -> type[BaseModel]:
+def _model(fields: list[FormField], name: str, components: dict[str, DossierComponent]) -> type[BaseModel]:
     definitions: dict[str, Any] = {}
     for field in fields:
-        annotation = _annotation(field, name)
-        if field.required:
-            definitions[field.name] = (annotation, ...)
-        else:
-            definitions[field.name] = (annotation | None, None)
-    return create_model(name, __base__=_FormBase, **definitions)
+        annotation = _annotation(field, name, components)
+        definitions[field.name] = (annotation, ...) if field.required else (annotation | None, None)
+    return create_model(name, __base__=_FormBase, **definitions)  # type: ignore[call-overload, no-any-return]
 
 
 _models: dict[str, type[BaseModel]] = {}
 
 
-def form_model(form: EForm) -> type[BaseModel]:
-    """The validation model of an eForm, cached by content (deployed definitions are immutable)."""
-    key = form.model_dump_json()
+def form_model(definition: ProcedureDefinition) -> type[BaseModel]:
+    """The validation model of a definition's eForm, cached by content (deployed versions are immutable)."""
+    key = definition.form.model_dump_json() + "|" + "".join(c.model_dump_json() for c in definition.components)
     model = _models.get(key)
     if model is None:
         if len(_models) > 512:
             _models.clear()
-        model = _models[key] = _model(tuple(form.fields), "EForm")
+        components = {c.id: c for c in definition.components}
+        model = _models[key] = _model(list(definition.form.fields), "EForm", components)
     return model
 
 
-def validate_form(form: EForm, data: Any, *, loc_prefix: tuple[str | int, ...] = ("body", "form")) -> dict[str, Any]:
-    """Validate eForm data; return it normalised (JSON-ready) or raise FormInvalid with field paths."""
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == []
+
+
+def _conditional_errors(
+    fields: list[FormField], values: dict[str, Any], scope: dict[str, Any], loc: list
+) -> list[dict]:
+    errors: list[dict[str, Any]] = []
+    for field in fields:
+        value = values.get(field.name)
+        if field.visible_when and not expressions.parse(field.visible_when).holds(scope) and not _empty(value):
+            errors.append(
+                {
+                    "loc": [*loc, field.name],
+                    "msg": f"not applicable unless {field.visible_when}",
+                    "type": "not_applicable",
+                }
+            )
+        elif field.required_when and expressions.parse(field.required_when).holds(scope) and _empty(value):
+            errors.append({"loc": [*loc, field.name], "msg": f"required when {field.required_when}", "type": "missing"})
+        if field.type == FieldType.group and field.fields and isinstance(value, list):
+            for i, item in enumerate(value):
+                errors += _conditional_errors(field.fields, item, {**scope, **item}, [*loc, field.name, i])
+    return errors
+
+
+def validate_form(
+    definition: ProcedureDefinition, data: Any, *, loc_prefix: tuple[str | int, ...] = ("body", "form")
+) -> dict[str, Any]:
+    """Validate eForm data; return it normalised (JSON-ready) or raise FormInvalid listing every bad field."""
     try:
-        validated = form_model(form).model_validate(data)
+        validated = form_model(definition).model_validate(data)
     except ValidationError as exc:
         raise FormInvalid(
             [
                 {"loc": [*loc_prefix, *err["loc"]], "msg": err["msg"], "type": err["type"]}
-                for err in exc.errors(include_url=False, include_context=False)
+                for err in exc.errors(include_url=False, include_context=False, include_input=False)
             ]
         ) from None
-    return validated.model_dump(mode="json", exclude_none=True)
+    values = validated.model_dump(mode="json", exclude_none=True)
+    errors = _conditional_errors(list(definition.form.fields), values, values, list(loc_prefix))
+    if errors:
+        raise FormInvalid(errors)
+    return values
 
 
-def form_json_schema(form: EForm) -> dict[str, Any]:
-    return form_model(form).model_json_schema()
+def form_json_schema(definition: ProcedureDefinition) -> dict[str, Any]:
+    return form_model(definition).model_json_schema()

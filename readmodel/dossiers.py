@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from domain.dossier import Awaiting, Transition
 from readmodel.db import utcnow
-from readmodel.tables import DossierEventRow, DossierRow, DossierSerialRow
+from readmodel.tables import ActiveStepRow, DossierEventRow, DossierRow, DossierSerialRow
 
 
 class IdempotencyConflict(Exception):
@@ -119,18 +119,16 @@ def apply_transition(session: Session, transition: Transition) -> bool:
         state = transition.state
         values: dict[str, object] = {
             "status": int(state.status),
-            "current_step_id": state.current_step_id,
-            "current_step_name": state.current_step_name,
-            "awaiting": state.awaiting.value if state.awaiting else None,
-            "assigned_role": state.assigned_role.value if state.assigned_role else None,
-            "assigned_unit": state.assigned_unit,
-            "step_due_date": state.step_due_date,
+            "active_steps": [step.model_dump(mode="json") for step in state.active_steps],
             "appointment_date": state.appointment_date,
             "supplement_request": state.supplement_request.model_dump(mode="json")
             if state.supplement_request
             else None,
+            "fee_request": state.fee_request.model_dump(mode="json") if state.fee_request else None,
+            "fees_paid_vnd": state.fees_paid_vnd,
             "outcome": state.outcome,
             "outcome_reason": state.outcome_reason,
+            "partial": state.partial,
             "results": state.results,
             "completed_at": state.completed_at,
             "last_seq": transition.seq,
@@ -139,26 +137,45 @@ def apply_transition(session: Session, transition: Transition) -> bool:
         if transition.form is not None:
             values["form"] = transition.form
         # Never let an older state overwrite a newer one.
-        session.execute(
+        newer = session.execute(
             update(DossierRow)
             .where(col(DossierRow.code) == transition.dossier_code, col(DossierRow.last_seq) < transition.seq)
             .values(**values)
         )
+        if newer.rowcount:  # type: ignore[attr-defined]
+            session.execute(delete(ActiveStepRow).where(col(ActiveStepRow.dossier_code) == transition.dossier_code))
+            session.add_all(
+                ActiveStepRow(
+                    dossier_code=transition.dossier_code,
+                    step_id=step.step_id,
+                    name=step.name,
+                    kind=step.kind.value,
+                    awaiting=step.awaiting.value,
+                    role=step.role.value if step.role else None,
+                    unit_code=step.unit_code,
+                    due_date=step.due_date,
+                    started_at=step.started_at,
+                )
+                for step in state.active_steps
+            )
     session.commit()
     return True
 
 
-def inbox(session: Session, *, role: str, unit_code: str, limit: int, offset: int) -> list[DossierRow]:
-    return list(
-        session.exec(
-            select(DossierRow)
-            .where(
-                DossierRow.awaiting == Awaiting.officer.value,
-                DossierRow.assigned_unit == unit_code,
-                DossierRow.assigned_role == role,
-            )
-            .order_by(col(DossierRow.step_due_date), col(DossierRow.received_at))
-            .offset(offset)
-            .limit(limit)
+def inbox(
+    session: Session, *, role: str, unit_code: str, limit: int, offset: int
+) -> list[tuple[ActiveStepRow, DossierRow]]:
+    """Steps awaiting an officer of this role at this unit, oldest deadline first."""
+    rows = session.exec(
+        select(ActiveStepRow, DossierRow)
+        .join(DossierRow, col(DossierRow.code) == col(ActiveStepRow.dossier_code))
+        .where(
+            ActiveStepRow.awaiting == Awaiting.officer.value,
+            ActiveStepRow.unit_code == unit_code,
+            ActiveStepRow.role == role,
         )
+        .order_by(col(ActiveStepRow.due_date), col(DossierRow.received_at), col(ActiveStepRow.started_at))
+        .offset(offset)
+        .limit(limit)
     )
+    return list(rows)

@@ -39,9 +39,6 @@ class DossierSerialRow(SQLModel, table=True):
 
 class DossierRow(SQLModel, table=True):
     __tablename__ = "dossier"
-    __table_args__ = (
-        Index("ix_dossier_inbox", "awaiting", "assigned_unit", "assigned_role", "step_due_date", "received_at"),
-    )
 
     code: str = Field(primary_key=True, max_length=100)
     procedure_code: str = Field(index=True, max_length=40)
@@ -51,6 +48,7 @@ class DossierRow(SQLModel, table=True):
     channel: int
     applicant: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     form: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    step_units: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     received_at: datetime
     appointment_date: date
     idempotency_key: str | None = Field(default=None, unique=True, max_length=200)
@@ -58,19 +56,34 @@ class DossierRow(SQLModel, table=True):
     workflow_started: bool = False
 
     status: int = Field(index=True)
-    current_step_id: str | None = None
-    current_step_name: str | None = None
-    awaiting: str | None = None
-    assigned_role: str | None = None
-    assigned_unit: str | None = None
-    step_due_date: date | None = None
+    active_steps: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     supplement_request: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    fee_request: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    fees_paid_vnd: int = 0
     outcome: str | None = None
     outcome_reason: str | None = None
+    partial: bool = False
     results: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     completed_at: datetime | None = None
     last_seq: int = 0
     updated_at: datetime
+
+
+class ActiveStepRow(SQLModel, table=True):
+    """A step under way, one row per active step: the officers' inbox reads this table."""
+
+    __tablename__ = "dossier_active_step"
+    __table_args__ = (Index("ix_active_step_inbox", "awaiting", "unit_code", "role", "due_date", "started_at"),)
+
+    dossier_code: str = Field(primary_key=True, max_length=100)
+    step_id: str = Field(primary_key=True, max_length=63)
+    name: str
+    kind: str = Field(max_length=20)
+    awaiting: str = Field(max_length=20)
+    role: str | None = Field(default=None, max_length=20)
+    unit_code: str | None = Field(default=None, max_length=80)
+    due_date: date | None = None
+    started_at: datetime
 
 
 class DossierEventRow(SQLModel, table=True):

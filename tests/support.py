@@ -34,7 +34,7 @@ def three_step_procedure(code: str, unit: str, **overrides: Any) -> dict[str, An
         "level": "ward",
         "receiving_units": [unit],
         "time_limit_working_days": 3,
-        "results": ["Bản sao trích lục hộ tịch"],
+        "results": [{"id": "extract_copy", "name": "Bản sao trích lục hộ tịch"}],
         "form": {
             "fields": [
                 {"name": "requester_id", "label": "Số định danh", "type": "citizen_id"},
@@ -45,12 +45,18 @@ def three_step_procedure(code: str, unit: str, **overrides: Any) -> dict[str, An
             ]
         },
         "steps": [
-            {"id": "reception", "kind": "reception", "name": "Tiếp nhận", "role": "reception", "next": "lookup"},
+            {
+                "id": "reception", "kind": "reception", "name": "Tiếp nhận", "role": "reception",
+                "budget_working_days": 1, "next": "lookup",
+            },
             {
                 "id": "lookup", "kind": "adapter", "name": "Tra cứu sổ hộ tịch",
                 "system": "civil_status", "operation": "lookup_record", "next": "approval",
             },
-            {"id": "approval", "kind": "approval", "name": "Lãnh đạo phê duyệt", "role": "leader", "next": "result"},
+            {
+                "id": "approval", "kind": "approval", "name": "Lãnh đạo phê duyệt", "role": "leader",
+                "budget_working_days": 1, "next": "result",
+            },
             {"id": "result", "kind": "result", "name": "Trả kết quả"},
         ],
     }  # fmt: skip
@@ -118,10 +124,15 @@ def wait_until(probe: Callable[[], T | None], *, timeout: float = 30, what: str 
 def wait_for_step(api: httpx.Client, dossier: str, step_id: str, timeout: float = 30) -> dict[str, Any]:
     def probe() -> dict[str, Any] | None:
         view = api.get(f"/dossiers/{dossier}").json()
-        current = view.get("current_step") or {}
-        return view if current.get("step_id") == step_id and current.get("awaiting") == "officer" else None
+        awaiting = {s["step_id"] for s in view.get("active_steps", []) if s["awaiting"] == "officer"}
+        return view if step_id in awaiting else None
 
     return wait_until(probe, timeout=timeout, what=f"{dossier} to await a decision at {step_id}")
+
+
+def active(view: dict[str, Any]) -> dict[str, str]:
+    """Active steps of a dossier view: step id → what it awaits."""
+    return {s["step_id"]: s["awaiting"] for s in view["active_steps"]}
 
 
 def wait_for_status(

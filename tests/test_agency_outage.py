@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.support import (
+    active,
     decide,
     deploy,
     submit,
@@ -22,14 +23,10 @@ def test_dossier_waits_while_a_system_is_down_and_resumes_when_it_recovers(api, 
     decide(api, dossier, "reception", unit)
 
     waiting = wait_until(
-        lambda: (
-            (v := api.get(f"/dossiers/{dossier}").json())["current_step"]
-            and v["current_step"]["awaiting"] == "system"
-            and v
-        ),
+        lambda: active(v := api.get(f"/dossiers/{dossier}").json()) == {"lookup": "system"} and v,
         what="the dossier to wait on the civil-status system",
     )
-    assert waiting["current_step"]["step_id"] == "lookup" and waiting["outcome"] is None
+    assert waiting["outcome"] is None and waiting["status"] == 4
 
     wait_for_step(api, dossier, "approval", timeout=60)
     calls = simulator.get("/_sim/calls", params={"dossier_code": dossier, "system": "civil_status"}).json()

@@ -7,6 +7,7 @@ import re
 from temporalio.client import Client
 
 from tests.support import (
+    active,
     decide,
     deploy,
     officer,
@@ -48,7 +49,7 @@ def test_dossier_approved_after_a_supplement_returns_its_result(api, simulator, 
     assert answer.status_code == 200, answer.text
     view = api.get(f"/dossiers/{dossier}").json()
     assert view["status"] == 5
-    assert view["current_step"]["awaiting"] == "applicant"
+    assert active(view) == {"approval": "applicant"}
     assert view["supplement_request"]["missing"] == ["registration number"]
 
     answer = api.post(f"/dossiers/{dossier}/supplements", json={"form": {"copies": 3}, "note": "thêm bản"})
@@ -102,7 +103,7 @@ def test_dossier_rejected_at_reception_is_not_accepted(api, simulator):
     decide(api, dossier, "reception", unit, "reject", reason="Không thuộc thẩm quyền")
     view = wait_for_status(api, dossier, 3, finished=True)
     assert view["outcome"] == "refused" and view["outcome_reason"] == "Không thuộc thẩm quyền"
-    assert view["current_step"] is None
+    assert view["active_steps"] == []
     assert [s["status"] for s in simulator.get(f"/portal/dossiers/{dossier}").json()["statuses"]] == [1, 3]
     # Nothing was asked of the civil-status system.
     assert simulator.get("/_sim/calls", params={"dossier_code": dossier, "system": "civil_status"}).json() == []

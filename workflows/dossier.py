@@ -1,9 +1,13 @@
-"""DossierWorkflow: one dossier, interpreted step by step from its pinned definition snapshot.
+"""DossierWorkflow: one dossier, interpreted from its pinned definition snapshot.
 
 The workflow only orchestrates. Every effect (read model, portal, agency systems) is an activity;
-officer decisions and supplements arrive as Updates (validated, answered at once) or, for
+officer decisions, supplements and payments arrive as Updates (validated, answered at once) or, for
 integrations, as Signals carrying the same message. A message that cannot be applied is refused
 with a reason, never dropped: an Update fails for its caller, a Signal is recorded in the timeline.
+
+Steps form a graph: each step leads to `next`; an officer may `return` the dossier to an earlier
+step; a parallel step runs its branches at once and continues when all have ended. Several steps
+can therefore be active at the same time, each awaiting its own officer.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
@@ -19,16 +24,20 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.agencies import AgencyActivities
     from activities.read_model import ReadModelActivities
-    from domain.definition import DecisionKind, Step, StepKind
+    from domain import expressions
+    from domain.definition import Branch, DecisionKind, Step, StepKind
     from domain.dossier import (
+        ActiveStep,
         Awaiting,
         DossierEvent,
         DossierInput,
         DossierLiveDetail,
         DossierOutcome,
         DossierState,
+        FeeRequest,
         MessageAccepted,
         OfficerDecision,
+        PaymentSubmission,
         PortalStatus,
         PortalStatusPush,
         RefusedMessage,
@@ -43,7 +52,6 @@ with workflow.unsafe.imports_passed_through():
 PROCEDURE_CODE = SearchAttributeKey.for_keyword("ProcedureCode")
 DOSSIER_STATUS = SearchAttributeKey.for_keyword("DossierStatus")
 ASSIGNED_UNIT = SearchAttributeKey.for_keyword("AssignedUnit")
-SEARCH_ATTRIBUTES = (PROCEDURE_CODE, DOSSIER_STATUS, ASSIGNED_UNIT)
 
 # The read model is local and must never be skipped: retry until it answers.
 READ_MODEL_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10))
@@ -59,24 +67,37 @@ NOT_AWAITING = "NotAwaiting"
 NOT_YOUR_STEP = "NotYourStep"
 
 
+class _Refused(Exception):
+    """A step ended its path with a refusal (rejection, agency refusal)."""
+
+    def __init__(self, status: PortalStatus, outcome: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.outcome = outcome
+        self.reason = reason
+
+
 @workflow.defn
 class DossierWorkflow:
     @workflow.init
     def __init__(self, input: DossierInput) -> None:
         self._input = input
         self._definition = input.snapshot.definition
-        self._form = dict(input.form)
+        self._form: dict[str, Any] = dict(input.form)
         self._state = DossierState(status=PortalStatus.registered, appointment_date=input.appointment_date)
+        self._base_status = PortalStatus.registered
+        self._active: dict[str, ActiveStep] = {}
         self._seq = 0
         self._visits: dict[str, int] = defaultdict(int)
         self._agency_results: dict[str, SystemCallResult] = {}
         self._refused: list[RefusedMessage] = []
-        # A message accepted by a handler waits here for the main loop; tickets let the handler
-        # answer only once its effect is recorded, so a poll right after the answer sees it.
-        self._decision: tuple[int, OfficerDecision] | None = None
+        # A message accepted by a handler waits here for its step; tickets let the handler answer only
+        # once the effect is recorded, so a poll right after the answer sees it.
+        self._decisions: dict[str, tuple[int, OfficerDecision]] = {}
+        self._payments: dict[str, tuple[int, PaymentSubmission]] = {}
         self._supplement: tuple[int, SupplementSubmission] | None = None
         self._tickets_issued = 0
-        self._tickets_applied = 0
+        self._tickets_applied: set[int] = set()
         self._portal_queue: list[PortalStatusPush] = []
         self._portal_pushed_status: PortalStatus | None = None
 
@@ -94,31 +115,25 @@ class DossierWorkflow:
                 detail={"procedure_version": input.snapshot.version, "content_hash": input.snapshot.content_hash},
             )
         )
-
-        step_id: str | None = self._definition.start_step
-        while step_id is not None and self._state.outcome is None:
-            step = self._definition.step(step_id)
-            self._visits[step.id] += 1
-            if step.is_officer_step:
-                step_id = await self._officer_step(step)
-            elif step.kind == StepKind.adapter:
-                step_id = await self._adapter_step(step)
-            elif step.kind == StepKind.result:
-                step_id = await self._result_step(step)
-            else:  # a definition validated at deploy cannot get here
-                raise ApplicationError(f"unsupported step kind {step.kind}", non_retryable=True)
-
-        if self._state.outcome is None:
+        try:
+            await self._run_path(self._definition.steps, self._definition.start_step)
             self._state.outcome = "completed"
-            if self._state.status != PortalStatus.result_returned:
-                self._state.status = PortalStatus.completed
+            if self._base_status != PortalStatus.result_returned:
+                self._base_status = PortalStatus.completed
+        except _Refused as refused:
+            self._base_status = refused.status
+            self._state.outcome = refused.outcome  # type: ignore[assignment]
+            self._state.outcome_reason = refused.reason
+        self._active.clear()
+        self._state.supplement_request = None
+        self._state.fee_request = None
         self._state.completed_at = workflow.now()
-        self._leave_step()
         await self._record(
             DossierEvent(
                 kind="finished",
                 at=workflow.now(),
-                summary=f"Processing ended: {self._state.outcome}",
+                summary=f"Processing ended: {self._state.outcome}"
+                + (" (partial result)" if self._state.partial else ""),
                 detail={"reason": self._state.outcome_reason} if self._state.outcome_reason else {},
             )
         )
@@ -133,136 +148,156 @@ class DossierWorkflow:
             reason=self._state.outcome_reason,
         )
 
+    async def _run_path(self, steps: list[Step], start: str) -> None:
+        by_id = {step.id: step for step in steps}
+        current: str | None = start
+        while current is not None:
+            step = by_id[current]
+            self._visits[step.id] += 1
+            if step.skip_when and expressions.parse(step.skip_when).holds(self._scope()):
+                await self._record(
+                    DossierEvent(
+                        kind="step_skipped", at=workflow.now(), step_id=step.id,
+                        summary=f"{step.name}: skipped ({step.skip_when})",
+                    )
+                )  # fmt: skip
+                current = step.next
+                continue
+            if step.is_officer_step:
+                current = await self._officer_step(step)
+            elif step.kind in (StepKind.adapter, StepKind.notification):
+                current = await self._calling_step(step)
+            elif step.kind == StepKind.fee:
+                current = await self._fee_step(step)
+            elif step.kind == StepKind.parallel:
+                current = await self._parallel_step(step)
+            elif step.kind == StepKind.result:
+                current = await self._result_step(step)
+            else:  # a definition validated at deploy cannot get here
+                raise ApplicationError(f"unsupported step kind {step.kind}", non_retryable=True)
+
     # --------------------------------------------------------------------------------- steps
 
     async def _officer_step(self, step: Step) -> str | None:
         assert step.role is not None
-        if step.kind != StepKind.reception and self._state.status in (PortalStatus.registered, PortalStatus.accepted):
-            self._state.status = PortalStatus.processing
-        self._enter_step(step, Awaiting.officer)
-        self._state.assigned_role = step.role
-        self._state.assigned_unit = self._unit_for(step)
+        if step.kind != StepKind.reception:
+            self._processing()
+        unit = self._input.step_units.get(step.id, self._input.receiving_unit)
+        self._enter(step, Awaiting.officer, role=step.role, unit=unit)
         await self._record(
             DossierEvent(
-                kind="step_started",
-                at=workflow.now(),
-                step_id=step.id,
-                summary=f"{step.name}: waiting for a {step.role.value} officer of {self._state.assigned_unit}",
-                detail={"due": self._state.step_due_date.isoformat() if self._state.step_due_date else None},
+                kind="step_started", at=workflow.now(), step_id=step.id,
+                summary=f"{step.name}: waiting for a {step.role.value} officer of {unit}",
             )
-        )
-
+        )  # fmt: skip
         while True:
-            await workflow.wait_condition(lambda: self._decision is not None)
-            assert self._decision is not None
-            # The message stays in self._decision until its effect is recorded, so no second one
+            await workflow.wait_condition(lambda: step.id in self._decisions)
+            # The message stays in self._decisions until its effect is recorded, so no second one
             # is accepted for the same step meanwhile.
-            ticket, decision = self._decision
+            ticket, decision = self._decisions[step.id]
             actor = f"{decision.officer.officer_id} ({decision.officer.role.value}, {decision.officer.unit_code})"
             detail = decision.model_dump(mode="json", exclude={"officer"}, exclude_none=True)
 
-            if decision.decision == DecisionKind.approve:
-                if step.kind == StepKind.reception:
-                    self._state.status = PortalStatus.accepted
-                self._leave_step()
-                await self._record(
-                    DossierEvent(
-                        kind="decision",
-                        at=workflow.now(),
-                        step_id=step.id,
-                        actor=actor,
-                        summary=f"{step.name}: approved",
-                        detail=detail,
+            match decision.decision:
+                case DecisionKind.approve:
+                    if step.kind == StepKind.reception and self._base_status == PortalStatus.registered:
+                        self._base_status = PortalStatus.accepted
+                    self._leave(step)
+                    await self._record(self._decision_event(step, actor, f"{step.name}: approved", detail))
+                    self._applied(ticket, step.id)
+                    return step.next
+                case DecisionKind.return_:
+                    self._leave(step)
+                    await self._record(
+                        self._decision_event(
+                            step, actor, f"{step.name}: returned to {step.return_to} — {decision.reason}", detail
+                        )
                     )
-                )
-                self._applied(ticket)
-                return step.next
-
-            if decision.decision == DecisionKind.reject:
-                refused_at_counter = step.kind == StepKind.reception
-                self._state.status = PortalStatus.not_accepted if refused_at_counter else PortalStatus.stopped
-                self._state.outcome = "refused" if refused_at_counter else "stopped"
-                self._state.outcome_reason = decision.reason
-                self._leave_step()
-                await self._record(
-                    DossierEvent(
-                        kind="decision",
-                        at=workflow.now(),
-                        step_id=step.id,
-                        actor=actor,
-                        summary=f"{step.name}: rejected — {decision.reason}",
-                        detail=detail,
+                    self._applied(ticket, step.id)
+                    return step.return_to
+                case DecisionKind.reject:
+                    self._leave(step)
+                    await self._record(
+                        self._decision_event(step, actor, f"{step.name}: rejected — {decision.reason}", detail)
                     )
-                )
-                self._applied(ticket)
-                return None
+                    self._applied(ticket, step.id)
+                    at_counter = step.kind == StepKind.reception and self._base_status == PortalStatus.registered
+                    if at_counter:
+                        raise _Refused(PortalStatus.not_accepted, "refused", decision.reason or "")
+                    raise _Refused(PortalStatus.stopped, "stopped", decision.reason or "")
+                case DecisionKind.request_supplement:
+                    await self._await_supplement(step, decision, ticket, actor, detail)
 
-            # request_supplement: the applicant completes the dossier, then this step decides again.
-            status_before = self._state.status
-            self._state.status = PortalStatus.supplement_requested
-            self._state.awaiting = Awaiting.applicant
-            self._state.supplement_request = SupplementRequest(
-                step_id=step.id, missing=decision.missing, requested_at=workflow.now(), reason=decision.reason
-            )
-            await self._record(
-                DossierEvent(
-                    kind="supplement_requested",
-                    at=workflow.now(),
-                    step_id=step.id,
-                    actor=actor,
-                    summary=f"{step.name}: supplement requested — {'; '.join(decision.missing)}",
-                    detail=detail,
-                )
-            )
-            self._applied(ticket)
+    @staticmethod
+    def _decision_event(step: Step, actor: str, summary: str, detail: dict[str, Any]) -> DossierEvent:
+        return DossierEvent(
+            kind="decision", at=workflow.now(), step_id=step.id, actor=actor, summary=summary, detail=detail
+        )
 
-            await workflow.wait_condition(lambda: self._supplement is not None)
-            assert self._supplement is not None
-            ticket, supplement = self._supplement
-            self._form.update(supplement.form)
-            self._state.status = status_before
-            self._state.awaiting = Awaiting.officer
-            self._state.supplement_request = None
-            await self._record(
-                DossierEvent(
-                    kind="supplemented",
-                    at=workflow.now(),
-                    step_id=step.id,
-                    actor=self._input.applicant.full_name,
-                    summary=f"Applicant supplemented the dossier ({', '.join(sorted(supplement.form)) or 'no field changed'})",
-                    detail=supplement.model_dump(mode="json", exclude_none=True),
-                ),
-                form_changed=True,
-            )
-            self._applied(ticket)
-
-    async def _adapter_step(self, step: Step) -> str | None:
-        assert step.system is not None and step.operation is not None
-        if self._state.status in (PortalStatus.registered, PortalStatus.accepted):
-            self._state.status = PortalStatus.processing
-        self._enter_step(step, Awaiting.system)
-        self._state.assigned_role = None
-        self._state.assigned_unit = None
+    async def _await_supplement(
+        self, step: Step, decision: OfficerDecision, ticket: int, actor: str, detail: dict[str, Any]
+    ) -> None:
+        """The applicant completes the dossier (one complete list, given once); then the step decides again."""
+        self._active[step.id].awaiting = Awaiting.applicant
+        self._state.supplement_request = SupplementRequest(
+            step_id=step.id, missing=decision.missing, requested_at=workflow.now(), reason=decision.reason
+        )
         await self._record(
             DossierEvent(
-                kind="step_started",
-                at=workflow.now(),
-                step_id=step.id,
-                summary=f"{step.name}: calling {step.system}.{step.operation}",
+                kind="supplement_requested", at=workflow.now(), step_id=step.id, actor=actor,
+                summary=f"{step.name}: supplement requested — {'; '.join(decision.missing)}", detail=detail,
             )
-        )
+        )  # fmt: skip
+        self._applied(ticket, step.id)
+
+        await workflow.wait_condition(lambda: self._supplement is not None)
+        assert self._supplement is not None
+        ticket, supplement = self._supplement
+        self._form.update(supplement.form)
+        self._active[step.id].awaiting = Awaiting.officer
+        self._state.supplement_request = None
+        changed = ", ".join(sorted(supplement.form)) or "no field changed"
+        await self._record(
+            DossierEvent(
+                kind="supplemented", at=workflow.now(), step_id=step.id, actor=self._input.applicant.full_name,
+                summary=f"Applicant supplemented the dossier ({changed})",
+                detail=supplement.model_dump(mode="json", exclude_none=True),
+            ),
+            form_changed=True,
+        )  # fmt: skip
+        self._supplement = None
+        self._tickets_applied.add(ticket)
+
+    async def _calling_step(self, step: Step) -> str | None:
+        self._processing()
+        notification = step.kind == StepKind.notification
+        system = "notification" if notification else step.system
+        operation = "send" if notification else step.operation
+        assert system is not None and operation is not None
+        self._enter(step, Awaiting.system)
+        await self._record(
+            DossierEvent(
+                kind="step_started", at=workflow.now(), step_id=step.id,
+                summary=f"{step.name}: calling {system}.{operation}",
+            )
+        )  # fmt: skip
+        payload: dict[str, Any] = {
+            "procedure_code": self._definition.code,
+            "receiving_unit": self._input.receiving_unit,
+            "applicant": self._input.applicant.model_dump(mode="json", exclude_none=True),
+        }
+        if notification:
+            payload["channel"] = step.channel
+            payload["message"] = (step.message or "").replace("{dossier_code}", self._input.dossier_code)
+        else:
+            payload["form"] = self._form
         call = SystemCall(
             dossier_code=self._input.dossier_code,
-            system=step.system,
-            operation=step.operation,
+            system=system,
+            operation=operation,
             # Stable across retries and replays, new for each visit of the step.
             idempotency_key=f"{self._input.dossier_code}:{step.id}:{self._visits[step.id]}",
-            payload={
-                "procedure_code": self._definition.code,
-                "receiving_unit": self._input.receiving_unit,
-                "applicant": self._input.applicant.model_dump(mode="json", exclude_none=True),
-                "form": self._form,
-            },
+            payload=payload,
         )
         try:
             result = await workflow.execute_activity_method(
@@ -273,55 +308,140 @@ class DossierWorkflow:
             )
         except ActivityError as err:
             cause = err.cause
-            if isinstance(cause, ApplicationError) and cause.type == "AgencyRefused":
-                self._state.status = PortalStatus.stopped
-                self._state.outcome = "stopped"
-                self._state.outcome_reason = f"{step.system} refused: {cause.message}"
-                self._leave_step()
-                await self._record(
-                    DossierEvent(
-                        kind="agency_called",
-                        at=workflow.now(),
-                        step_id=step.id,
-                        summary=f"{step.name}: {step.system} refused — {cause.message}",
-                        detail={"system": step.system, "operation": step.operation, "refused": True},
-                    )
+            if not (isinstance(cause, ApplicationError) and cause.type == "AgencyRefused"):
+                raise
+            self._leave(step)
+            reason = f"{system} refused: {cause.message}"
+            await self._record(
+                DossierEvent(
+                    kind="notified" if notification else "agency_called", at=workflow.now(), step_id=step.id,
+                    summary=f"{step.name}: {reason}", detail={"system": system, "operation": operation, "refused": True},
                 )
-                return None
-            raise
+            )  # fmt: skip
+            # A notification that cannot be delivered never stops the dossier.
+            if notification or step.on_refusal == "continue":
+                self._state.partial = self._state.partial or not notification
+                return step.next
+            raise _Refused(PortalStatus.stopped, "stopped", reason) from None
         self._agency_results[step.id] = result
-        self._leave_step()
+        self._leave(step)
         await self._record(
             DossierEvent(
-                kind="agency_called",
-                at=workflow.now(),
-                step_id=step.id,
-                summary=f"{step.name}: {step.system} answered (reference {result.reference})",
+                kind="notified" if notification else "agency_called", at=workflow.now(), step_id=step.id,
+                summary=f"{step.name}: {system} answered (reference {result.reference})",
                 detail=result.model_dump(mode="json", exclude_none=True),
             )
-        )
+        )  # fmt: skip
         return step.next
 
+    async def _fee_step(self, step: Step) -> str | None:
+        self._processing()
+        fee = step.fee or self._definition.fee
+        amount: Any = fee.amount_vnd
+        if amount is None and fee.expression:
+            try:
+                amount = expressions.parse(fee.expression).evaluate(self._scope())
+            except expressions.ExpressionError as exc:
+                raise _Refused(PortalStatus.stopped, "stopped", f"the fee could not be computed: {exc}") from None
+        if not isinstance(amount, (int, float)) or isinstance(amount, bool) or amount < 0:
+            raise _Refused(PortalStatus.stopped, "stopped", f"the fee could not be computed (got {amount!r})")
+        amount = int(round(amount))
+        if amount == 0:
+            await self._record(
+                DossierEvent(
+                    kind="step_skipped", at=workflow.now(), step_id=step.id, summary=f"{step.name}: no fee due"
+                )
+            )
+            return step.next
+        self._enter(step, Awaiting.applicant)
+        self._state.fee_request = FeeRequest(
+            step_id=step.id, amount_vnd=amount, requested_at=workflow.now(), description=fee.description
+        )
+        await self._record(
+            DossierEvent(
+                kind="fee_requested", at=workflow.now(), step_id=step.id,
+                summary=f"{step.name}: {amount:,} VND to pay", detail={"amount_vnd": amount},
+            )
+        )  # fmt: skip
+        await workflow.wait_condition(lambda: step.id in self._payments)
+        ticket, payment = self._payments[step.id]
+        self._state.fee_request = None
+        self._state.fees_paid_vnd += payment.amount_vnd
+        self._leave(step)
+        await self._record(
+            DossierEvent(
+                kind="fee_paid", at=workflow.now(), step_id=step.id, actor=self._input.applicant.full_name,
+                summary=f"{step.name}: {payment.amount_vnd:,} VND paid (receipt {payment.receipt_reference})",
+                detail=payment.model_dump(mode="json"),
+            )
+        )  # fmt: skip
+        self._applied(ticket, step.id)
+        return step.next
+
+    async def _parallel_step(self, step: Step) -> str | None:
+        self._processing()
+        scope = self._scope()
+        selected = [b for b in step.branches or [] if b.when is None or expressions.parse(b.when).holds(scope)]
+        await self._record(
+            DossierEvent(
+                kind="branch_started", at=workflow.now(), step_id=step.id,
+                summary=f"{step.name}: {', '.join(b.name for b in selected) or 'no branch applies'}",
+                detail={"branches": [b.id for b in selected]},
+            )
+        )  # fmt: skip
+        tasks = [asyncio.create_task(self._run_branch(branch)) for branch in selected]
+        try:
+            # The first branch to stop the dossier ends the others too.
+            for finished in workflow.as_completed(tasks):
+                await finished
+        except _Refused:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        return step.next
+
+    async def _run_branch(self, branch: Branch) -> None:
+        try:
+            await self._run_path(branch.steps, branch.steps[0].id)
+        except _Refused as refused:
+            if branch.on_refusal == "stop":
+                raise
+            self._state.partial = True
+            await self._record(
+                DossierEvent(
+                    kind="branch_finished", at=workflow.now(),
+                    summary=f"{branch.name}: refused — {refused.reason}; the dossier goes on with a partial result",
+                    detail={"branch": branch.id, "refused": True},
+                )
+            )  # fmt: skip
+            return
+        await self._record(
+            DossierEvent(
+                kind="branch_finished", at=workflow.now(), summary=f"{branch.name}: done", detail={"branch": branch.id}
+            )
+        )
+
     async def _result_step(self, step: Step) -> str | None:
-        self._state.status = PortalStatus.completed
-        self._enter_step(step, Awaiting.system)
-        documents = self._definition.results or [self._definition.name]
+        self._base_status = PortalStatus.completed
+        self._enter(step, Awaiting.system)
+        wanted = step.documents or [d.id for d in self._definition.results]
+        names = {d.id: d.name for d in self._definition.results}
+        documents = [(doc, names.get(doc, doc)) for doc in wanted] or [("result", self._definition.name)]
         self._state.results = [
-            {"document": name, "reference": f"{self._input.dossier_code}/{i + 1}", "electronic": True}
-            for i, name in enumerate(documents)
+            {"document": name, "id": doc, "reference": f"{self._input.dossier_code}/{doc}", "electronic": True}
+            for doc, name in documents
         ]
         await self._record(
             DossierEvent(
-                kind="result_issued",
-                at=workflow.now(),
-                step_id=step.id,
-                summary=f"{step.name}: result issued ({', '.join(documents)})",
+                kind="result_issued", at=workflow.now(), step_id=step.id,
+                summary=f"{step.name}: result issued ({', '.join(name for _, name in documents)})",
                 detail={"results": self._state.results},
             )
-        )
+        )  # fmt: skip
         # Results are electronic: issuing them returns them to the applicant.
-        self._state.status = PortalStatus.result_returned
-        self._leave_step()
+        self._base_status = PortalStatus.result_returned
+        self._leave(step)
         return step.next
 
     # ------------------------------------------------------------------------------ messages
@@ -331,8 +451,8 @@ class DossierWorkflow:
         # Validators of two updates in one activation both run before either handler, so check again.
         self._check_decision(decision)
         ticket = self._issue_ticket()
-        self._decision = (ticket, decision)
-        await workflow.wait_condition(lambda: self._tickets_applied >= ticket)
+        self._decisions[decision.step_id] = (ticket, decision)
+        await workflow.wait_condition(lambda: ticket in self._tickets_applied)
         return self._accepted(decision.step_id)
 
     @decide.validator
@@ -346,15 +466,16 @@ class DossierWorkflow:
         except ApplicationError as refused:
             await self._refuse("decide", refused.message)
             return
-        self._decision = (self._issue_ticket(), decision)
+        self._decisions[decision.step_id] = (self._issue_ticket(), decision)
 
     @workflow.update
     async def supplement(self, submission: SupplementSubmission) -> MessageAccepted:
         self._check_supplement()
+        assert self._state.supplement_request is not None
+        step_id = self._state.supplement_request.step_id
         ticket = self._issue_ticket()
         self._supplement = (ticket, submission)
-        step_id = self._state.current_step_id or ""
-        await workflow.wait_condition(lambda: self._tickets_applied >= ticket)
+        await workflow.wait_condition(lambda: ticket in self._tickets_applied)
         return self._accepted(step_id)
 
     @supplement.validator
@@ -370,13 +491,34 @@ class DossierWorkflow:
             return
         self._supplement = (self._issue_ticket(), submission)
 
+    @workflow.update
+    async def pay(self, payment: PaymentSubmission) -> MessageAccepted:
+        self._check_payment(payment)
+        ticket = self._issue_ticket()
+        self._payments[payment.step_id] = (ticket, payment)
+        await workflow.wait_condition(lambda: ticket in self._tickets_applied)
+        return self._accepted(payment.step_id)
+
+    @pay.validator
+    def _validate_pay(self, payment: PaymentSubmission) -> None:
+        self._check_payment(payment)
+
+    @workflow.signal(name="pay")
+    async def pay_signal(self, payment: PaymentSubmission) -> None:
+        try:
+            self._check_payment(payment)
+        except ApplicationError as refused:
+            await self._refuse("pay", refused.message)
+            return
+        self._payments[payment.step_id] = (self._issue_ticket(), payment)
+
     @workflow.query
     def detail(self) -> DossierLiveDetail:
         return DossierLiveDetail(
             dossier_code=self._input.dossier_code,
             procedure_code=self._definition.code,
             procedure_version=self._input.snapshot.version,
-            state=self._state,
+            state=self._snapshot_state(),
             form=self._form,
             visits=dict(self._visits),
             agency_results=self._agency_results,
@@ -385,104 +527,124 @@ class DossierWorkflow:
         )
 
     def _check_decision(self, decision: OfficerDecision) -> None:
-        state = self._state
-        if state.awaiting != Awaiting.officer or self._decision is not None:
+        active = self._active.get(decision.step_id)
+        if active is None or active.awaiting != Awaiting.officer or decision.step_id in self._decisions:
+            waiting = [s.step_id for s in self._active.values() if s.awaiting == Awaiting.officer]
             raise ApplicationError(
-                f"dossier is not awaiting an officer decision (status {state.status.name})", type=NOT_AWAITING
-            )
-        if decision.step_id != state.current_step_id:
-            raise ApplicationError(
-                f"step {decision.step_id!r} is not awaiting a decision; the current step is {state.current_step_id!r}",
+                f"step {decision.step_id!r} is not awaiting a decision; steps awaiting one: {waiting or 'none'}",
                 type=NOT_AWAITING,
             )
         step = self._definition.step(decision.step_id)
         if decision.decision not in step.allowed_decisions:
             raise ApplicationError(f"step {step.id!r} does not take {decision.decision.value!r}", type=NOT_AWAITING)
-        if decision.officer.role != state.assigned_role or decision.officer.unit_code != state.assigned_unit:
+        if decision.decision == DecisionKind.request_supplement and self._state.supplement_request is not None:
+            raise ApplicationError("a supplement request is already open for this dossier", type=NOT_AWAITING)
+        if decision.officer.role != active.role or decision.officer.unit_code != active.unit_code:
             raise ApplicationError(
-                f"step {step.id!r} is assigned to a {state.assigned_role} of {state.assigned_unit}",
-                type=NOT_YOUR_STEP,
+                f"step {step.id!r} is assigned to a {active.role} officer of {active.unit_code}", type=NOT_YOUR_STEP
             )
 
     def _check_supplement(self) -> None:
-        if self._state.awaiting != Awaiting.applicant or self._supplement is not None:
+        if self._state.supplement_request is None or self._supplement is not None:
             raise ApplicationError(f"no supplement was requested (status {self._state.status.name})", type=NOT_AWAITING)
+
+    def _check_payment(self, payment: PaymentSubmission) -> None:
+        due = self._state.fee_request
+        if due is None or due.step_id != payment.step_id or payment.step_id in self._payments:
+            raise ApplicationError(f"no payment is awaited for step {payment.step_id!r}", type=NOT_AWAITING)
+        if payment.amount_vnd != due.amount_vnd:
+            raise ApplicationError(
+                f"the amount due is {due.amount_vnd} VND, not {payment.amount_vnd}", type=NOT_AWAITING
+            )
 
     async def _refuse(self, message: str, reason: str) -> None:
         refused = RefusedMessage(at=workflow.now(), message=message, reason=reason)  # type: ignore[arg-type]
         self._refused.append(refused)
         await self._record(
             DossierEvent(
-                kind="message_refused",
-                at=refused.at,
-                summary=f"Signal {message!r} refused: {reason}",
+                kind="message_refused", at=refused.at, summary=f"Signal {message!r} refused: {reason}",
                 detail=refused.model_dump(mode="json"),
             ),
             with_state=False,
-        )
-
-    def _applied(self, ticket: int) -> None:
-        self._decision = None
-        self._supplement = None
-        self._tickets_applied = ticket
+        )  # fmt: skip
 
     def _issue_ticket(self) -> int:
         self._tickets_issued += 1
         return self._tickets_issued
 
+    def _applied(self, ticket: int, step_id: str) -> None:
+        self._decisions.pop(step_id, None)
+        self._payments.pop(step_id, None)
+        self._tickets_applied.add(ticket)
+
     def _accepted(self, step_id: str) -> MessageAccepted:
         return MessageAccepted(
             dossier_code=self._input.dossier_code,
             step_id=step_id,
-            status=self._state.status,
-            current_step_id=self._state.current_step_id,
-            awaiting=self._state.awaiting,
+            status=self._snapshot_state().status,
+            active_step_ids=list(self._active),
         )
 
     # ------------------------------------------------------------------------------- helpers
 
-    def _unit_for(self, step: Step) -> str:
-        if step.unit.select == "fixed_unit" and step.unit.unit_code:
-            return step.unit.unit_code
-        return self._input.receiving_unit
+    def _scope(self) -> dict[str, Any]:
+        """What expressions read: form values, and each adapter step's answer by step id."""
+        return {**self._form, **{step_id: result.data for step_id, result in self._agency_results.items()}}
 
-    def _enter_step(self, step: Step, awaiting: Awaiting) -> None:
+    def _processing(self) -> None:
+        if self._base_status in (PortalStatus.registered, PortalStatus.accepted):
+            self._base_status = PortalStatus.processing
+
+    def _enter(self, step: Step, awaiting: Awaiting, *, role: Any = None, unit: str | None = None) -> None:
         start_day = _calendar.effective_receipt_day(workflow.now())
-        self._state.current_step_id = step.id
-        self._state.current_step_name = step.name
-        self._state.awaiting = awaiting
-        self._state.step_due_date = _calendar.add_working_days(start_day, step.budget_working_days)
+        self._active[step.id] = ActiveStep(
+            step_id=step.id,
+            name=step.name,
+            kind=step.kind,
+            awaiting=awaiting,
+            role=role,
+            unit_code=unit,
+            due_date=_calendar.add_working_days(start_day, step.budget_working_days),
+            started_at=workflow.now(),
+        )
 
-    def _leave_step(self) -> None:
-        self._state.current_step_id = None
-        self._state.current_step_name = None
-        self._state.awaiting = None
-        self._state.assigned_role = None
-        self._state.assigned_unit = None
-        self._state.step_due_date = None
+    def _leave(self, step: Step) -> None:
+        self._active.pop(step.id, None)
+
+    def _snapshot_state(self) -> DossierState:
+        state = self._state.model_copy(deep=True)
+        state.active_steps = [s.model_copy() for s in self._active.values()]
+        if self._state.outcome is None and self._state.supplement_request is not None:
+            state.status = PortalStatus.supplement_requested
+        elif self._state.outcome is None and self._state.fee_request is not None:
+            state.status = PortalStatus.fee_requested
+        else:
+            state.status = self._base_status
+        return state
 
     async def _record(self, event: DossierEvent, *, with_state: bool = True, form_changed: bool = False) -> None:
         """Write one transition to the read model, and queue the portal push if the status changed."""
         self._seq += 1
         seq = self._seq
-        state = self._state.model_copy(deep=True) if with_state else None
-        if state is not None and state.status != self._portal_pushed_status:
-            self._portal_pushed_status = state.status
-            self._portal_queue.append(
-                PortalStatusPush(
-                    dossier_code=self._input.dossier_code,
-                    seq=seq,
-                    status=state.status,
-                    at=event.at,
-                    procedure_code=self._definition.code,
-                    note=event.summary,
+        state = self._snapshot_state() if with_state else None
+        if state is not None:
+            self._state.status = state.status
+            units = sorted({s.unit_code for s in state.active_steps if s.unit_code})
+            attributes = [ASSIGNED_UNIT.value_set(",".join(units))]
+            if state.status != self._portal_pushed_status:
+                self._portal_pushed_status = state.status
+                self._portal_queue.append(
+                    PortalStatusPush(
+                        dossier_code=self._input.dossier_code,
+                        seq=seq,
+                        status=state.status,
+                        at=event.at,
+                        procedure_code=self._definition.code,
+                        note=event.summary,
+                    )
                 )
-            )
-            workflow.upsert_search_attributes(
-                [DOSSIER_STATUS.value_set(state.status.name), ASSIGNED_UNIT.value_set(state.assigned_unit or "")]
-            )
-        elif state is not None:
-            workflow.upsert_search_attributes([ASSIGNED_UNIT.value_set(state.assigned_unit or "")])
+                attributes.append(DOSSIER_STATUS.value_set(state.status.name))
+            workflow.upsert_search_attributes(attributes)
         await workflow.execute_activity_method(
             ReadModelActivities.record_transition,
             Transition(

@@ -18,7 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import CalendarDep, OfficerDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import field_error
-from domain.definition import DecisionKind
+from domain.definition import DecisionKind, ProcedureDefinition, UnitSelection
 from domain.dossier import (
     Applicant,
     Channel,
@@ -26,10 +26,12 @@ from domain.dossier import (
     DossierLiveDetail,
     MessageAccepted,
     OfficerDecision,
+    PaymentSubmission,
     PortalStatus,
     SupplementSubmission,
 )
 from domain.settings import Settings
+from domain.units import NoCompetentUnit, unit_directory
 from forms.eform import FormInvalid, validate_form
 from readmodel import dossiers, procedures
 from readmodel.db import as_utc, utcnow
@@ -66,13 +68,15 @@ class Receipt(BaseModel):
     status_name: str
 
 
-class CurrentStep(BaseModel):
+class ActiveStepView(BaseModel):
     step_id: str
-    name: str | None
-    awaiting: str | None
-    assigned_role: str | None
-    assigned_unit: str | None
+    name: str
+    kind: str
+    awaiting: str
+    role: str | None
+    unit_code: str | None
     due_date: date | None
+    started_at: datetime
 
 
 class TimelineEntry(BaseModel):
@@ -86,8 +90,11 @@ class TimelineEntry(BaseModel):
 
 
 class DossierView(Receipt):
-    current_step: CurrentStep | None
+    active_steps: list[ActiveStepView]
     supplement_request: dict[str, Any] | None
+    fee_request: dict[str, Any] | None
+    fees_paid_vnd: int
+    partial: bool
     outcome: str | None
     outcome_reason: str | None
     results: list[dict[str, Any]]
@@ -135,6 +142,7 @@ async def _start_workflow(client: Client, settings: Settings, session: Session, 
         receiving_unit=row.receiving_unit,
         received_at=as_utc(row.received_at),
         appointment_date=row.appointment_date,
+        step_units=row.step_units,
     )
     try:
         await client.start_workflow(
@@ -184,9 +192,10 @@ async def submit_dossier(
             f"{receiving_unit!r} does not receive this procedure; one of: {', '.join(definition.receiving_units)}",
         )
     try:
-        form = validate_form(definition.form, body.form)
+        form = validate_form(definition, body.form)
     except FormInvalid as invalid:
         raise HTTPException(422, invalid.errors) from None
+    step_units = _resolve_step_units(definition, form, receiving_unit)
 
     request_hash = _request_hash(body)
     received_at = utcnow()
@@ -205,6 +214,7 @@ async def submit_dossier(
                 channel=int(body.channel),
                 applicant=body.applicant.model_dump(mode="json", exclude_none=True),
                 form=form,
+                step_units=step_units,
                 received_at=received_at,
                 appointment_date=calendar.appointment_date(received_at, definition.time_limit_working_days),
                 idempotency_key=idempotency_key,
@@ -240,22 +250,13 @@ def _row_or_404(session: Session, code: str) -> DossierRow:
 def get_dossier(code: str, session: SessionDep) -> DossierView:
     """Status, current step, appointment date and timeline, from the read model (never wakes the workflow)."""
     row = _row_or_404(session, code)
-    current = (
-        CurrentStep(
-            step_id=row.current_step_id,
-            name=row.current_step_name,
-            awaiting=row.awaiting,
-            assigned_role=row.assigned_role,
-            assigned_unit=row.assigned_unit,
-            due_date=row.step_due_date,
-        )
-        if row.current_step_id
-        else None
-    )
     return DossierView(
         **_receipt(row).model_dump(),
-        current_step=current,
+        active_steps=[ActiveStepView.model_validate(step) for step in row.active_steps],
         supplement_request=row.supplement_request,
+        fee_request=row.fee_request,
+        fees_paid_vnd=row.fees_paid_vnd,
+        partial=row.partial,
         outcome=row.outcome,
         outcome_reason=row.outcome_reason,
         results=row.results,
@@ -312,11 +313,43 @@ async def supplement(
     version = procedures.version(session, row.procedure_code, row.procedure_version)
     assert version is not None
     try:
-        merged = validate_form(procedures.snapshot(version).definition.form, {**row.form, **body.form})
+        merged = validate_form(procedures.snapshot(version).definition, {**row.form, **body.form})
     except FormInvalid as invalid:
         raise HTTPException(422, invalid.errors) from None
     normalised = SupplementSubmission(form={k: merged.get(k) for k in body.form}, note=body.note)
     return await _update(client, settings, code, DossierWorkflow.supplement, normalised)
+
+
+@router.post("/{code}/payments")
+async def pay(
+    code: str, body: PaymentSubmission, session: SessionDep, client: TemporalDep, settings: SettingsDep
+) -> MessageAccepted:
+    """The payment service reports a fee paid; 409 unless that fee step awaits exactly this amount."""
+    _row_or_404(session, code)
+    return await _update(client, settings, code, DossierWorkflow.pay, body)
+
+
+def _resolve_step_units(definition: ProcedureDefinition, form: dict[str, Any], receiving_unit: str) -> dict[str, str]:
+    """The unit acting on each officer step: receiving unit, a fixed unit, or the competent unit for an address."""
+    directory = unit_directory()
+    units: dict[str, str] = {}
+    for _, step in definition.all_steps():
+        if not step.is_officer_step:
+            continue
+        match step.unit.select:
+            case UnitSelection.fixed_unit:
+                units[step.id] = step.unit.unit_code or receiving_unit
+            case UnitSelection.competent_unit:
+                address = form.get(step.unit.address_field or "") or {}
+                try:
+                    units[step.id] = directory.competent_unit(
+                        step.unit_level, address.get("province_code", ""), address.get("ward_code", "")
+                    )
+                except NoCompetentUnit as exc:
+                    raise field_error(["body", "form", step.unit.address_field or ""], str(exc)) from None
+            case _:
+                units[step.id] = receiving_unit
+    return units
 
 
 async def _update(client: Client, settings: Settings, code: str, update: Any, message: Any) -> MessageAccepted:

@@ -18,7 +18,7 @@ class InboxItem(BaseModel):
     procedure_code: str
     procedure_name: str
     step_id: str
-    step_name: str | None
+    step_name: str
     step_due_date: date | None
     appointment_date: date
     received_at: datetime
@@ -38,15 +38,15 @@ def inbox(
     rows = dossiers.inbox(session, role=officer.role.value, unit_code=officer.unit_code, limit=limit, offset=offset)
     return [
         InboxItem(
-            dossier_code=row.code,
-            procedure_code=row.procedure_code,
-            procedure_name=row.procedure_name,
-            step_id=row.current_step_id or "",
-            step_name=row.current_step_name,
-            step_due_date=row.step_due_date,
-            appointment_date=row.appointment_date,
-            received_at=as_utc(row.received_at),
-            status=row.status,
+            dossier_code=dossier.code,
+            procedure_code=dossier.procedure_code,
+            procedure_name=dossier.procedure_name,
+            step_id=step.step_id,
+            step_name=step.name,
+            step_due_date=step.due_date,
+            appointment_date=dossier.appointment_date,
+            received_at=as_utc(dossier.received_at),
+            status=dossier.status,
         )
-        for row in rows
+        for step, dossier in rows
     ]

@@ -136,4 +136,4 @@ def get_version(code: str, version: int, session: SessionDep) -> ProcedureOut:
 def get_form_schema(code: str, session: SessionDep) -> dict[str, Any]:
     """JSON Schema of the latest version's eForm, for clients that build their own forms."""
     row = _latest_or_404(session, code)
-    return form_json_schema(ProcedureDefinition.model_validate(row.body).form)
+    return form_json_schema(ProcedureDefinition.model_validate(row.body))
