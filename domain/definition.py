@@ -129,6 +129,7 @@ class ResultDocument(_Strict):
     id: Identifier
     name: Annotated[str, Field(min_length=1, max_length=300)]
     template: Annotated[str, Field(max_length=200)] | None = None  # jinja2 template name, rendered on issue
+    branch: Identifier | None = None  # issued only when this parallel branch ran and was not refused
 
 
 class DossierComponent(_Strict):

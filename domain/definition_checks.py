@@ -211,13 +211,27 @@ def _check_steps(d: ProcedureDefinition, errors: list[DefinitionError]) -> None:
         for b, branch in enumerate(step.branches or []):
             _check_scope(branch.steps, [*loc, "branches", b, "steps"], branch.steps[0].id, errors)
 
+    branch_ids = {b.id for _, step in all_steps for b in step.branches or []}
+    for i, doc in enumerate(d.results):
+        if doc.branch is not None and doc.branch not in branch_ids:
+            _err(errors, ["results", i, "branch"], f"no parallel step has a branch {doc.branch!r}", "unknown_name")
+
     if not any(e.type in {"unknown_step", "loop", "duplicate"} for e in errors):
-        longest = _longest_budget(d.steps, d.start_step)
-        if longest > d.time_limit_working_days:
+        # Conditional steps (skip_when) count only against the extended limit of special cases.
+        usual = _longest_budget(d.steps, d.start_step, include_conditional=False)
+        longest = _longest_budget(d.steps, d.start_step, include_conditional=True)
+        extended = d.extended_time_limit_working_days or d.time_limit_working_days
+        if usual > d.time_limit_working_days:
             _err(
                 errors, ["steps"],
-                f"the longest path needs {longest} working days of step budgets, more than the legal limit of "
+                f"the usual path needs {usual} working days of step budgets, more than the legal limit of "
                 f"{d.time_limit_working_days}", "budget",
+            )  # fmt: skip
+        elif longest > extended:
+            _err(
+                errors, ["steps"],
+                f"with its conditional steps the path needs {longest} working days, more than the extended limit of "
+                f"{extended}", "budget",
             )  # fmt: skip
 
 
@@ -370,7 +384,7 @@ def _leads_to(nexts: dict[str, str | None], origin: str, target: str) -> bool:
     return False
 
 
-def _longest_budget(steps: list[Step], start: str) -> int:
+def _longest_budget(steps: list[Step], start: str, *, include_conditional: bool) -> int:
     """Working days along the path of `next` transitions; a parallel step costs its slowest branch."""
     by_id = {step.id: step for step in steps}
     total = 0
@@ -379,8 +393,13 @@ def _longest_budget(steps: list[Step], start: str) -> int:
     while current is not None and current not in seen:
         seen.add(current)
         step = by_id[current]
-        total += step.budget_working_days
-        if step.branches:
-            total += max(_longest_budget(b.steps, b.steps[0].id) for b in step.branches)
         current = step.next
+        if step.skip_when is not None and not include_conditional:
+            continue
+        total += step.budget_working_days
+        branches = [b for b in step.branches or [] if include_conditional or b.when is None]
+        total += max(
+            (_longest_budget(b.steps, b.steps[0].id, include_conditional=include_conditional) for b in branches),
+            default=0,
+        )
     return total

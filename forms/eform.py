@@ -160,7 +160,8 @@ def _conditional_errors(
             errors.append({"loc": [*loc, field.name], "msg": f"required when {field.required_when}", "type": "missing"})
         if field.type == FieldType.group and field.fields and isinstance(value, list):
             for i, item in enumerate(value):
-                errors += _conditional_errors(field.fields, item, {**scope, **item}, [*loc, field.name, i])
+                if isinstance(item, dict):
+                    errors += _conditional_errors(field.fields, item, {**scope, **item}, [*loc, field.name, i])
     return errors
 
 
@@ -171,12 +172,16 @@ def validate_form(
     try:
         validated = form_model(definition).model_validate(data)
     except ValidationError as exc:
-        raise FormInvalid(
-            [
-                {"loc": [*loc_prefix, *err["loc"]], "msg": err["msg"], "type": err["type"]}
-                for err in exc.errors(include_url=False, include_context=False, include_input=False)
-            ]
-        ) from None
+        errors = [
+            {"loc": [*loc_prefix, *err["loc"]], "msg": err["msg"], "type": err["type"]}
+            for err in exc.errors(include_url=False, include_context=False, include_input=False)
+        ]
+        # Report the conditional rules too, read on the raw values, so one answer lists every problem.
+        if isinstance(data, dict):
+            seen = {tuple(e["loc"]) for e in errors}
+            conditional = _conditional_errors(list(definition.form.fields), data, data, list(loc_prefix))
+            errors += [e for e in conditional if tuple(e["loc"]) not in seen]
+        raise FormInvalid(errors) from None
     values = validated.model_dump(mode="json", exclude_none=True)
     errors = _conditional_errors(list(definition.form.fields), values, values, list(loc_prefix))
     if errors:

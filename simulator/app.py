@@ -50,6 +50,7 @@ class _State:
         self.down_until: dict[str, float] = {}
         self.portal: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.references = 0
+        self.assessment_vnd = 250_000
         self.random = random.Random(20250701)
 
 
@@ -159,7 +160,11 @@ async def system_call(
         return earlier
     state.references += 1
     reference = f"{system.upper()}-{state.references:08d}"
-    return _remember(system, idempotency_key, {"reference": reference, "data": {"operation": operation, "done": True}})
+    data: dict[str, Any] = {"operation": operation, "done": True}
+    if operation.startswith("assess"):
+        # A financial obligation assessed by the tax authority (registration fee), realistic in size.
+        data["amount_vnd"] = state.assessment_vnd
+    return _remember(system, idempotency_key, {"reference": reference, "data": data})
 
 
 # ------------------------------------------------------------------------- control plane

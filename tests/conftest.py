@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlmodel import SQLModel
 
-from devstack.stack import Stack, StackConfig, free_port
+from devstack.stack import Stack, StackConfig, deploy_procedures, free_port
 from domain.settings import PROJECT_ROOT
 from readmodel.db import engine_for
 
@@ -57,3 +57,9 @@ def _no_leftover_faults(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "simulator" in request.fixturenames:
         request.getfixturevalue("simulator").delete("/_sim/faults")
+
+
+@pytest.fixture(scope="session")
+def shipped(stack: Stack) -> dict[str, int]:
+    """The procedures shipped in procedures/, deployed as `make run` deploys them: code → version."""
+    return {d["code"]: d["version"] for d in deploy_procedures(stack.config.api_url, PROJECT_ROOT / "procedures")}

@@ -72,9 +72,6 @@ def officer(role: str, unit: str, officer_id: str = "officer-1") -> dict[str, st
     return {"X-Dev-Officer": officer_id, "X-Dev-Role": role, "X-Dev-Unit": unit}
 
 
-ROLE_OF_STEP = {"reception": "reception", "review": "specialist", "approval": "leader"}
-
-
 def decide(
     api: httpx.Client,
     dossier: str,
@@ -85,12 +82,13 @@ def decide(
     officer_id: str = "officer-1",
     **fields: Any,
 ) -> dict[str, Any]:
-    """Wait until `step` awaits a decision, send it as the step's officer, and insist it was accepted."""
-    wait_for_step(api, dossier, step)
+    """Wait until `step` awaits a decision, send it as an officer of the step's role, and insist it was accepted."""
+    view = wait_for_step(api, dossier, step)
+    role = next(s["role"] for s in view["active_steps"] if s["step_id"] == step)
     response = api.post(
         f"/dossiers/{dossier}/decisions",
         json={"step_id": step, "decision": decision, **fields},
-        headers=officer(ROLE_OF_STEP[step], unit, officer_id),
+        headers=officer(role, unit, officer_id),
     )
     assert response.status_code == 200, response.text
     return response.json()
@@ -155,3 +153,24 @@ def with_temporal(stack: Stack, use: Callable[[Client], Awaitable[T]]) -> T:
         return await use(await connect(settings))
 
     return asyncio.run(main())
+
+
+def pay(api: httpx.Client, dossier: str, step: str) -> int:
+    """Wait for the fee step to ask for payment, pay exactly what it asks, and return the amount."""
+    view = wait_until(
+        lambda: (v := api.get(f"/dossiers/{dossier}").json())["fee_request"] and v,
+        what=f"{dossier} to ask for a fee at {step}",
+    )
+    request = view["fee_request"]
+    assert request["step_id"] == step and view["status"] == 6
+    response = api.post(
+        f"/dossiers/{dossier}/payments",
+        json={"step_id": step, "amount_vnd": request["amount_vnd"], "receipt_reference": f"PAY-{dossier}-{step}"},
+    )
+    assert response.status_code == 200, response.text
+    return request["amount_vnd"]
+
+
+def attachment(name: str = "scan.pdf", media_type: str = "application/pdf") -> dict[str, Any]:
+    """What the upload service describes for an uploaded file."""
+    return {"name": name, "media_type": media_type, "size_bytes": 48_213, "sha256": "0f" * 32}

@@ -100,6 +100,8 @@ class DossierWorkflow:
         self._tickets_applied: set[int] = set()
         self._portal_queue: list[PortalStatusPush] = []
         self._portal_pushed_status: PortalStatus | None = None
+        self._branch_outcomes: dict[str, str] = {}  # branch id → done | refused
+        self._paid_steps: set[str] = set()
 
     # ----------------------------------------------------------------------------------- run
 
@@ -346,6 +348,14 @@ class DossierWorkflow:
         if not isinstance(amount, (int, float)) or isinstance(amount, bool) or amount < 0:
             raise _Refused(PortalStatus.stopped, "stopped", f"the fee could not be computed (got {amount!r})")
         amount = int(round(amount))
+        if step.id in self._paid_steps:
+            # A dossier returned to an earlier step passes here again: the obligation was met once.
+            await self._record(
+                DossierEvent(
+                    kind="step_skipped", at=workflow.now(), step_id=step.id, summary=f"{step.name}: already paid"
+                )
+            )
+            return step.next
         if amount == 0:
             await self._record(
                 DossierEvent(
@@ -367,6 +377,7 @@ class DossierWorkflow:
         ticket, payment = self._payments[step.id]
         self._state.fee_request = None
         self._state.fees_paid_vnd += payment.amount_vnd
+        self._paid_steps.add(step.id)
         self._leave(step)
         await self._record(
             DossierEvent(
@@ -408,6 +419,7 @@ class DossierWorkflow:
             if branch.on_refusal == "stop":
                 raise
             self._state.partial = True
+            self._branch_outcomes[branch.id] = "refused"
             await self._record(
                 DossierEvent(
                     kind="branch_finished", at=workflow.now(),
@@ -416,6 +428,7 @@ class DossierWorkflow:
                 )
             )  # fmt: skip
             return
+        self._branch_outcomes[branch.id] = "done"
         await self._record(
             DossierEvent(
                 kind="branch_finished", at=workflow.now(), summary=f"{branch.name}: done", detail={"branch": branch.id}
@@ -425,9 +438,14 @@ class DossierWorkflow:
     async def _result_step(self, step: Step) -> str | None:
         self._base_status = PortalStatus.completed
         self._enter(step, Awaiting.system)
-        wanted = step.documents or [d.id for d in self._definition.results]
-        names = {d.id: d.name for d in self._definition.results}
-        documents = [(doc, names.get(doc, doc)) for doc in wanted] or [("result", self._definition.name)]
+        catalogue = {d.id: d for d in self._definition.results}
+        wanted = step.documents or list(catalogue)
+        # A document that comes from a parallel branch exists only if that branch went through.
+        documents = [
+            (doc, catalogue[doc].name)
+            for doc in wanted
+            if catalogue[doc].branch is None or self._branch_outcomes.get(catalogue[doc].branch or "") == "done"
+        ] or [("result", self._definition.name)]
         self._state.results = [
             {"document": name, "id": doc, "reference": f"{self._input.dossier_code}/{doc}", "electronic": True}
             for doc, name in documents
