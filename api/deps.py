@@ -10,6 +10,7 @@ from fastapi import Depends, Header, HTTPException, Request, status
 from sqlmodel import Session
 from temporalio.client import Client
 
+from activities.population import PopulationClient
 from domain.definition import Role
 from domain.dossier import OfficerRef
 from domain.settings import Settings, get_settings
@@ -85,3 +86,10 @@ def development_officer(
 
 
 OfficerDep = Annotated[OfficerRef, Depends(development_officer)]
+
+
+def get_population(request: Request, settings: SettingsDep) -> PopulationClient:
+    return PopulationClient(request.app.state.http, settings.population_base_url)
+
+
+PopulationDep = Annotated[PopulationClient, Depends(get_population)]

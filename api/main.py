@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
 
@@ -23,7 +24,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     init_db(app.state.engine)
     app.state.temporal = None  # connected on first use, so the API serves polls while Temporal starts
     app.state.temporal_lock = asyncio.Lock()
-    yield
+    async with httpx.AsyncClient(timeout=httpx.Timeout(settings.agency_call_timeout_seconds)) as http:
+        app.state.http = http
+        yield
 
 
 def create_app() -> FastAPI:

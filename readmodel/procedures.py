@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from domain.definition import ProcedureDefinition
 from domain.dossier import DefinitionSnapshot
@@ -31,6 +32,10 @@ def deploy(session: Session, definition: ProcedureDefinition) -> Deployment:
             )
         ).first()
         if existing is not None:
+            if existing.retired_at is not None:
+                # Deploying a retired procedure again puts it back into service.
+                reactivate(session, definition.code)
+                session.refresh(existing)
             return Deployment(existing, created=False)
         latest = session.exec(
             select(func.max(ProcedureVersionRow.version)).where(ProcedureVersionRow.code == definition.code)
@@ -53,6 +58,22 @@ def deploy(session: Session, definition: ProcedureDefinition) -> Deployment:
         session.refresh(row)
         return Deployment(row, created=True)
     raise RuntimeError(f"could not deploy {definition.code}: too much concurrent deployment")
+
+
+def retire(session: Session, code: str) -> datetime:
+    moment = utcnow()
+    session.execute(
+        update(ProcedureVersionRow)
+        .where(col(ProcedureVersionRow.code) == code, col(ProcedureVersionRow.retired_at).is_(None))
+        .values(retired_at=moment)
+    )
+    session.commit()
+    return moment
+
+
+def reactivate(session: Session, code: str) -> None:
+    session.execute(update(ProcedureVersionRow).where(col(ProcedureVersionRow.code) == code).values(retired_at=None))
+    session.commit()
 
 
 def latest(session: Session, code: str) -> ProcedureVersionRow | None:

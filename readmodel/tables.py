@@ -25,6 +25,7 @@ class ProcedureVersionRow(SQLModel, table=True):
     name: str
     body: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     deployed_at: datetime
+    retired_at: datetime | None = None  # a retired procedure takes no new dossiers; running ones go on
 
 
 class DossierSerialRow(SQLModel, table=True):

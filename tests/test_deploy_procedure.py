@@ -98,3 +98,59 @@ def test_unreadable_bodies_are_refused(api):
     )
     assert _errors(api.post("/procedures", json=["not", "an", "object"])) == {("body",)}
     assert api.get("/procedures/9.000000").status_code == 404
+
+
+def test_graph_and_rule_checks_name_the_offending_value(api):
+    code, unit = unique_codes()
+    good = three_step_procedure(code, unit)
+
+    returns_forward = copy.deepcopy(good)
+    returns_forward["steps"][0].update(decisions=["approve", "return"], return_to="approval")
+    assert _errors(api.post("/procedures", json=returns_forward)) == {("body", "steps", 0, "return_to")}
+
+    competent_without_address = copy.deepcopy(good)
+    competent_without_address["steps"][2]["unit"] = {"select": "competent_unit", "address_field": "subject_name"}
+    assert _errors(api.post("/procedures", json=competent_without_address)) == {
+        ("body", "steps", 2, "unit", "address_field")
+    }
+
+    hidden_but_required = copy.deepcopy(good)
+    hidden_but_required["form"]["fields"][1]["visible_when"] = "event_type == 'death'"
+    assert _errors(api.post("/procedures", json=hidden_but_required)) == {("body", "form", "fields", 1, "visible_when")}
+
+    prefill_from_text = copy.deepcopy(good)
+    prefill_from_text["form"]["fields"][1]["prefill"] = {
+        "source": "population",
+        "key_field": "subject_name",
+        "attribute": "shoe_size",
+    }
+    assert _errors(api.post("/procedures", json=prefill_from_text)) == {
+        ("body", "form", "fields", 1, "prefill", "key_field"),
+        ("body", "form", "fields", 1, "prefill", "attribute"),
+    }
+
+    over_budget = copy.deepcopy(good)
+    over_budget["steps"][2]["budget_working_days"] = 5
+    assert _errors(api.post("/procedures", json=over_budget)) == {("body", "steps")}
+
+    fee_on_unknown = copy.deepcopy(good)
+    fee_on_unknown["fee"] = {"expression": "pages * 1000"}
+    assert _errors(api.post("/procedures", json=fee_on_unknown)) == {("body", "fee", "expression")}
+
+    branch_escape = copy.deepcopy(good)
+    branch_escape["steps"][1] = {
+        "id": "lookup",
+        "kind": "parallel",
+        "name": "Song song",
+        "next": "approval",
+        "branches": [
+            {
+                "id": "one",
+                "name": "One",
+                "steps": [{"id": "inner", "kind": "review", "name": "Inner", "role": "specialist", "next": "approval"}],
+            }
+        ],
+    }
+    assert _errors(api.post("/procedures", json=branch_escape)) == {
+        ("body", "steps", 1, "branches", 0, "steps", 0, "next")
+    }

@@ -184,6 +184,10 @@ async def submit_dossier(
     version = procedures.latest(session, body.procedure_code)
     if version is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no procedure {body.procedure_code!r} is deployed")
+    if version.retired_at is not None:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"procedure {body.procedure_code!r} is retired and takes no new dossiers"
+        )
     definition = procedures.snapshot(version).definition
     receiving_unit = body.receiving_unit or definition.receiving_units[0]
     if receiving_unit not in definition.receiving_units:

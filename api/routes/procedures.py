@@ -1,19 +1,25 @@
-"""Administrators deploy and read procedure definitions."""
+"""Administrators validate, deploy, compare and retire procedure definitions; clients read forms and graphs."""
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from fastapi import APIRouter, HTTPException, Request, Response, status
-from pydantic import BaseModel
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import SessionDep
+from activities.population import PopulationUnavailable
+from api.deps import PopulationDep, SessionDep
 from api.errors import field_error, unprocessable
-from domain.definition import DefinitionInvalid, ProcedureDefinition, parse_definition
+from domain import step_graph
+from domain.definition import DefinitionInvalid, ProcedureDefinition, definition_json_schema, parse_definition
 from forms.eform import form_json_schema
+from forms.render import render_form
 from readmodel import procedures
 from readmodel.tables import ProcedureVersionRow
 
@@ -21,6 +27,16 @@ router = APIRouter(prefix="/procedures", tags=["procedures"])
 
 MAX_DEFINITION_BYTES = 1_000_000
 YAML_TYPES = {"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"}
+DEFINITION_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/ProcedureDefinition"}},
+            "application/yaml": {"schema": {"$ref": "#/components/schemas/ProcedureDefinition"}},
+        },
+    }
+}
+VersionQuery = Annotated[int | None, Query(ge=1, le=1_000_000)]
 
 
 class ProcedureVersionOut(BaseModel):
@@ -29,6 +45,7 @@ class ProcedureVersionOut(BaseModel):
     content_hash: str
     name: str
     deployed_at: datetime
+    retired_at: datetime | None = None
 
     @classmethod
     def of(cls, row: ProcedureVersionRow) -> ProcedureVersionOut:
@@ -38,6 +55,7 @@ class ProcedureVersionOut(BaseModel):
             content_hash=row.content_hash,
             name=row.name,
             deployed_at=row.deployed_at,
+            retired_at=row.retired_at,
         )
 
 
@@ -47,6 +65,42 @@ class DeploymentOut(ProcedureVersionOut):
 
 class ProcedureOut(ProcedureVersionOut):
     definition: ProcedureDefinition
+
+
+class ValidationOut(BaseModel):
+    valid: bool
+    code: str
+    content_hash: str
+
+
+class RetiredOut(BaseModel):
+    code: str
+    retired_at: datetime
+
+
+class DiffOut(BaseModel):
+    code: str
+    from_version: int
+    to_version: int
+    diff: list[str]
+
+
+class GraphOut(BaseModel):
+    code: str
+    version: int
+    mermaid: str
+
+
+class PrefillIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    values: Annotated[dict[str, Annotated[str, Field(max_length=100)]], Field(max_length=50)]
+
+
+class PrefillOut(BaseModel):
+    values: dict[str, Any]
+    sources: dict[str, str]
+    not_found: list[str]
 
 
 async def _read_definition_body(request: Request) -> Any:
@@ -67,36 +121,11 @@ async def _read_definition_body(request: Request) -> Any:
     )
 
 
-@router.post(
-    "",
-    status_code=status.HTTP_201_CREATED,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/ProcedureDefinition"}},
-                "application/yaml": {"schema": {"$ref": "#/components/schemas/ProcedureDefinition"}},
-            },
-        }
-    },
-)
-async def deploy_procedure(request: Request, response: Response, session: SessionDep) -> DeploymentOut:
-    """Deploy a definition (JSON or YAML). Same content → same version (200); changed → a new version (201)."""
-    raw = await _read_definition_body(request)
+def _parse_or_422(raw: Any) -> ProcedureDefinition:
     try:
-        definition = parse_definition(raw)
+        return parse_definition(raw)
     except DefinitionInvalid as invalid:
         raise unprocessable([{"loc": ["body", *e.loc], "msg": e.msg, "type": e.type} for e in invalid.errors]) from None
-    deployment = procedures.deploy(session, definition)
-    if not deployment.created:
-        response.status_code = status.HTTP_200_OK
-    return DeploymentOut(**ProcedureVersionOut.of(deployment.row).model_dump(), created=deployment.created)
-
-
-@router.get("")
-def list_procedures(session: SessionDep) -> list[ProcedureVersionOut]:
-    """The latest version of every deployed procedure."""
-    return [ProcedureVersionOut.of(row) for row in procedures.latest_of_each(session)]
 
 
 def _latest_or_404(session: SessionDep, code: str) -> ProcedureVersionRow:
@@ -106,12 +135,52 @@ def _latest_or_404(session: SessionDep, code: str) -> ProcedureVersionRow:
     return row
 
 
+def _version_or_404(session: SessionDep, code: str, version: int | None) -> ProcedureVersionRow:
+    if version is None:
+        return _latest_or_404(session, code)
+    row = procedures.version(session, code, version)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"procedure {code!r} has no version {version}")
+    return row
+
+
+def _definition(row: ProcedureVersionRow) -> ProcedureDefinition:
+    return ProcedureDefinition.model_validate(row.body)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, openapi_extra=DEFINITION_BODY)
+async def deploy_procedure(request: Request, response: Response, session: SessionDep) -> DeploymentOut:
+    """Deploy a definition (JSON or YAML). Same content → same version (200); changed → a new version (201)."""
+    definition = _parse_or_422(await _read_definition_body(request))
+    deployment = procedures.deploy(session, definition)
+    if not deployment.created:
+        response.status_code = status.HTTP_200_OK
+    return DeploymentOut(**ProcedureVersionOut.of(deployment.row).model_dump(), created=deployment.created)
+
+
+@router.post("/validate", openapi_extra=DEFINITION_BODY)
+async def validate_procedure(request: Request) -> ValidationOut:
+    """Check a definition without deploying it: 200, or 422 with the path of every error."""
+    definition = _parse_or_422(await _read_definition_body(request))
+    return ValidationOut(valid=True, code=definition.code, content_hash=definition.content_hash())
+
+
+@router.get("/schema")
+def get_definition_schema() -> dict[str, Any]:
+    """JSON Schema of the definition document, for editors."""
+    return definition_json_schema()
+
+
+@router.get("")
+def list_procedures(session: SessionDep) -> list[ProcedureVersionOut]:
+    """The latest version of every deployed procedure."""
+    return [ProcedureVersionOut.of(row) for row in procedures.latest_of_each(session)]
+
+
 @router.get("/{code}")
 def get_procedure(code: str, session: SessionDep) -> ProcedureOut:
     row = _latest_or_404(session, code)
-    return ProcedureOut(
-        **ProcedureVersionOut.of(row).model_dump(), definition=ProcedureDefinition.model_validate(row.body)
-    )
+    return ProcedureOut(**ProcedureVersionOut.of(row).model_dump(), definition=_definition(row))
 
 
 @router.get("/{code}/versions")
@@ -124,16 +193,90 @@ def list_versions(code: str, session: SessionDep) -> list[ProcedureVersionOut]:
 
 @router.get("/{code}/versions/{version}")
 def get_version(code: str, version: int, session: SessionDep) -> ProcedureOut:
-    row = procedures.version(session, code, version)
-    if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"procedure {code!r} has no version {version}")
-    return ProcedureOut(
-        **ProcedureVersionOut.of(row).model_dump(), definition=ProcedureDefinition.model_validate(row.body)
+    row = _version_or_404(session, code, version)
+    return ProcedureOut(**ProcedureVersionOut.of(row).model_dump(), definition=_definition(row))
+
+
+@router.get("/{code}/diff")
+def diff_versions(
+    code: str,
+    session: SessionDep,
+    from_version: Annotated[int, Query(ge=1, le=1_000_000)],
+    to_version: Annotated[int, Query(ge=1, le=1_000_000)],
+) -> DiffOut:
+    """What changed between two versions, as a unified diff of their YAML."""
+    old = _version_or_404(session, code, from_version)
+    new = _version_or_404(session, code, to_version)
+
+    def lines(row: ProcedureVersionRow) -> list[str]:
+        return yaml.safe_dump(row.body, allow_unicode=True, sort_keys=False).splitlines()
+
+    diff = difflib.unified_diff(lines(old), lines(new), f"{code} v{from_version}", f"{code} v{to_version}", lineterm="")
+    return DiffOut(code=code, from_version=from_version, to_version=to_version, diff=list(diff))
+
+
+@router.post("/{code}/retire")
+def retire_procedure(code: str, session: SessionDep) -> RetiredOut:
+    """Take a procedure out of service: no new dossiers; dossiers already running finish on their version."""
+    _latest_or_404(session, code)
+    return RetiredOut(code=code, retired_at=procedures.retire(session, code))
+
+
+@router.get("/{code}/graph")
+def get_graph(code: str, session: SessionDep, version: VersionQuery = None) -> GraphOut:
+    """The step graph as Mermaid text."""
+    row = _version_or_404(session, code, version)
+    return GraphOut(code=code, version=row.version, mermaid=step_graph.mermaid(_definition(row)))
+
+
+@router.get("/{code}/graph.svg", response_class=Response, responses={200: {"content": {"image/svg+xml": {}}}})
+def get_graph_svg(code: str, session: SessionDep, version: VersionQuery = None) -> Response:
+    """The step graph as a picture (SVG, no script needed)."""
+    row = _version_or_404(session, code, version)
+    return Response(step_graph.svg(_definition(row)), media_type="image/svg+xml")
+
+
+@router.get("/{code}/form.html", response_class=HTMLResponse)
+def get_form_html(code: str, session: SessionDep, version: VersionQuery = None) -> HTMLResponse:
+    """The eForm rendered as an HTML form, from the same definition that validates submissions."""
+    row = _version_or_404(session, code, version)
+    form = render_form(_definition(row), version=row.version)
+    return HTMLResponse(
+        f"<!doctype html><html lang='vi'><head><meta charset='utf-8'>"
+        f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{row.code}</title></head>"
+        f"<body>{form}</body></html>"
     )
 
 
 @router.get("/{code}/form-schema")
 def get_form_schema(code: str, session: SessionDep) -> dict[str, Any]:
     """JSON Schema of the latest version's eForm, for clients that build their own forms."""
-    row = _latest_or_404(session, code)
-    return form_json_schema(ProcedureDefinition.model_validate(row.body))
+    return form_json_schema(_definition(_latest_or_404(session, code)))
+
+
+@router.post("/{code}/prefill")
+async def prefill(code: str, body: PrefillIn, session: SessionDep, population: PopulationDep) -> PrefillOut:
+    """Values the citizen need not type: looked up in national databases by the key fields given."""
+    definition = _definition(_latest_or_404(session, code))
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    not_found: set[str] = set()
+    records: dict[str, dict[str, Any] | None] = {}
+    for field in definition.form.fields:
+        if field.prefill is None or field.prefill.key_field not in body.values:
+            continue
+        key = body.values[field.prefill.key_field]
+        if not re.fullmatch(r"\d{12}", key):
+            raise field_error(["body", "values", field.prefill.key_field], "a citizen ID has 12 digits")
+        if key not in records:
+            try:
+                records[key] = await population.citizen(key)
+            except PopulationUnavailable as exc:
+                raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+        record = records[key]
+        if record is None:
+            not_found.add(field.prefill.key_field)
+            continue
+        values[field.name] = record.get(field.prefill.attribute)
+        sources[field.name] = field.prefill.source.value
+    return PrefillOut(values=values, sources=sources, not_found=sorted(not_found))

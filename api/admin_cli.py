@@ -1,0 +1,158 @@
+"""`motcua-admin`: the administrators' command line for procedure definitions.
+
+`validate` works offline on files; the other commands speak to a running API (MOTCUA_API_URL).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+import yaml
+
+from domain.definition import DefinitionInvalid, parse_definition
+
+app = typer.Typer(help="Validate, deploy, list, show, diff and retire procedure definitions.", no_args_is_help=True)
+ApiUrl = Annotated[str, typer.Option(envvar="MOTCUA_API_URL", help="The motcua API")]
+DEFAULT_API = "http://127.0.0.1:8000"
+
+
+def _load(path: Path) -> Any:
+    text = path.read_text(encoding="utf-8")
+    return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+
+
+def _where(loc: list[Any]) -> str:
+    return ".".join(str(part) for part in loc if part != "body") or "(document)"
+
+
+def _fail(response: httpx.Response) -> None:
+    try:
+        detail = response.json().get("detail")
+    except ValueError:
+        detail = response.text
+    if isinstance(detail, list):
+        for error in detail:
+            typer.echo(f"  {_where(error.get('loc', []))}: {error.get('msg')}", err=True)
+    else:
+        typer.echo(f"  {detail}", err=True)
+    raise typer.Exit(1)
+
+
+def _client(api_url: str) -> httpx.Client:
+    return httpx.Client(base_url=api_url, timeout=30)
+
+
+@app.command()
+def validate(files: list[Path]) -> None:
+    """Check definition files (YAML or JSON) without a server; every error is shown with its path."""
+    failed = False
+    for path in files:
+        try:
+            definition = parse_definition(_load(path))
+        except (OSError, ValueError, yaml.YAMLError) as exc:
+            typer.echo(f"{path}: cannot read: {exc}", err=True)
+            failed = True
+        except DefinitionInvalid as invalid:
+            typer.echo(f"{path}: {len(invalid.errors)} error(s)", err=True)
+            for error in invalid.errors:
+                typer.echo(f"  {_where(error.loc)}: {error.msg}", err=True)
+            failed = True
+        else:
+            typer.echo(f"{path}: valid ({definition.code}, {len(list(definition.all_steps()))} steps)")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def deploy(files: list[Path], api_url: ApiUrl = DEFAULT_API) -> None:
+    """Deploy definition files; unchanged content keeps its version."""
+    with _client(api_url) as client:
+        for path in files:
+            content_type = "application/json" if path.suffix == ".json" else "application/yaml"
+            response = client.post("/procedures", content=path.read_bytes(), headers={"Content-Type": content_type})
+            if response.status_code not in (200, 201):
+                typer.echo(f"{path}: refused ({response.status_code})", err=True)
+                _fail(response)
+            body = response.json()
+            verb = "deployed as" if body["created"] else "unchanged at"
+            typer.echo(f"{path}: {body['code']} {verb} v{body['version']} ({body['content_hash'][:12]})")
+
+
+@app.command("list")
+def list_procedures(api_url: ApiUrl = DEFAULT_API) -> None:
+    """The procedures deployed, latest version of each."""
+    with _client(api_url) as client:
+        response = client.get("/procedures")
+        if response.status_code != 200:
+            _fail(response)
+        for row in response.json():
+            retired = "  (retired)" if row.get("retired_at") else ""
+            typer.echo(f"{row['code']:<16} v{row['version']:<4} {row['name']}{retired}")
+
+
+@app.command()
+def show(code: str, version: Annotated[int | None, typer.Option()] = None, api_url: ApiUrl = DEFAULT_API) -> None:
+    """A deployed definition, as YAML."""
+    with _client(api_url) as client:
+        path = f"/procedures/{code}/versions/{version}" if version else f"/procedures/{code}"
+        response = client.get(path)
+        if response.status_code != 200:
+            _fail(response)
+        typer.echo(yaml.safe_dump(response.json()["definition"], allow_unicode=True, sort_keys=False))
+
+
+@app.command()
+def diff(code: str, from_version: int, to_version: int, api_url: ApiUrl = DEFAULT_API) -> None:
+    """What changed between two versions."""
+    with _client(api_url) as client:
+        response = client.get(
+            f"/procedures/{code}/diff", params={"from_version": from_version, "to_version": to_version}
+        )
+        if response.status_code != 200:
+            _fail(response)
+        typer.echo("\n".join(response.json()["diff"]) or "no difference")
+
+
+@app.command()
+def retire(code: str, api_url: ApiUrl = DEFAULT_API) -> None:
+    """Take a procedure out of service (dossiers already running finish on their version)."""
+    with _client(api_url) as client:
+        response = client.post(f"/procedures/{code}/retire")
+        if response.status_code != 200:
+            _fail(response)
+        typer.echo(f"{code} retired at {response.json()['retired_at']}")
+
+
+@app.command()
+def graph(
+    code: str,
+    svg: Annotated[Path | None, typer.Option(help="write the SVG picture here")] = None,
+    api_url: ApiUrl = DEFAULT_API,
+) -> None:
+    """The step graph as Mermaid text (or an SVG file)."""
+    with _client(api_url) as client:
+        response = client.get(f"/procedures/{code}/graph.svg" if svg else f"/procedures/{code}/graph")
+        if response.status_code != 200:
+            _fail(response)
+        if svg:
+            svg.write_text(response.text, encoding="utf-8")
+            typer.echo(f"wrote {svg}")
+        else:
+            typer.echo(response.json()["mermaid"])
+
+
+def main() -> None:
+    try:
+        app()
+    except httpx.HTTPError as exc:
+        typer.echo(f"cannot reach the API: {exc}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
