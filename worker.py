@@ -13,6 +13,7 @@ from activities.agencies import AgencyActivities
 from activities.read_model import ReadModelActivities
 from domain.settings import Settings, get_settings
 from domain.temporal import connect, ensure_search_attributes
+from domain.working_calendar import WorkingCalendar, parse_cutoff
 from readmodel.db import engine_for, init_db
 from workflows.dossier import DossierWorkflow
 
@@ -27,7 +28,9 @@ async def run_worker(settings: Settings) -> None:
     timeout = httpx.Timeout(settings.agency_call_timeout_seconds)
     headers = {"Authorization": f"Bearer {settings.agency_api_token}"} if settings.agency_api_token else {}
     async with httpx.AsyncClient(timeout=timeout, headers=headers) as http:
-        read_model = ReadModelActivities(engine)
+        read_model = ReadModelActivities(
+            engine, WorkingCalendar(settings.timezone, parse_cutoff(settings.receipt_cutoff))
+        )
         agencies = AgencyActivities(
             http,
             portal_base_url=settings.portal_base_url,
@@ -38,7 +41,12 @@ async def run_worker(settings: Settings) -> None:
                 client,
                 task_queue=settings.task_queue,
                 workflows=[DossierWorkflow],
-                activities=[read_model.record_transition, agencies.call_system, agencies.push_portal_status],
+                activities=[
+                    read_model.record_transition,
+                    read_model.register_child_dossier,
+                    agencies.call_system,
+                    agencies.push_portal_status,
+                ],
                 activity_executor=executor,
                 max_concurrent_activities=64,
             )

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
-from domain.dossier import Transition
+from domain.dossier import ChildDossier, ChildRegistration, PortalStatus, Transition
+from domain.units import NoCompetentUnit, resolve_step_units
+from domain.working_calendar import WorkingCalendar
 from readmodel import dossiers
+from readmodel.db import utcnow
+from readmodel.tables import DossierRow
 
 log = logging.getLogger(__name__)
 
 
 class ReadModelActivities:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, calendar: WorkingCalendar) -> None:
         self._engine = engine
+        self._calendar = calendar
 
     @activity.defn
     def record_transition(self, transition: Transition) -> None:
@@ -28,4 +35,53 @@ class ReadModelActivities:
             transition.seq,
             transition.event.summary,
             "" if applied else " (already recorded)",
+        )
+
+    @activity.defn
+    def register_child_dossier(self, registration: ChildRegistration) -> ChildDossier:
+        """Give an interconnected child its own dossier in the other agency (once, however often retried)."""
+        definition = registration.snapshot.definition
+        try:
+            step_units = resolve_step_units(definition, registration.form, registration.receiving_unit)
+        except NoCompetentUnit as exc:
+            raise ApplicationError(str(exc), type="NoCompetentUnit", non_retryable=True) from None
+        key = f"child:{registration.parent_code}:{registration.step_id}:{registration.visit}"
+        received_at = utcnow()
+        with Session(self._engine) as session:
+            try:
+                row = dossiers.register(
+                    session,
+                    agency_code=registration.receiving_unit,
+                    day=self._calendar.local_date(received_at),
+                    idempotency_key=key,
+                    build=lambda code: DossierRow(
+                        code=code,
+                        procedure_code=definition.code,
+                        procedure_version=registration.snapshot.version,
+                        procedure_name=definition.name,
+                        receiving_unit=registration.receiving_unit,
+                        channel=int(registration.channel),
+                        applicant=registration.applicant.model_dump(mode="json", exclude_none=True),
+                        form=registration.form,
+                        step_units=step_units,
+                        received_at=received_at,
+                        appointment_date=self._calendar.appointment_date(
+                            received_at, definition.time_limit_working_days
+                        ),
+                        idempotency_key=key,
+                        request_hash=hashlib.sha256(key.encode()).hexdigest(),
+                        workflow_started=True,  # the parent starts it as its child workflow next
+                        parent_code=registration.parent_code,
+                        status=int(PortalStatus.registered),
+                        updated_at=received_at,
+                    ),
+                )
+            except dossiers.IdempotencyConflict as conflict:
+                row = conflict.existing
+        log.info("child dossier %s of %s (%s)", row.code, registration.parent_code, definition.code)
+        return ChildDossier(
+            dossier_code=row.code,
+            received_at=row.received_at,
+            appointment_date=row.appointment_date,
+            step_units=row.step_units,
         )

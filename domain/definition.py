@@ -58,6 +58,7 @@ class StepKind(StrEnum):
     fee = "fee"  # the applicant pays a financial obligation (portal status 6)
     parallel = "parallel"  # branches that run at the same time; all, or those whose `when` holds
     notification = "notification"  # a message to the applicant (SMS, e-mail, VNeID inbox)
+    child = "child"  # an interconnected procedure run as its own dossier in another agency
     result = "result"  # the result is issued electronically
 
 
@@ -248,6 +249,9 @@ class Step(_Strict):
     branches: Annotated[list[Branch], Field(min_length=1, max_length=20)] | None = None
     # result steps
     documents: list[Identifier] | None = None
+    # child steps: the procedure the other agency runs, and its form values computed from this dossier
+    procedure: Annotated[str, Field(pattern=CATALOGUE_CODE)] | None = None
+    inputs: dict[Identifier, ExpressionText] | None = None
 
     @property
     def is_officer_step(self) -> bool:

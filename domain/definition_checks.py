@@ -201,7 +201,7 @@ def _check_steps(d: ProcedureDefinition, errors: list[DefinitionError]) -> None:
     documents = {r.id for r in d.results}
 
     for loc, step in all_steps:
-        _check_step(step, loc, errors, readable=readable, fields=fields, documents=documents)
+        _check_step(step, loc, errors, d_code=d.code, readable=readable, fields=fields, documents=documents)
 
     if d.start is not None and d.start not in {s.id for s in d.steps}:
         _err(errors, ["start"], f"start names unknown step {d.start!r}", "unknown_step")
@@ -240,6 +240,7 @@ def _check_step(
     loc: Loc,
     errors: list[DefinitionError],
     *,
+    d_code: str,
     readable: set[str],
     fields: dict[str, FormField],
     documents: set[str],
@@ -276,9 +277,11 @@ def _check_step(
         if not step.message:
             refuse("message", "a notification carries its message", "missing")
     if kind not in CALLING_STEP_KINDS:
-        for attr in ("system", "operation", "on_refusal", "channel", "message"):
+        for attr in ("system", "operation", "channel", "message"):
             if getattr(step, attr) is not None:
                 refuse(attr, f"a {kind} step has no {attr}")
+        if step.on_refusal is not None and kind != StepKind.child:
+            refuse("on_refusal", f"a {kind} step has no on_refusal")
     elif kind == StepKind.notification:
         for attr in ("system", "operation"):
             if getattr(step, attr) is not None:
@@ -298,6 +301,17 @@ def _check_step(
                 _check_expression(errors, [*loc, "branches", b, "when"], branch.when, readable, "the form")
     elif step.branches is not None:
         refuse("branches", "only a parallel step has branches")
+    if kind == StepKind.child:
+        if step.procedure is None:
+            refuse("procedure", "a child step names the procedure the other agency runs", "missing")
+        elif step.procedure == d_code:
+            refuse("procedure", "a procedure cannot be its own child", "loop")
+        for name, text in (step.inputs or {}).items():
+            _check_expression(errors, [*loc, "inputs", name], text, readable, "the form or an earlier step")
+    else:
+        for attr in ("procedure", "inputs"):
+            if getattr(step, attr) is not None:
+                refuse(attr, f"only a child step has {attr}")
     if kind == StepKind.result:
         for d, doc in enumerate(step.documents or []):
             if doc not in documents:

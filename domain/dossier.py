@@ -59,6 +59,8 @@ class DefinitionSnapshot(BaseModel):
     version: int
     content_hash: str
     definition: ProcedureDefinition
+    # The procedures its child steps start in other agencies, pinned at submission too (step id → snapshot).
+    children: dict[str, DefinitionSnapshot] = Field(default_factory=dict)
 
 
 class DossierInput(BaseModel):
@@ -151,6 +153,7 @@ class ActiveStep(BaseModel):
     unit_code: str | None = None
     due_date: date | None = None
     started_at: datetime
+    child_dossier_code: str | None = None
 
 
 class DossierState(BaseModel):
@@ -182,6 +185,7 @@ EventKind = Literal[
     "notified",
     "branch_started",
     "branch_finished",
+    "child_finished",
     "result_issued",
     "finished",
     "message_refused",
@@ -240,6 +244,27 @@ class DossierOutcome(BaseModel):
     status: PortalStatus
     outcome: Literal["completed", "refused", "stopped"]
     reason: str | None = None
+    results: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ChildRegistration(BaseModel):
+    """A child step asks for its dossier in the other agency: a code from that agency's counter."""
+
+    parent_code: str
+    step_id: str
+    visit: int
+    snapshot: DefinitionSnapshot
+    receiving_unit: str
+    form: dict[str, Any]
+    applicant: Applicant
+    channel: Channel
+
+
+class ChildDossier(BaseModel):
+    dossier_code: str
+    received_at: datetime
+    appointment_date: date
+    step_units: dict[str, str]
 
 
 class RefusedMessage(BaseModel):

@@ -5,16 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from domain.definition import UnitLevel
+from domain.definition import ProcedureDefinition, UnitLevel, UnitSelection
 
 DATA = Path(__file__).parent / "data" / "units.yaml"
 
 
 class NoCompetentUnit(LookupError):
-    pass
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -43,3 +46,29 @@ def unit_directory(path: Path = DATA) -> UnitDirectory:
         province_units={p["code"]: p["agency_code"] for p in data["provinces"]},
         ward_units={w["code"]: w["agency_code"] for w in data["wards"]},
     )
+
+
+def resolve_step_units(
+    definition: ProcedureDefinition, form: dict[str, Any], receiving_unit: str, directory: UnitDirectory | None = None
+) -> dict[str, str]:
+    """The unit acting on each officer or child step: the receiving unit, a fixed unit, or the unit
+    competent for an address of the form. Raises NoCompetentUnit naming the address field."""
+    directory = directory or unit_directory()
+    units: dict[str, str] = {}
+    for _, step in definition.all_steps():
+        if not (step.is_officer_step or step.procedure):
+            continue
+        match step.unit.select:
+            case UnitSelection.fixed_unit:
+                units[step.id] = step.unit.unit_code or receiving_unit
+            case UnitSelection.competent_unit:
+                address = form.get(step.unit.address_field or "") or {}
+                try:
+                    units[step.id] = directory.competent_unit(
+                        step.unit_level, address.get("province_code", ""), address.get("ward_code", "")
+                    )
+                except NoCompetentUnit as exc:
+                    raise NoCompetentUnit(str(exc), step.unit.address_field or "") from None
+            case _:
+                units[step.id] = receiving_unit
+    return units

@@ -117,6 +117,10 @@ def latest_of_each(session: Session) -> list[ProcedureVersionRow]:
     )
 
 
+class ChildNotInService(LookupError):
+    """A child step names a procedure that is not deployed, or is retired."""
+
+
 def snapshot(row: ProcedureVersionRow) -> DefinitionSnapshot:
     return DefinitionSnapshot(
         code=row.code,
@@ -124,3 +128,36 @@ def snapshot(row: ProcedureVersionRow) -> DefinitionSnapshot:
         content_hash=row.content_hash,
         definition=ProcedureDefinition.model_validate(row.body),
     )
+
+
+def pinned_snapshot(session: Session, row: ProcedureVersionRow, _path: tuple[str, ...] = ()) -> DefinitionSnapshot:
+    """The snapshot a dossier runs on, with the current version of every child procedure pinned with it."""
+    pinned = snapshot(row)
+    children: dict[str, DefinitionSnapshot] = {}
+    for _, step in pinned.definition.all_steps():
+        if step.procedure is None:
+            continue
+        if step.procedure in (*_path, row.code):
+            raise ChildNotInService(f"procedures {' → '.join((*_path, row.code, step.procedure))} form a loop")
+        child = latest(session, step.procedure)
+        if child is None or child.retired_at is not None:
+            raise ChildNotInService(f"step {step.id!r} needs procedure {step.procedure}, which is not in service")
+        children[step.id] = pinned_snapshot(session, child, (*_path, row.code))
+    return pinned.model_copy(update={"children": children})
+
+
+def child_problems(session: Session, definition: ProcedureDefinition) -> list[tuple[list[str | int], str]]:
+    """Child procedures a definition names that are not deployed, or that would lead back to it."""
+    problems: list[tuple[list[str | int], str]] = []
+    for loc, step in definition.all_steps():
+        if step.procedure is None:
+            continue
+        child = latest(session, step.procedure)
+        if child is None:
+            problems.append(([*loc, "procedure"], f"procedure {step.procedure} is not deployed; deploy it first"))
+            continue
+        try:
+            pinned_snapshot(session, child, (definition.code,))
+        except ChildNotInService as exc:
+            problems.append(([*loc, "procedure"], str(exc)))
+    return problems

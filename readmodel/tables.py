@@ -55,6 +55,7 @@ class DossierRow(SQLModel, table=True):
     idempotency_key: str | None = Field(default=None, unique=True, max_length=200)
     request_hash: str = Field(max_length=64)
     workflow_started: bool = False
+    parent_code: str | None = Field(default=None, index=True, max_length=100)  # an interconnected child dossier
 
     status: int = Field(index=True)
     active_steps: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

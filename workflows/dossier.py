@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.dossier import (
         ActiveStep,
         Awaiting,
+        ChildRegistration,
         DossierEvent,
         DossierInput,
         DossierLiveDetail,
@@ -48,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         Transition,
     )
     from domain.working_calendar import VIETNAM as _calendar
+    from forms.eform import FormInvalid, validate_form
 
 PROCEDURE_CODE = SearchAttributeKey.for_keyword("ProcedureCode")
 DOSSIER_STATUS = SearchAttributeKey.for_keyword("DossierStatus")
@@ -102,6 +104,7 @@ class DossierWorkflow:
         self._portal_pushed_status: PortalStatus | None = None
         self._branch_outcomes: dict[str, str] = {}  # branch id → done | refused
         self._paid_steps: set[str] = set()
+        self._child_results: list[dict[str, Any]] = []
 
     # ----------------------------------------------------------------------------------- run
 
@@ -148,6 +151,7 @@ class DossierWorkflow:
             status=self._state.status,
             outcome=self._state.outcome,
             reason=self._state.outcome_reason,
+            results=self._state.results,
         )
 
     async def _run_path(self, steps: list[Step], start: str) -> None:
@@ -173,6 +177,8 @@ class DossierWorkflow:
                 current = await self._fee_step(step)
             elif step.kind == StepKind.parallel:
                 current = await self._parallel_step(step)
+            elif step.kind == StepKind.child:
+                current = await self._child_step(step)
             elif step.kind == StepKind.result:
                 current = await self._result_step(step)
             else:  # a definition validated at deploy cannot get here
@@ -435,6 +441,92 @@ class DossierWorkflow:
             )
         )
 
+    async def _child_step(self, step: Step) -> str | None:
+        """Start the interconnected procedure as its own dossier in the other agency, and wait for it."""
+        self._processing()
+        snapshot = self._input.snapshot.children[step.id]
+        scope = self._scope()
+        if step.inputs is not None:
+            values = {name: expressions.parse(text).evaluate(scope) for name, text in step.inputs.items()}
+        else:
+            wanted = snapshot.definition.form.field_names
+            values = {name: value for name, value in self._form.items() if name in wanted}
+        try:
+            child_form = validate_form(snapshot.definition, values, loc_prefix=("form",))
+        except (FormInvalid, expressions.ExpressionError) as invalid:
+            problems = getattr(invalid, "errors", None) or str(invalid)
+            raise _Refused(
+                PortalStatus.stopped, "stopped", f"{step.name}: the child dossier's form is invalid: {problems}"
+            ) from None
+        unit = self._input.step_units.get(step.id, self._input.receiving_unit)
+        try:
+            child = await workflow.execute_activity_method(
+                ReadModelActivities.register_child_dossier,
+                ChildRegistration(
+                    parent_code=self._input.dossier_code,
+                    step_id=step.id,
+                    visit=self._visits[step.id],
+                    snapshot=snapshot,
+                    receiving_unit=unit,
+                    form=child_form,
+                    applicant=self._input.applicant,
+                    channel=self._input.channel,
+                ),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=READ_MODEL_RETRY,
+            )
+        except ActivityError as err:
+            raise _Refused(PortalStatus.stopped, "stopped", f"{step.name}: {err.cause}") from None
+        self._enter(step, Awaiting.system, unit=unit)
+        self._active[step.id].child_dossier_code = child.dossier_code
+        await self._record(
+            DossierEvent(
+                kind="step_started", at=workflow.now(), step_id=step.id,
+                summary=f"{step.name}: interconnected dossier {child.dossier_code} at {unit}",
+                detail={"child_dossier": child.dossier_code, "procedure": snapshot.code, "version": snapshot.version},
+            )
+        )  # fmt: skip
+        outcome = await workflow.execute_child_workflow(
+            DossierWorkflow.run,
+            DossierInput(
+                dossier_code=child.dossier_code,
+                snapshot=snapshot,
+                form=child_form,
+                applicant=self._input.applicant,
+                channel=self._input.channel,
+                receiving_unit=unit,
+                received_at=child.received_at,
+                appointment_date=child.appointment_date,
+                step_units=child.step_units,
+            ),
+            id=child.dossier_code,
+            task_queue=workflow.info().task_queue,
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(PROCEDURE_CODE, snapshot.code),
+                    SearchAttributePair(DOSSIER_STATUS, PortalStatus.registered.name),
+                    SearchAttributePair(ASSIGNED_UNIT, ""),
+                ]
+            ),
+        )
+        self._leave(step)
+        summary = f"{step.name}: dossier {child.dossier_code} ended {outcome.outcome}"
+        await self._record(
+            DossierEvent(
+                kind="child_finished", at=workflow.now(), step_id=step.id,
+                summary=summary + (f" — {outcome.reason}" if outcome.reason else ""),
+                detail=outcome.model_dump(mode="json"),
+            )
+        )  # fmt: skip
+        if outcome.outcome == "completed":
+            self._child_results += [{**r, "from_dossier": child.dossier_code} for r in outcome.results]
+            self._state.results = list(self._child_results)
+            return step.next
+        if step.on_refusal == "continue":
+            self._state.partial = True
+            return step.next
+        raise _Refused(PortalStatus.stopped, "stopped", f"{summary}: {outcome.reason}")
+
     async def _result_step(self, step: Step) -> str | None:
         self._base_status = PortalStatus.completed
         self._enter(step, Awaiting.system)
@@ -446,9 +538,13 @@ class DossierWorkflow:
             for doc in wanted
             if catalogue[doc].branch is None or self._branch_outcomes.get(catalogue[doc].branch or "") == "done"
         ] or [("result", self._definition.name)]
+        # The results of interconnected child dossiers are returned together with this dossier's own.
         self._state.results = [
-            {"document": name, "id": doc, "reference": f"{self._input.dossier_code}/{doc}", "electronic": True}
-            for doc, name in documents
+            *self._child_results,
+            *(
+                {"document": name, "id": doc, "reference": f"{self._input.dossier_code}/{doc}", "electronic": True}
+                for doc, name in documents
+            ),
         ]
         await self._record(
             DossierEvent(

@@ -18,10 +18,11 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import CalendarDep, OfficerDep, SessionDep, SettingsDep, TemporalDep
 from api.errors import field_error
-from domain.definition import DecisionKind, ProcedureDefinition, UnitSelection
+from domain.definition import DecisionKind
 from domain.dossier import (
     Applicant,
     Channel,
+    DefinitionSnapshot,
     DossierInput,
     DossierLiveDetail,
     MessageAccepted,
@@ -31,7 +32,7 @@ from domain.dossier import (
     SupplementSubmission,
 )
 from domain.settings import Settings
-from domain.units import NoCompetentUnit, unit_directory
+from domain.units import NoCompetentUnit, resolve_step_units
 from forms.eform import FormInvalid, validate_form
 from readmodel import dossiers, procedures
 from readmodel.db import as_utc, utcnow
@@ -77,6 +78,7 @@ class ActiveStepView(BaseModel):
     unit_code: str | None
     due_date: date | None
     started_at: datetime
+    child_dossier_code: str | None = None
 
 
 class TimelineEntry(BaseModel):
@@ -90,6 +92,7 @@ class TimelineEntry(BaseModel):
 
 
 class DossierView(Receipt):
+    parent_code: str | None
     active_steps: list[ActiveStepView]
     supplement_request: dict[str, Any] | None
     fee_request: dict[str, Any] | None
@@ -129,13 +132,20 @@ def _request_hash(body: SubmitDossier) -> str:
     return hashlib.sha256(json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
 
 
-async def _start_workflow(client: Client, settings: Settings, session: Session, row: DossierRow) -> None:
+async def _start_workflow(
+    client: Client, settings: Settings, session: Session, row: DossierRow, pinned: DefinitionSnapshot | None = None
+) -> None:
     """Start the dossier's workflow (idempotent: an existing run with this id is kept)."""
-    version = procedures.version(session, row.procedure_code, row.procedure_version)
-    assert version is not None, "a dossier always references a deployed version"
+    if pinned is None:
+        version = procedures.version(session, row.procedure_code, row.procedure_version)
+        assert version is not None, "a dossier always references a deployed version"
+        try:
+            pinned = procedures.pinned_snapshot(session, version)
+        except procedures.ChildNotInService as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     input = DossierInput(
         dossier_code=row.code,
-        snapshot=procedures.snapshot(version),
+        snapshot=pinned,
         form=row.form,
         applicant=Applicant.model_validate(row.applicant),
         channel=Channel(row.channel),
@@ -188,7 +198,11 @@ async def submit_dossier(
         raise HTTPException(
             status.HTTP_409_CONFLICT, f"procedure {body.procedure_code!r} is retired and takes no new dossiers"
         )
-    definition = procedures.snapshot(version).definition
+    try:
+        pinned = procedures.pinned_snapshot(session, version)
+    except procedures.ChildNotInService as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    definition = pinned.definition
     receiving_unit = body.receiving_unit or definition.receiving_units[0]
     if receiving_unit not in definition.receiving_units:
         raise field_error(
@@ -199,7 +213,10 @@ async def submit_dossier(
         form = validate_form(definition, body.form)
     except FormInvalid as invalid:
         raise HTTPException(422, invalid.errors) from None
-    step_units = _resolve_step_units(definition, form, receiving_unit)
+    try:
+        step_units = resolve_step_units(definition, form, receiving_unit)
+    except NoCompetentUnit as exc:
+        raise field_error(["body", "form", exc.field], str(exc)) from None
 
     request_hash = _request_hash(body)
     received_at = utcnow()
@@ -238,7 +255,7 @@ async def submit_dossier(
             await _start_workflow(client, settings, session, row)
         return _receipt(row)
 
-    await _start_workflow(client, settings, session, row)
+    await _start_workflow(client, settings, session, row, pinned)
     log.info("dossier %s submitted for %s v%d", row.code, row.procedure_code, row.procedure_version)
     return _receipt(row)
 
@@ -256,6 +273,7 @@ def get_dossier(code: str, session: SessionDep) -> DossierView:
     row = _row_or_404(session, code)
     return DossierView(
         **_receipt(row).model_dump(),
+        parent_code=row.parent_code,
         active_steps=[ActiveStepView.model_validate(step) for step in row.active_steps],
         supplement_request=row.supplement_request,
         fee_request=row.fee_request,
@@ -331,29 +349,6 @@ async def pay(
     """The payment service reports a fee paid; 409 unless that fee step awaits exactly this amount."""
     _row_or_404(session, code)
     return await _update(client, settings, code, DossierWorkflow.pay, body)
-
-
-def _resolve_step_units(definition: ProcedureDefinition, form: dict[str, Any], receiving_unit: str) -> dict[str, str]:
-    """The unit acting on each officer step: receiving unit, a fixed unit, or the competent unit for an address."""
-    directory = unit_directory()
-    units: dict[str, str] = {}
-    for _, step in definition.all_steps():
-        if not step.is_officer_step:
-            continue
-        match step.unit.select:
-            case UnitSelection.fixed_unit:
-                units[step.id] = step.unit.unit_code or receiving_unit
-            case UnitSelection.competent_unit:
-                address = form.get(step.unit.address_field or "") or {}
-                try:
-                    units[step.id] = directory.competent_unit(
-                        step.unit_level, address.get("province_code", ""), address.get("ward_code", "")
-                    )
-                except NoCompetentUnit as exc:
-                    raise field_error(["body", "form", step.unit.address_field or ""], str(exc)) from None
-            case _:
-                units[step.id] = receiving_unit
-    return units
 
 
 async def _update(client: Client, settings: Settings, code: str, update: Any, message: Any) -> MessageAccepted:

@@ -152,6 +152,9 @@ def _definition(row: ProcedureVersionRow) -> ProcedureDefinition:
 async def deploy_procedure(request: Request, response: Response, session: SessionDep) -> DeploymentOut:
     """Deploy a definition (JSON or YAML). Same content → same version (200); changed → a new version (201)."""
     definition = _parse_or_422(await _read_definition_body(request))
+    problems = procedures.child_problems(session, definition)
+    if problems:
+        raise unprocessable([{"loc": ["body", *loc], "msg": msg, "type": "child_procedure"} for loc, msg in problems])
     deployment = procedures.deploy(session, definition)
     if not deployment.created:
         response.status_code = status.HTTP_200_OK
