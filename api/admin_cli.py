@@ -14,7 +14,7 @@ import httpx
 import typer
 import yaml
 
-from domain.definition import DefinitionInvalid, parse_definition
+from domain.definition import DefinitionInvalid, definition_json_schema, parse_definition
 
 app = typer.Typer(help="Validate, deploy, list, show, diff and retire procedure definitions.", no_args_is_help=True)
 ApiUrl = Annotated[str, typer.Option(envvar="MOTCUA_API_URL", help="The motcua API")]
@@ -66,6 +66,12 @@ def validate(files: list[Path]) -> None:
             typer.echo(f"{path}: valid ({definition.code}, {len(list(definition.all_steps()))} steps)")
     if failed:
         raise typer.Exit(1)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of definitions (editors use it to check YAML as you type)."""
+    typer.echo(json.dumps(definition_json_schema(), indent=2, ensure_ascii=False))
 
 
 @app.command()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import yaml
 
+from domain.definition import definition_json_schema
 from domain.settings import PROJECT_ROOT
 from tests.support import three_step_procedure, unique_codes
 
@@ -154,3 +156,8 @@ def test_graph_and_rule_checks_name_the_offending_value(api):
     assert _errors(api.post("/procedures", json=branch_escape)) == {
         ("body", "steps", 1, "branches", 0, "steps", 0, "next")
     }
+
+
+def test_published_json_schema_is_current():
+    published = json.loads((PROJECT_ROOT / "procedures" / "definition.schema.json").read_text())
+    assert published == definition_json_schema(), "regenerate: motcua-admin schema > procedures/definition.schema.json"
