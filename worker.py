@@ -10,6 +10,7 @@ import httpx
 from temporalio.worker import Worker
 
 from activities.agencies import AgencyActivities
+from activities.legal_clock import LegalClockActivities
 from activities.read_model import ReadModelActivities
 from domain.settings import Settings, get_settings
 from domain.temporal import connect, ensure_search_attributes
@@ -28,9 +29,9 @@ async def run_worker(settings: Settings) -> None:
     timeout = httpx.Timeout(settings.agency_call_timeout_seconds)
     headers = {"Authorization": f"Bearer {settings.agency_api_token}"} if settings.agency_api_token else {}
     async with httpx.AsyncClient(timeout=timeout, headers=headers) as http:
-        read_model = ReadModelActivities(
-            engine, WorkingCalendar(settings.timezone, parse_cutoff(settings.receipt_cutoff))
-        )
+        calendar = WorkingCalendar(settings.timezone, parse_cutoff(settings.receipt_cutoff))
+        read_model = ReadModelActivities(engine, calendar)
+        legal_clock = LegalClockActivities(engine, calendar)
         agencies = AgencyActivities(
             http,
             portal_base_url=settings.portal_base_url,
@@ -44,6 +45,9 @@ async def run_worker(settings: Settings) -> None:
                 activities=[
                     read_model.record_transition,
                     read_model.register_child_dossier,
+                    legal_clock.plan_step,
+                    legal_clock.shift_for_suspension,
+                    legal_clock.appointment_deadline,
                     agencies.call_system,
                     agencies.push_portal_status,
                 ],

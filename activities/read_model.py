@@ -11,7 +11,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain.dossier import ChildDossier, ChildRegistration, PortalStatus, Transition
-from domain.units import NoCompetentUnit, resolve_step_units
+from domain.units import NoCompetentUnit, resolve_step_units, unit_directory
 from domain.working_calendar import WorkingCalendar
 from readmodel import dossiers
 from readmodel.db import utcnow
@@ -84,4 +84,5 @@ class ReadModelActivities:
             received_at=row.received_at,
             appointment_date=row.appointment_date,
             step_units=row.step_units,
+            jurisdiction=unit_directory().jurisdiction_of(row.receiving_unit),
         )

@@ -224,6 +224,14 @@ class Branch(_Strict):
     on_refusal: Literal["stop", "continue"] = "stop"  # a refused branch stops the dossier, or leaves a partial result
 
 
+class Escalation(_Strict):
+    """What happens when an officer step is overdue: tell the unit's leader, or hand the step over."""
+
+    action: Literal["notify_leader", "reassign"]
+    role: Role | None = None  # reassign: the role that takes the step over (default: leader)
+    unit_code: AgencyCode | None = None  # reassign: the unit that takes it over (default: the same unit)
+
+
 class Step(_Strict):
     id: Identifier
     kind: StepKind
@@ -237,6 +245,7 @@ class Step(_Strict):
     # officer steps
     decisions: list[DecisionKind] | None = None
     return_to: Identifier | None = None
+    on_overdue: Escalation | None = None
     # adapter and notification steps
     system: Identifier | None = None
     operation: Identifier | None = None
@@ -278,6 +287,7 @@ class ProcedureDefinition(_Strict):
     time_limit_working_days: Annotated[int, Field(ge=0, le=365)]
     extended_time_limit_working_days: Annotated[int, Field(ge=0, le=365)] | None = None
     fee: Fee = Fee(amount_vnd=0)
+    early_warning_share: Annotated[float, Field(ge=0.5, le=0.95)] = 0.8  # share of a step's budget that warns
     results: list[ResultDocument] = []
     components: list[DossierComponent] = []
     form: EForm

@@ -257,7 +257,7 @@ def _check_step(
         if step.decisions and DecisionKind.approve not in step.decisions:
             refuse("decisions", "an officer step must be able to approve", "missing")
     else:
-        for attr in ("role", "decisions", "return_to"):
+        for attr in ("role", "decisions", "return_to", "on_overdue"):
             if getattr(step, attr) is not None:
                 refuse(attr, f"only officer steps have {attr}")
     if kind == StepKind.adapter:

@@ -74,6 +74,7 @@ class DossierInput(BaseModel):
     appointment_date: date
     # The unit acting on each officer step, resolved at submission (receiving, competent or fixed unit).
     step_units: dict[str, str] = Field(default_factory=dict)
+    jurisdiction: str = "VN"  # whose working calendar the deadlines follow
 
 
 class OfficerRef(BaseModel):
@@ -109,6 +110,73 @@ class SupplementSubmission(BaseModel):
 
     form: dict[str, Any] = Field(default_factory=dict)
     note: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class Apology(BaseModel):
+    """Form 04: the apology letter with a new appointment, owed before a deadline that will be missed."""
+
+    reason: str
+    new_appointment_date: date
+    previous_appointment_date: date
+    issued_at: datetime
+    officer: str
+
+
+class ApologySubmission(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+    new_appointment_date: date
+    officer: OfficerRef
+
+
+class ExtensionSubmission(BaseModel):
+    """An extension to the extended legal limit, where the definition allows one (special cases)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+    new_appointment_date: date
+    officer: OfficerRef
+
+
+class Withdrawal(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class StepClockPlan(BaseModel):
+    start: datetime
+    budget_working_days: int
+    warning_share: float
+    jurisdiction: str
+
+
+class StepClock(BaseModel):
+    due_at: datetime
+    warn_at: datetime
+
+
+class ClockShift(BaseModel):
+    """Supplement time stops the clock: move the appointment and the step deadlines by it."""
+
+    jurisdiction: str
+    paused_at: datetime
+    resumed_at: datetime
+    appointment_date: date
+    steps: dict[str, StepClock]
+
+
+class ShiftedClock(BaseModel):
+    working_hours: float
+    appointment_date: date
+    steps: dict[str, StepClock]
+
+
+class AppointmentDeadline(BaseModel):
+    jurisdiction: str
+    appointment_date: date
 
 
 class PaymentSubmission(BaseModel):
@@ -154,6 +222,10 @@ class ActiveStep(BaseModel):
     due_date: date | None = None
     started_at: datetime
     child_dossier_code: str | None = None
+    due_at: datetime | None = None
+    warn_at: datetime | None = None
+    warning: bool = False  # the step has used its early-warning share of the budget
+    overdue: bool = False
 
 
 class DossierState(BaseModel):
@@ -165,11 +237,20 @@ class DossierState(BaseModel):
     supplement_request: SupplementRequest | None = None
     fee_request: FeeRequest | None = None
     fees_paid_vnd: int = 0
-    outcome: Literal["completed", "refused", "stopped"] | None = None
+    outcome: Literal["completed", "refused", "stopped", "withdrawn"] | None = None
     outcome_reason: str | None = None
     partial: bool = False  # a branch was refused and the definition let the dossier go on
     results: list[dict[str, Any]] = Field(default_factory=list)
     completed_at: datetime | None = None
+    # The legal clock. appointment_date moves only by suspended supplement time and lawful extension;
+    # an apology promises a later date but does not make a late dossier on time.
+    original_appointment_date: date | None = None
+    supplement_count: int = 0
+    suspended_working_hours: float = 0.0
+    extended: bool = False
+    apology: Apology | None = None
+    overdue: bool = False
+    overdue_without_apology: bool = False
 
 
 EventKind = Literal[
@@ -186,6 +267,12 @@ EventKind = Literal[
     "branch_started",
     "branch_finished",
     "child_finished",
+    "early_warning",
+    "overdue",
+    "escalated",
+    "apology",
+    "extension",
+    "withdrawn",
     "result_issued",
     "finished",
     "message_refused",
@@ -242,7 +329,7 @@ class SystemCallResult(BaseModel):
 class DossierOutcome(BaseModel):
     dossier_code: str
     status: PortalStatus
-    outcome: Literal["completed", "refused", "stopped"]
+    outcome: Literal["completed", "refused", "stopped", "withdrawn"]
     reason: str | None = None
     results: list[dict[str, Any]] = Field(default_factory=list)
 
@@ -265,11 +352,12 @@ class ChildDossier(BaseModel):
     received_at: datetime
     appointment_date: date
     step_units: dict[str, str]
+    jurisdiction: str = "VN"
 
 
 class RefusedMessage(BaseModel):
     at: datetime
-    message: Literal["decide", "supplement", "pay"]
+    message: Literal["decide", "supplement", "pay", "apologize", "extend", "withdraw"]
     reason: str
 
 

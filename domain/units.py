@@ -20,10 +20,18 @@ class NoCompetentUnit(LookupError):
         self.field = field
 
 
+NATIONAL = "VN"
+
+
 @dataclass(frozen=True)
 class UnitDirectory:
     province_units: dict[str, str]  # province code → agency code
     ward_units: dict[str, str]  # ward code → agency code
+    unit_provinces: dict[str, str]  # agency code → province code
+
+    def jurisdiction_of(self, agency_code: str) -> str:
+        """The calendar a unit keeps: its province's (which adds to the national one), else the national one."""
+        return self.unit_provinces.get(agency_code, NATIONAL)
 
     def competent_unit(self, level: UnitLevel, province_code: str, ward_code: str) -> str:
         if level == UnitLevel.ward:
@@ -42,9 +50,13 @@ class UnitDirectory:
 @lru_cache
 def unit_directory(path: Path = DATA) -> UnitDirectory:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    unit_provinces = {p["agency_code"]: p["code"] for p in data["provinces"]}
+    unit_provinces.update({w["agency_code"]: w["province"] for w in data["wards"]})
+    unit_provinces.update({o["agency_code"]: o["province"] for o in data.get("offices", [])})
     return UnitDirectory(
         province_units={p["code"]: p["agency_code"] for p in data["provinces"]},
         ward_units={w["code"]: w["agency_code"] for w in data["wards"]},
+        unit_provinces=unit_provinces,
     )
 
 

@@ -131,6 +131,12 @@ def apply_transition(session: Session, transition: Transition) -> bool:
             "partial": state.partial,
             "results": state.results,
             "completed_at": state.completed_at,
+            "supplement_count": state.supplement_count,
+            "suspended_working_hours": state.suspended_working_hours,
+            "extended": state.extended,
+            "apology": state.apology.model_dump(mode="json") if state.apology else None,
+            "overdue": state.overdue,
+            "overdue_without_apology": state.overdue_without_apology,
             "last_seq": transition.seq,
             "updated_at": utcnow(),
         }
@@ -154,6 +160,9 @@ def apply_transition(session: Session, transition: Transition) -> bool:
                     role=step.role.value if step.role else None,
                     unit_code=step.unit_code,
                     due_date=step.due_date,
+                    due_at=step.due_at,
+                    warning=step.warning,
+                    overdue=step.overdue,
                     started_at=step.started_at,
                 )
                 for step in state.active_steps
@@ -174,7 +183,7 @@ def inbox(
             ActiveStepRow.unit_code == unit_code,
             ActiveStepRow.role == role,
         )
-        .order_by(col(ActiveStepRow.due_date), col(DossierRow.received_at), col(ActiveStepRow.started_at))
+        .order_by(col(ActiveStepRow.due_at), col(DossierRow.received_at), col(ActiveStepRow.started_at))
         .offset(offset)
         .limit(limit)
     )

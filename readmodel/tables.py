@@ -67,6 +67,16 @@ class DossierRow(SQLModel, table=True):
     partial: bool = False
     results: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     completed_at: datetime | None = None
+    # The legal clock and what the service-quality indicators count.
+    original_appointment_date: date | None = None
+    jurisdiction: str = Field(default="VN", max_length=10)
+    supplement_count: int = 0
+    suspended_working_hours: float = 0.0
+    extended: bool = False
+    apology: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    overdue: bool = False
+    overdue_without_apology: bool = False
+    prefilled: bool = False  # the applicant's data was reused from national databases
     last_seq: int = 0
     updated_at: datetime
 
@@ -75,7 +85,7 @@ class ActiveStepRow(SQLModel, table=True):
     """A step under way, one row per active step: the officers' inbox reads this table."""
 
     __tablename__ = "dossier_active_step"
-    __table_args__ = (Index("ix_active_step_inbox", "awaiting", "unit_code", "role", "due_date", "started_at"),)
+    __table_args__ = (Index("ix_active_step_inbox", "awaiting", "unit_code", "role", "due_at", "started_at"),)
 
     dossier_code: str = Field(primary_key=True, max_length=100)
     step_id: str = Field(primary_key=True, max_length=63)
@@ -85,6 +95,9 @@ class ActiveStepRow(SQLModel, table=True):
     role: str | None = Field(default=None, max_length=20)
     unit_code: str | None = Field(default=None, max_length=80)
     due_date: date | None = None
+    due_at: datetime | None = None
+    warning: bool = False
+    overdue: bool = False
     started_at: datetime
 
 
@@ -104,3 +117,15 @@ class DossierEventRow(SQLModel, table=True):
     summary: str
     status: int | None = None
     detail: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class CalendarDayRow(SQLModel, table=True):
+    """An administrator's change to a jurisdiction's calendar: an extra day off, or a make-up working day."""
+
+    __tablename__ = "calendar_day"
+
+    jurisdiction: str = Field(primary_key=True, max_length=10)  # VN (national) or a province code
+    day: date = Field(primary_key=True)
+    kind: str = Field(max_length=20)  # day_off | working_day
+    reason: str = Field(max_length=300)
+    changed_at: datetime

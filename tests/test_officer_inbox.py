@@ -13,9 +13,11 @@ from tests.support import deploy, officer, submit, three_step_procedure, unique_
 
 def test_inbox_lists_my_steps_oldest_deadline_first(api):
     code, unit = unique_codes()
-    deploy(api, three_step_procedure(code, unit))
+    slow_procedure = three_step_procedure(code, unit)
+    slow_procedure["steps"][0]["budget_working_days"] = 2
+    deploy(api, slow_procedure)
     quick_code, _ = unique_codes()
-    # A procedure whose reception budget is 0 working days falls due before the 1-day ones.
+    # A reception budget of 0 working days (the same day) falls due before one of 2 working days.
     quick = three_step_procedure(quick_code, unit)
     quick["steps"][0]["budget_working_days"] = 0
     deploy(api, quick)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -23,30 +23,40 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.agencies import AgencyActivities
+    from activities.legal_clock import LegalClockActivities
     from activities.read_model import ReadModelActivities
     from domain import expressions
-    from domain.definition import Branch, DecisionKind, Step, StepKind
+    from domain.definition import Branch, DecisionKind, Role, Step, StepKind
     from domain.dossier import (
         ActiveStep,
+        Apology,
+        ApologySubmission,
+        AppointmentDeadline,
         Awaiting,
         ChildRegistration,
+        ClockShift,
         DossierEvent,
         DossierInput,
         DossierLiveDetail,
         DossierOutcome,
         DossierState,
+        ExtensionSubmission,
         FeeRequest,
         MessageAccepted,
         OfficerDecision,
+        OfficerRef,
         PaymentSubmission,
         PortalStatus,
         PortalStatusPush,
         RefusedMessage,
+        StepClock,
+        StepClockPlan,
         SupplementRequest,
         SupplementSubmission,
         SystemCall,
         SystemCallResult,
         Transition,
+        Withdrawal,
     )
     from domain.working_calendar import VIETNAM as _calendar
     from forms.eform import FormInvalid, validate_form
@@ -105,6 +115,9 @@ class DossierWorkflow:
         self._branch_outcomes: dict[str, str] = {}  # branch id → done | refused
         self._paid_steps: set[str] = set()
         self._child_results: list[dict[str, Any]] = []
+        self._state.original_appointment_date = input.appointment_date
+        self._clock_version = 0  # bumped whenever deadlines may have moved, to wake the watchers
+        self._withdrawal: tuple[int, Withdrawal] | None = None
 
     # ----------------------------------------------------------------------------------- run
 
@@ -120,8 +133,9 @@ class DossierWorkflow:
                 detail={"procedure_version": input.snapshot.version, "content_hash": input.snapshot.content_hash},
             )
         )
+        appointment_watch = asyncio.create_task(self._watch_appointment())
         try:
-            await self._run_path(self._definition.steps, self._definition.start_step)
+            await self._run_until_withdrawn()
             self._state.outcome = "completed"
             if self._base_status != PortalStatus.result_returned:
                 self._base_status = PortalStatus.completed
@@ -129,10 +143,12 @@ class DossierWorkflow:
             self._base_status = refused.status
             self._state.outcome = refused.outcome  # type: ignore[assignment]
             self._state.outcome_reason = refused.reason
+        appointment_watch.cancel()
         self._active.clear()
         self._state.supplement_request = None
         self._state.fee_request = None
         self._state.completed_at = workflow.now()
+        self._bump_clock()
         await self._record(
             DossierEvent(
                 kind="finished",
@@ -142,6 +158,8 @@ class DossierWorkflow:
                 detail={"reason": self._state.outcome_reason} if self._state.outcome_reason else {},
             )
         )
+        if self._withdrawal is not None:
+            self._tickets_applied.add(self._withdrawal[0])
         # Late messages still get their answer, and the portal hears every status before we end.
         await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._portal_queue)
         portal_lane.cancel()
@@ -153,6 +171,17 @@ class DossierWorkflow:
             reason=self._state.outcome_reason,
             results=self._state.results,
         )
+
+    async def _run_until_withdrawn(self) -> None:
+        """Run the step graph; an applicant's withdrawal (status 7) ends it wherever it stands."""
+        main = asyncio.create_task(self._run_path(self._definition.steps, self._definition.start_step))
+        await workflow.wait_condition(lambda: main.done() or self._withdrawal is not None)
+        if main.done():
+            return main.result()
+        main.cancel()
+        await asyncio.gather(main, return_exceptions=True)
+        assert self._withdrawal is not None
+        raise _Refused(PortalStatus.withdrawn, "withdrawn", self._withdrawal[1].reason)
 
     async def _run_path(self, steps: list[Step], start: str) -> None:
         by_id = {step.id: step for step in steps}
@@ -192,12 +221,32 @@ class DossierWorkflow:
             self._processing()
         unit = self._input.step_units.get(step.id, self._input.receiving_unit)
         self._enter(step, Awaiting.officer, role=step.role, unit=unit)
+        clock = await workflow.execute_activity_method(
+            LegalClockActivities.plan_step,
+            StepClockPlan(
+                start=workflow.now(),
+                budget_working_days=step.budget_working_days,
+                warning_share=self._definition.early_warning_share,
+                jurisdiction=self._input.jurisdiction,
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=READ_MODEL_RETRY,
+        )
+        self._set_clock(step.id, clock)
         await self._record(
             DossierEvent(
                 kind="step_started", at=workflow.now(), step_id=step.id,
                 summary=f"{step.name}: waiting for a {step.role.value} officer of {unit}",
+                detail={"due_at": clock.due_at.isoformat(), "warn_at": clock.warn_at.isoformat()},
             )
         )  # fmt: skip
+        watcher = asyncio.create_task(self._watch_step(step))
+        try:
+            return await self._await_decisions(step)
+        finally:
+            watcher.cancel()
+
+    async def _await_decisions(self, step: Step) -> str | None:
         while True:
             await workflow.wait_condition(lambda: step.id in self._decisions)
             # The message stays in self._decisions until its effect is recorded, so no second one
@@ -245,8 +294,14 @@ class DossierWorkflow:
     async def _await_supplement(
         self, step: Step, decision: OfficerDecision, ticket: int, actor: str, detail: dict[str, Any]
     ) -> None:
-        """The applicant completes the dossier (one complete list, given once); then the step decides again."""
+        """The applicant completes the dossier (one complete list, given once); then the step decides again.
+
+        The legal clock stops meanwhile: the appointment and the step deadlines move by the working
+        time spent waiting for the applicant."""
         self._active[step.id].awaiting = Awaiting.applicant
+        paused_at = workflow.now()
+        self._state.supplement_count += 1
+        self._bump_clock()
         self._state.supplement_request = SupplementRequest(
             step_id=step.id, missing=decision.missing, requested_at=workflow.now(), reason=decision.reason
         )
@@ -262,14 +317,42 @@ class DossierWorkflow:
         assert self._supplement is not None
         ticket, supplement = self._supplement
         self._form.update(supplement.form)
+        shifted = await workflow.execute_activity_method(
+            LegalClockActivities.shift_for_suspension,
+            ClockShift(
+                jurisdiction=self._input.jurisdiction,
+                paused_at=paused_at,
+                resumed_at=workflow.now(),
+                appointment_date=self._state.appointment_date,
+                steps={
+                    s.step_id: StepClock(due_at=s.due_at, warn_at=s.warn_at or s.due_at)
+                    for s in self._active.values()
+                    if s.due_at is not None
+                },
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=READ_MODEL_RETRY,
+        )
+        previous_appointment = self._state.appointment_date
+        self._state.appointment_date = shifted.appointment_date
+        self._state.suspended_working_hours += shifted.working_hours
+        for step_id, clock in shifted.steps.items():
+            self._set_clock(step_id, clock)
         self._active[step.id].awaiting = Awaiting.officer
         self._state.supplement_request = None
+        self._bump_clock()
         changed = ", ".join(sorted(supplement.form)) or "no field changed"
         await self._record(
             DossierEvent(
                 kind="supplemented", at=workflow.now(), step_id=step.id, actor=self._input.applicant.full_name,
-                summary=f"Applicant supplemented the dossier ({changed})",
-                detail=supplement.model_dump(mode="json", exclude_none=True),
+                summary=f"Applicant supplemented the dossier ({changed}); appointment "
+                f"{previous_appointment.isoformat()} → {shifted.appointment_date.isoformat()}",
+                detail={
+                    **supplement.model_dump(mode="json", exclude_none=True),
+                    "previous_appointment_date": previous_appointment.isoformat(),
+                    "appointment_date": shifted.appointment_date.isoformat(),
+                    "suspended_working_hours": shifted.working_hours,
+                },
             ),
             form_changed=True,
         )  # fmt: skip
@@ -498,6 +581,7 @@ class DossierWorkflow:
                 received_at=child.received_at,
                 appointment_date=child.appointment_date,
                 step_units=child.step_units,
+                jurisdiction=child.jurisdiction,
             ),
             id=child.dossier_code,
             task_queue=workflow.info().task_queue,
@@ -558,7 +642,253 @@ class DossierWorkflow:
         self._leave(step)
         return step.next
 
+    # ----------------------------------------------------------------------------- the clock
+
+    def _bump_clock(self) -> None:
+        self._clock_version += 1
+
+    def _set_clock(self, step_id: str, clock: StepClock) -> None:
+        active = self._active.get(step_id)
+        if active is not None:
+            active.due_at, active.warn_at = clock.due_at, clock.warn_at
+            active.due_date = _calendar.local_date(clock.due_at)
+
+    async def _sleep_until(self, moment: datetime) -> bool:
+        """Sleep on a durable timer until `moment`; False when the clock changed first (look again)."""
+        version = self._clock_version
+        delay = (moment - workflow.now()).total_seconds()
+        if delay <= 0:
+            return True
+        try:
+            await workflow.wait_condition(lambda: self._clock_version != version, timeout=timedelta(seconds=delay))
+        except TimeoutError:
+            return True
+        return False
+
+    async def _watch_step(self, step: Step) -> None:
+        """Early warning at the definition's share of the budget, then overdue and escalation."""
+        while (active := self._active.get(step.id)) is not None and not active.overdue:
+            if active.awaiting != Awaiting.officer or active.due_at is None:
+                # Waiting for the applicant: the step's clock is stopped.
+                version = self._clock_version
+                await workflow.wait_condition(lambda v=version: self._clock_version != v)  # type: ignore[misc]
+                continue
+            target = active.due_at if active.warning else (active.warn_at or active.due_at)
+            if not await self._sleep_until(target):
+                continue
+            if step.id not in self._active:
+                return
+            if not active.warning:
+                active.warning = True
+                await self._record(
+                    DossierEvent(
+                        kind="early_warning", at=workflow.now(), step_id=step.id,
+                        summary=f"{step.name}: {int(self._definition.early_warning_share * 100)}% of the budget used; "
+                        f"due {active.due_at.astimezone(_calendar.zone):%d/%m/%Y %H:%M}",
+                    )
+                )  # fmt: skip
+                await self._notify_unit(step, active, "early_warning", f"Hồ sơ {self._input.dossier_code} sắp đến hạn")
+            else:
+                active.overdue = True
+                await self._record(
+                    DossierEvent(kind="overdue", at=workflow.now(), step_id=step.id, summary=f"{step.name}: overdue")
+                )
+                await self._escalate(step, active)
+
+    async def _escalate(self, step: Step, active: ActiveStep) -> None:
+        escalation = step.on_overdue
+        if escalation is None:
+            return
+        if escalation.action == "notify_leader":
+            await self._notify_unit(
+                step, active, "escalation", f"Hồ sơ {self._input.dossier_code} quá hạn", role="leader"
+            )
+            summary = f"{step.name}: the leader of {active.unit_code} was told"
+        else:
+            active.role = escalation.role or Role.leader
+            active.unit_code = escalation.unit_code or active.unit_code
+            summary = f"{step.name}: reassigned to a {active.role.value} officer of {active.unit_code}"
+        await self._record(
+            DossierEvent(
+                kind="escalated",
+                at=workflow.now(),
+                step_id=step.id,
+                summary=summary,
+                detail={"action": escalation.action},
+            )
+        )
+
+    async def _notify_unit(
+        self, step: Step, active: ActiveStep, reason: str, message: str, role: str | None = None
+    ) -> None:
+        """Tell the officers of the step's unit; a notice that cannot be delivered never blocks the dossier."""
+        call = SystemCall(
+            dossier_code=self._input.dossier_code,
+            system="notification",
+            operation="notify_unit",
+            idempotency_key=f"{self._input.dossier_code}:{step.id}:{self._visits[step.id]}:{reason}",
+            payload={
+                "unit_code": active.unit_code,
+                "role": role or (active.role.value if active.role else None),
+                "reason": reason,
+                "message": message,
+            },
+        )
+        try:
+            await workflow.execute_activity_method(
+                AgencyActivities.call_system,
+                call,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=AGENCY_RETRY,
+            )
+        except ActivityError:
+            workflow.logger.warning("notice %s for %s was refused", reason, step.id)
+
+    async def _watch_appointment(self) -> None:
+        """The appointment is a promise: past it, the dossier is overdue, and flagged if no apology was made."""
+        while self._state.outcome is None:
+            if self._state.supplement_request is not None:
+                version = self._clock_version
+                await workflow.wait_condition(lambda v=version: self._clock_version != v)  # type: ignore[misc]
+                continue
+            deadline = await workflow.execute_activity_method(
+                LegalClockActivities.appointment_deadline,
+                AppointmentDeadline(
+                    jurisdiction=self._input.jurisdiction, appointment_date=self._state.appointment_date
+                ),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=READ_MODEL_RETRY,
+            )
+            if not await self._sleep_until(deadline):
+                continue
+            if self._state.outcome is None and self._state.supplement_request is None:
+                self._state.overdue = True
+                self._state.overdue_without_apology = self._state.apology is None
+                flag = " without an apology letter" if self._state.apology is None else ""
+                await self._record(
+                    DossierEvent(
+                        kind="overdue", at=workflow.now(),
+                        summary=f"The appointment of {self._state.appointment_date:%d/%m/%Y} was missed{flag}",
+                    )
+                )  # fmt: skip
+                return
+
     # ------------------------------------------------------------------------------ messages
+
+    @workflow.update
+    async def apologize(self, apology: ApologySubmission) -> MessageAccepted:
+        self._check_apology(apology)
+        previous = self._state.apology.new_appointment_date if self._state.apology else self._state.appointment_date
+        officer = apology.officer
+        self._state.apology = Apology(
+            reason=apology.reason,
+            new_appointment_date=apology.new_appointment_date,
+            previous_appointment_date=previous,
+            issued_at=workflow.now(),
+            officer=f"{officer.officer_id} ({officer.role.value}, {officer.unit_code})",
+        )
+        self._bump_clock()
+        await self._record(
+            DossierEvent(
+                kind="apology", at=workflow.now(), actor=self._state.apology.officer,
+                summary=f"Apology letter (form 04): new appointment {apology.new_appointment_date:%d/%m/%Y} "
+                f"instead of {previous:%d/%m/%Y} — {apology.reason}",
+                detail=self._state.apology.model_dump(mode="json"),
+            )
+        )  # fmt: skip
+        await self._notify_applicant(
+            "apology",
+            f"Hồ sơ {self._input.dossier_code}: xin lỗi vì trễ hẹn; ngày hẹn mới {apology.new_appointment_date:%d/%m/%Y}.",
+        )
+        return self._accepted("")
+
+    @apologize.validator
+    def _validate_apologize(self, apology: ApologySubmission) -> None:
+        self._check_apology(apology)
+
+    @workflow.update
+    async def extend(self, extension: ExtensionSubmission) -> MessageAccepted:
+        self._check_extension(extension)
+        previous = self._state.appointment_date
+        self._state.appointment_date = extension.new_appointment_date
+        self._state.extended = True
+        self._bump_clock()
+        officer = extension.officer
+        await self._record(
+            DossierEvent(
+                kind="extension", at=workflow.now(), actor=f"{officer.officer_id} ({officer.role.value}, {officer.unit_code})",
+                summary=f"Time limit extended (special case): appointment {previous:%d/%m/%Y} → "
+                f"{extension.new_appointment_date:%d/%m/%Y} — {extension.reason}",
+                detail=extension.model_dump(mode="json", exclude={"officer"}),
+            )
+        )  # fmt: skip
+        return self._accepted("")
+
+    @extend.validator
+    def _validate_extend(self, extension: ExtensionSubmission) -> None:
+        self._check_extension(extension)
+
+    @workflow.update
+    async def withdraw(self, withdrawal: Withdrawal) -> MessageAccepted:
+        self._check_open("withdraw")
+        ticket = self._issue_ticket()
+        self._withdrawal = (ticket, withdrawal)
+        await workflow.wait_condition(lambda: ticket in self._tickets_applied)
+        return self._accepted("")
+
+    @withdraw.validator
+    def _validate_withdraw(self, withdrawal: Withdrawal) -> None:
+        self._check_open("withdraw")
+
+    def _check_open(self, what: str) -> None:
+        if self._state.outcome is not None or self._withdrawal is not None:
+            raise ApplicationError(f"the dossier's processing has ended; nothing to {what}", type=NOT_AWAITING)
+
+    def _check_acting_officer(self, officer: OfficerRef) -> None:
+        units = {self._input.receiving_unit, *(s.unit_code for s in self._active.values() if s.unit_code)}
+        if officer.unit_code not in units:
+            raise ApplicationError(
+                f"only officers of {', '.join(sorted(units))} act on this dossier now", type=NOT_YOUR_STEP
+            )
+
+    def _check_apology(self, apology: ApologySubmission) -> None:
+        self._check_open("apologise for")
+        self._check_acting_officer(apology.officer)
+        promised = self._state.apology.new_appointment_date if self._state.apology else self._state.appointment_date
+        if apology.new_appointment_date <= promised:
+            raise ApplicationError(f"the new appointment must come after {promised.isoformat()}", type=NOT_AWAITING)
+
+    def _check_extension(self, extension: ExtensionSubmission) -> None:
+        self._check_open("extend")
+        self._check_acting_officer(extension.officer)
+        if self._definition.extended_time_limit_working_days is None:
+            raise ApplicationError("this procedure has no extended time limit", type=NOT_AWAITING)
+        if self._state.extended:
+            raise ApplicationError("the time limit was already extended", type=NOT_AWAITING)
+        if extension.new_appointment_date <= self._state.appointment_date:
+            raise ApplicationError("an extension moves the appointment later", type=NOT_AWAITING)
+
+    async def _notify_applicant(self, reason: str, message: str) -> None:
+        call = SystemCall(
+            dossier_code=self._input.dossier_code,
+            system="notification",
+            operation="send",
+            idempotency_key=f"{self._input.dossier_code}:{reason}:{self._seq}",
+            payload={
+                "channel": "vneid",
+                "message": message,
+                "applicant": self._input.applicant.model_dump(mode="json", exclude_none=True),
+            },
+        )
+        try:
+            await workflow.execute_activity_method(
+                AgencyActivities.call_system,
+                call,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=AGENCY_RETRY,
+            )
+        except ActivityError:
+            workflow.logger.warning("notice %s to the applicant was refused", reason)
 
     @workflow.update
     async def decide(self, decision: OfficerDecision) -> MessageAccepted:

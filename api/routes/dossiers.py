@@ -20,21 +20,24 @@ from api.deps import CalendarDep, OfficerDep, SessionDep, SettingsDep, TemporalD
 from api.errors import field_error
 from domain.definition import DecisionKind
 from domain.dossier import (
+    ApologySubmission,
     Applicant,
     Channel,
     DefinitionSnapshot,
     DossierInput,
     DossierLiveDetail,
+    ExtensionSubmission,
     MessageAccepted,
     OfficerDecision,
     PaymentSubmission,
     PortalStatus,
     SupplementSubmission,
+    Withdrawal,
 )
 from domain.settings import Settings
-from domain.units import NoCompetentUnit, resolve_step_units
+from domain.units import NoCompetentUnit, resolve_step_units, unit_directory
 from forms.eform import FormInvalid, validate_form
-from readmodel import dossiers, procedures
+from readmodel import calendars, dossiers, procedures
 from readmodel.db import as_utc, utcnow
 from readmodel.tables import DossierRow
 from workflows.dossier import ASSIGNED_UNIT, DOSSIER_STATUS, NOT_YOUR_STEP, PROCEDURE_CODE, DossierWorkflow
@@ -53,6 +56,8 @@ class SubmitDossier(BaseModel):
     form: dict[str, Any]
     channel: Channel = Channel.online
     receiving_unit: Annotated[str, Field(min_length=1, max_length=80)] | None = None
+    # Fields the applicant took from national databases (prefill) rather than typed: counted by the indicators.
+    prefilled_fields: Annotated[list[Annotated[str, Field(max_length=63)]], Field(max_length=300)] = []
 
 
 class Receipt(BaseModel):
@@ -79,6 +84,9 @@ class ActiveStepView(BaseModel):
     due_date: date | None
     started_at: datetime
     child_dossier_code: str | None = None
+    due_at: datetime | None = None
+    warning: bool = False
+    overdue: bool = False
 
 
 class TimelineEntry(BaseModel):
@@ -93,6 +101,13 @@ class TimelineEntry(BaseModel):
 
 class DossierView(Receipt):
     parent_code: str | None
+    original_appointment_date: date | None
+    supplement_count: int
+    suspended_working_hours: float
+    extended: bool
+    apology: dict[str, Any] | None
+    overdue: bool
+    overdue_without_apology: bool
     active_steps: list[ActiveStepView]
     supplement_request: dict[str, Any] | None
     fee_request: dict[str, Any] | None
@@ -153,6 +168,7 @@ async def _start_workflow(
         received_at=as_utc(row.received_at),
         appointment_date=row.appointment_date,
         step_units=row.step_units,
+        jurisdiction=row.jurisdiction,
     )
     try:
         await client.start_workflow(
@@ -187,7 +203,7 @@ async def submit_dossier(
     session: SessionDep,
     client: TemporalDep,
     settings: SettingsDep,
-    calendar: CalendarDep,
+    base_calendar: CalendarDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Receipt:
     """Submit a dossier; the answer is the receipt. Resending with the same Idempotency-Key returns the same dossier."""
@@ -218,6 +234,11 @@ async def submit_dossier(
     except NoCompetentUnit as exc:
         raise field_error(["body", "form", exc.field], str(exc)) from None
 
+    unknown_prefilled = sorted(set(body.prefilled_fields) - definition.form.field_names)
+    if unknown_prefilled:
+        raise field_error(["body", "prefilled_fields"], f"not fields of the form: {', '.join(unknown_prefilled)}")
+    jurisdiction = unit_directory().jurisdiction_of(receiving_unit)
+    calendar = calendars.calendar_for(session, jurisdiction, base_calendar)
     request_hash = _request_hash(body)
     received_at = utcnow()
     try:
@@ -238,6 +259,9 @@ async def submit_dossier(
                 step_units=step_units,
                 received_at=received_at,
                 appointment_date=calendar.appointment_date(received_at, definition.time_limit_working_days),
+                original_appointment_date=calendar.appointment_date(received_at, definition.time_limit_working_days),
+                jurisdiction=jurisdiction,
+                prefilled=bool(body.prefilled_fields),
                 idempotency_key=idempotency_key,
                 request_hash=request_hash,
                 status=int(PortalStatus.registered),
@@ -274,6 +298,13 @@ def get_dossier(code: str, session: SessionDep) -> DossierView:
     return DossierView(
         **_receipt(row).model_dump(),
         parent_code=row.parent_code,
+        original_appointment_date=row.original_appointment_date,
+        supplement_count=row.supplement_count,
+        suspended_working_hours=row.suspended_working_hours,
+        extended=row.extended,
+        apology=row.apology,
+        overdue=row.overdue,
+        overdue_without_apology=row.overdue_without_apology,
         active_steps=[ActiveStepView.model_validate(step) for step in row.active_steps],
         supplement_request=row.supplement_request,
         fee_request=row.fee_request,
@@ -349,6 +380,77 @@ async def pay(
     """The payment service reports a fee paid; 409 unless that fee step awaits exactly this amount."""
     _row_or_404(session, code)
     return await _update(client, settings, code, DossierWorkflow.pay, body)
+
+
+class ApologyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+    new_appointment_date: date
+
+
+class ExtensionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+@router.post("/{code}/apologies")
+async def apologize(
+    code: str,
+    body: ApologyIn,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+    officer: OfficerDep,
+    base_calendar: CalendarDep,
+) -> MessageAccepted:
+    """Form 04: an apology with a new appointment, owed at least one working day before the appointment."""
+    row = _row_or_404(session, code)
+    calendar = calendars.calendar_for(session, row.jurisdiction, base_calendar)
+    today = calendar.local_date(utcnow())
+    if calendar.add_working_days(today, 1) > row.appointment_date:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"an apology letter is issued at least one working day before the appointment ({row.appointment_date})",
+        )
+    if not calendar.is_working_day(body.new_appointment_date):
+        raise field_error(["body", "new_appointment_date"], "the new appointment must be a working day")
+    message = ApologySubmission(reason=body.reason, new_appointment_date=body.new_appointment_date, officer=officer)
+    return await _update(client, settings, code, DossierWorkflow.apologize, message)
+
+
+@router.post("/{code}/extensions")
+async def extend(
+    code: str,
+    body: ExtensionIn,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+    officer: OfficerDep,
+    base_calendar: CalendarDep,
+) -> MessageAccepted:
+    """Extend to the procedure's extended limit (special cases), where its definition allows it."""
+    row = _row_or_404(session, code)
+    version = procedures.version(session, row.procedure_code, row.procedure_version)
+    assert version is not None
+    definition = procedures.snapshot(version).definition
+    if definition.extended_time_limit_working_days is None:
+        raise HTTPException(status.HTTP_409_CONFLICT, "this procedure has no extended time limit")
+    calendar = calendars.calendar_for(session, row.jurisdiction, base_calendar)
+    extra = definition.extended_time_limit_working_days - definition.time_limit_working_days
+    new_date = calendar.add_working_days(row.appointment_date, extra)
+    message = ExtensionSubmission(reason=body.reason, new_appointment_date=new_date, officer=officer)
+    return await _update(client, settings, code, DossierWorkflow.extend, message)
+
+
+@router.post("/{code}/withdrawal")
+async def withdraw(
+    code: str, body: Withdrawal, session: SessionDep, client: TemporalDep, settings: SettingsDep
+) -> MessageAccepted:
+    """The applicant withdraws the dossier (status 7); processing stops wherever it stands."""
+    _row_or_404(session, code)
+    return await _update(client, settings, code, DossierWorkflow.withdraw, body)
 
 
 async def _update(client: Client, settings: Settings, code: str, update: Any, message: Any) -> MessageAccepted:

@@ -20,6 +20,8 @@ class InboxItem(BaseModel):
     step_id: str
     step_name: str
     step_due_date: date | None
+    step_due_at: datetime | None
+    urgency: str  # normal | warning (early warning reached) | overdue
     appointment_date: date
     received_at: datetime
     status: int
@@ -44,6 +46,8 @@ def inbox(
             step_id=step.step_id,
             step_name=step.name,
             step_due_date=step.due_date,
+            step_due_at=step.due_at,
+            urgency="overdue" if step.overdue else "warning" if step.warning else "normal",
             appointment_date=dossier.appointment_date,
             received_at=as_utc(dossier.received_at),
             status=dossier.status,

@@ -1,0 +1,49 @@
+"""Administrator-managed calendar days, and the working calendar of a jurisdiction built from them."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlmodel import Session, col, select
+
+from domain.units import NATIONAL
+from domain.working_calendar import WorkingCalendar
+from readmodel.db import utcnow
+from readmodel.tables import CalendarDayRow
+
+
+def days(session: Session, jurisdiction: str, year: int | None = None) -> list[CalendarDayRow]:
+    query = select(CalendarDayRow).where(CalendarDayRow.jurisdiction == jurisdiction)
+    if year is not None:
+        query = query.where(col(CalendarDayRow.day) >= date(year, 1, 1), col(CalendarDayRow.day) <= date(year, 12, 31))
+    return list(session.exec(query.order_by(col(CalendarDayRow.day))))
+
+
+def put_day(session: Session, jurisdiction: str, day: date, kind: str, reason: str) -> CalendarDayRow:
+    row = session.get(CalendarDayRow, (jurisdiction, day))
+    if row is None:
+        row = CalendarDayRow(jurisdiction=jurisdiction, day=day, kind=kind, reason=reason, changed_at=utcnow())
+    else:
+        row.kind, row.reason, row.changed_at = kind, reason, utcnow()
+    session.add(row)
+    session.commit()
+    session.refresh(row)
+    return row
+
+
+def delete_day(session: Session, jurisdiction: str, day: date) -> bool:
+    row = session.get(CalendarDayRow, (jurisdiction, day))
+    if row is None:
+        return False
+    session.delete(row)
+    session.commit()
+    return True
+
+
+def calendar_for(session: Session, jurisdiction: str, base: WorkingCalendar) -> WorkingCalendar:
+    """The national calendar with the national and the jurisdiction's own changes."""
+    rows = days(session, NATIONAL) + (days(session, jurisdiction) if jurisdiction != NATIONAL else [])
+    return base.with_overrides(
+        days_off=[r.day for r in rows if r.kind == "day_off"],
+        working_days=[r.day for r in rows if r.kind == "working_day"],
+    )
