@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 TEMPORAL_CLI_VERSION := v1.5.1
 TEMPORAL_CLI := .tools/bin/temporal
 
-.PHONY: setup venv temporal-cli run test clean
+TEST_SERVER_LIB := .tools/temporal-test-server/lib
+
+.PHONY: setup venv temporal-cli test-server run test clean
 
 setup: venv temporal-cli
 
@@ -30,10 +32,19 @@ temporal-cli:
 		GOBIN=$(CURDIR)/.tools/bin GOFLAGS=-buildvcs=false go install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION); \
 	fi
 
+# Temporal's time-skipping test server (Java, from Maven Central) lets tests cross days of deadlines.
+test-server: $(TEST_SERVER_LIB)/.installed
+
+$(TEST_SERVER_LIB)/.installed: devstack/temporal-test-server/pom.xml
+	@command -v java >/dev/null || { echo "Java is needed for the time-skipping test server"; exit 1; }
+	@command -v mvn >/dev/null || { echo "Maven is needed to fetch the time-skipping test server"; exit 1; }
+	mvn -q -B -f devstack/temporal-test-server/pom.xml dependency:copy-dependencies -DoutputDirectory=$(CURDIR)/$(TEST_SERVER_LIB)
+	@touch $@
+
 run: setup
 	$(BIN)/python -m devstack run
 
-test: setup
+test: setup test-server
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
