@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from api.deps import SessionDep
-from api.routes import dossiers, inbox, procedures
+from api.routes import calendars, dossiers, inbox, procedures, statistics
 from domain.settings import get_settings
 from readmodel.db import engine_for, init_db
 
@@ -39,6 +39,8 @@ def create_app() -> FastAPI:
     app.include_router(procedures.router)
     app.include_router(dossiers.router)
     app.include_router(inbox.router)
+    app.include_router(calendars.router)
+    app.include_router(statistics.router)
 
     @app.get("/health", tags=["operations"])
     def health(session: SessionDep) -> dict[str, str]:

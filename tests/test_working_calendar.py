@@ -50,3 +50,30 @@ def test_a_weekend_submission_counts_from_monday():
 def test_cutoff_is_configurable():
     late = WorkingCalendar(cutoff=parse_cutoff("16:30"))
     assert late.appointment_date(at(2026, 11, 16, 16, 0), 0) == date(2026, 11, 16)
+
+
+def test_working_hours_skip_breaks_nights_weekends_and_holidays():
+    # From Friday 20 November 15:00: two hours that afternoon, then Monday 23; Tuesday 24 is a holiday.
+    start = at(2026, 11, 20, 15, 0)
+    assert VIETNAM.add_working_hours(start, 2) == at(2026, 11, 20, 17, 0)
+    assert VIETNAM.add_working_hours(start, 3) == at(2026, 11, 23, 8, 30)
+    assert VIETNAM.add_working_hours(at(2026, 11, 23, 11, 0), 1) == at(2026, 11, 23, 13, 30)  # lunch is not worked
+    assert VIETNAM.add_working_hours(at(2026, 11, 23, 16, 0), 2) == at(2026, 11, 25, 8, 30)  # the 24th is a day off
+    assert VIETNAM.working_hours_between(start, at(2026, 11, 25, 8, 30)) == 2 + 8 + 1
+
+
+def test_step_deadlines():
+    assert VIETNAM.step_deadline(at(2026, 11, 16, 9, 0), 1) == at(2026, 11, 17, 9, 0)
+    assert VIETNAM.step_deadline(at(2026, 11, 16, 9, 0), 0) == at(2026, 11, 16, 17, 0)
+    assert VIETNAM.step_deadline(at(2026, 11, 16, 18, 0), 0) == at(2026, 11, 17, 17, 0)  # after hours: the next day
+    assert VIETNAM.step_deadline(at(2026, 11, 21, 9, 0), 1) == at(2026, 11, 23, 17, 0)  # Saturday: all of Monday
+
+
+def test_province_days_off_and_make_up_days():
+    province = VIETNAM.with_overrides(days_off=[date(2026, 11, 25)], working_days=[date(2026, 11, 28)])
+    assert not province.is_working_day(date(2026, 11, 25)) and province.is_working_day(date(2026, 11, 28))
+    # Monday 23 + 2: Tuesday 24 is a national holiday and Wednesday 25 the province's day off.
+    assert province.appointment_date(at(2026, 11, 23), 2) == date(2026, 11, 27)
+    assert province.appointment_date(at(2026, 11, 26), 1) == date(2026, 11, 27)
+    assert province.appointment_date(at(2026, 11, 26), 2) == date(2026, 11, 28)  # the make-up Saturday counts
+    assert VIETNAM.is_working_day(date(2026, 11, 25))  # the national calendar is untouched
