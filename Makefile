@@ -7,7 +7,7 @@ TEMPORAL_CLI := .tools/bin/temporal
 
 TEST_SERVER_LIB := .tools/temporal-test-server/lib
 
-.PHONY: setup venv temporal-cli test-server run test clean
+.PHONY: setup venv temporal-cli test-server run test bench clean
 
 setup: venv temporal-cli
 
@@ -48,5 +48,9 @@ test: setup test-server
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
+# Figures beside baselines measured in the same run (see bench/__main__.py; `ARGS=--help`).
+bench: setup
+	$(BIN)/python -m bench $(ARGS)
+
 clean:
-	rm -rf $(VENV) .data test-artifacts .pytest_cache
+	rm -rf $(VENV) .data test-artifacts bench-results .pytest_cache

@@ -174,3 +174,14 @@ def pay(api: httpx.Client, dossier: str, step: str) -> int:
 def attachment(name: str = "scan.pdf", media_type: str = "application/pdf") -> dict[str, Any]:
     """What the upload service describes for an uploaded file."""
     return {"name": name, "media_type": media_type, "size_bytes": 48_213, "sha256": "0f" * 32}
+
+
+def portal_statuses(simulator: httpx.Client, dossier: str, last: int, timeout: float = 30) -> list[int]:
+    """The statuses the portal received, once it has heard `last` (pushes trail the read model by design)."""
+
+    def probe() -> list[int] | None:
+        response = simulator.get(f"/portal/dossiers/{dossier}")
+        statuses = [s["status"] for s in response.json()["statuses"]] if response.status_code == 200 else []
+        return statuses if statuses and statuses[-1] == last else None
+
+    return wait_until(probe, timeout=timeout, what=f"the portal to hear status {last} for {dossier}")

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from tests.support import decide, deploy, submit, three_step_procedure, unique_codes, wait_for_status, wait_until
+from tests.support import (
+    decide,
+    deploy,
+    portal_statuses,
+    submit,
+    three_step_procedure,
+    unique_codes,
+    wait_for_status,
+    wait_until,
+)
 
 OTHER_AGENCY = "H29.CA"
 
@@ -88,7 +97,7 @@ def test_child_dossier_runs_in_the_other_agency_and_its_result_returns_with_the_
         ("extract_copy", None),
     ]
     # The child's own statuses reached the portal under its own code.
-    assert [s["status"] for s in simulator.get(f"/portal/dossiers/{child}").json()["statuses"]][-1] == 10
+    assert portal_statuses(simulator, child, 10)[-1] == 10
 
 
 def test_refused_child_stops_the_parent(api):

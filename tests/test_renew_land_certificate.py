@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from tests.support import active, attachment, decide, pay, wait_for_status, wait_for_step
+from tests.support import (
+    active,
+    attachment,
+    decide,
+    pay,
+    portal_statuses,
+    wait_for_status,
+    wait_for_step,
+    wait_until,
+)
 
 COUNTER = "H29.50.05.13"
 LAND_OFFICE = "H29.22"
@@ -41,13 +50,12 @@ def test_remeasured_parcel_is_verified_on_site_and_pays_its_assessed_obligation(
     decide(api, dossier, "site_verification", LAND_OFFICE)
 
     # The tax authority assesses 250,000 VND; the definition adds the 50,000 VND certificate fee.
+    wait_until(lambda: api.get(f"/dossiers/{dossier}").json()["fee_request"], what="the fee request")
     wrong = api.post(
         f"/dossiers/{dossier}/payments", json={"step_id": "payment", "amount_vnd": 1000, "receipt_reference": "X"}
     )
-    assert wrong.status_code in (409,)
+    assert wrong.status_code == 409 and "300000" in wrong.json()["detail"]
     assert pay(api, dossier, "payment") == 300_000
-    statuses_before_approval = [s["status"] for s in simulator.get(f"/portal/dossiers/{dossier}").json()["statuses"]]
-    assert 6 in statuses_before_approval  # financial obligation requested
 
     # The leader returns the dossier to the records check; it comes back without paying twice.
     decide(api, dossier, "leader_approval", LAND_OFFICE, "return", reason="Sai số tờ bản đồ")
@@ -55,6 +63,7 @@ def test_remeasured_parcel_is_verified_on_site_and_pays_its_assessed_obligation(
     decide(api, dossier, "site_verification", LAND_OFFICE)
     decide(api, dossier, "leader_approval", LAND_OFFICE)
     view = wait_for_status(api, dossier, 10, finished=True)
+    assert 6 in portal_statuses(simulator, dossier, 10)  # financial obligation requested
     assert view["fees_paid_vnd"] == 300_000
     assert any(e["summary"].endswith("already paid") for e in view["timeline"])
     assert [r["id"] for r in view["results"]] == ["certificate"]

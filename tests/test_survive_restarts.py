@@ -10,6 +10,7 @@ import httpx
 from tests.support import (
     deploy,
     officer,
+    portal_statuses,
     submit,
     three_step_procedure,
     unique_codes,
@@ -49,8 +50,7 @@ def test_decisions_sent_while_the_worker_is_dead_apply_once_it_is_back(api, simu
     for dossier in dossiers:
         view = wait_for_status(api, dossier, 10, finished=True)
         assert [e["seq"] for e in view["timeline"]] == list(range(1, len(view["timeline"]) + 1))
-        portal = simulator.get(f"/portal/dossiers/{dossier}").json()
-        assert [s["status"] for s in portal["statuses"]] == [1, 2, 4, 9, 10]
+        assert portal_statuses(simulator, dossier, 10) == [1, 2, 4, 9, 10]
         applied = [
             c
             for c in simulator.get("/_sim/calls", params={"dossier_code": dossier, "system": "civil_status"}).json()
@@ -78,4 +78,4 @@ def test_dossier_survives_a_temporal_server_restart(api, simulator, stack):
     )
     view = wait_for_status(api, dossier, 10, finished=True, timeout=60)
     assert view["outcome"] == "completed"
-    assert [s["status"] for s in simulator.get(f"/portal/dossiers/{dossier}").json()["statuses"]] == [1, 2, 4, 9, 10]
+    assert portal_statuses(simulator, dossier, 10) == [1, 2, 4, 9, 10]

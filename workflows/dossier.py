@@ -65,7 +65,9 @@ PROCEDURE_CODE = SearchAttributeKey.for_keyword("ProcedureCode")
 DOSSIER_STATUS = SearchAttributeKey.for_keyword("DossierStatus")
 ASSIGNED_UNIT = SearchAttributeKey.for_keyword("AssignedUnit")
 
-# The read model is local and must never be skipped: retry until it answers.
+# The read model must never be skipped: retry until it answers. Its writes are ordinary activities, scheduled
+# only once the workflow task that decided them is durable, so the read model never shows a state the
+# workflow could lose in a crash. Calendar arithmetic, which shows nothing, runs as local activities.
 READ_MODEL_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10))
 # Agency systems fail for hours at times: a dossier waits, never fails. Refusals are business answers.
 AGENCY_RETRY = RetryPolicy(
@@ -221,7 +223,7 @@ class DossierWorkflow:
             self._processing()
         unit = self._input.step_units.get(step.id, self._input.receiving_unit)
         self._enter(step, Awaiting.officer, role=step.role, unit=unit)
-        clock = await workflow.execute_activity_method(
+        clock = await workflow.execute_local_activity_method(
             LegalClockActivities.plan_step,
             StepClockPlan(
                 start=workflow.now(),
@@ -317,7 +319,7 @@ class DossierWorkflow:
         assert self._supplement is not None
         ticket, supplement = self._supplement
         self._form.update(supplement.form)
-        shifted = await workflow.execute_activity_method(
+        shifted = await workflow.execute_local_activity_method(
             LegalClockActivities.shift_for_suspension,
             ClockShift(
                 jurisdiction=self._input.jurisdiction,
@@ -751,7 +753,7 @@ class DossierWorkflow:
                 version = self._clock_version
                 await workflow.wait_condition(lambda v=version: self._clock_version != v)  # type: ignore[misc]
                 continue
-            deadline = await workflow.execute_activity_method(
+            deadline = await workflow.execute_local_activity_method(
                 LegalClockActivities.appointment_deadline,
                 AppointmentDeadline(
                     jurisdiction=self._input.jurisdiction, appointment_date=self._state.appointment_date

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Response, status
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import Session
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -36,6 +37,7 @@ from domain.dossier import (
 )
 from domain.settings import Settings
 from domain.units import NoCompetentUnit, resolve_step_units, unit_directory
+from domain.working_calendar import WorkingCalendar
 from forms.eform import FormInvalid, validate_form
 from readmodel import calendars, dossiers, procedures
 from readmodel.db import as_utc, utcnow
@@ -152,12 +154,7 @@ async def _start_workflow(
 ) -> None:
     """Start the dossier's workflow (idempotent: an existing run with this id is kept)."""
     if pinned is None:
-        version = procedures.version(session, row.procedure_code, row.procedure_version)
-        assert version is not None, "a dossier always references a deployed version"
-        try:
-            pinned = procedures.pinned_snapshot(session, version)
-        except procedures.ChildNotInService as exc:
-            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        pinned = await run_in_threadpool(_pinned_for, session, row)
     input = DossierInput(
         dossier_code=row.code,
         snapshot=pinned,
@@ -193,20 +190,24 @@ async def _start_workflow(
                 f"dossier {row.code} is registered but processing could not start yet; "
                 "send the same request with the same Idempotency-Key again",
             ) from exc
-    dossiers.mark_workflow_started(session, row.code)
+    await run_in_threadpool(dossiers.mark_workflow_started, session, row.code)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
-async def submit_dossier(
-    body: SubmitDossier,
-    response: Response,
-    session: SessionDep,
-    client: TemporalDep,
-    settings: SettingsDep,
-    base_calendar: CalendarDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Receipt:
-    """Submit a dossier; the answer is the receipt. Resending with the same Idempotency-Key returns the same dossier."""
+def _pinned_for(session: Session, row: DossierRow) -> DefinitionSnapshot:
+    version = procedures.version(session, row.procedure_code, row.procedure_version)
+    assert version is not None, "a dossier always references a deployed version"
+    try:
+        return procedures.pinned_snapshot(session, version)
+    except procedures.ChildNotInService as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+
+
+def _register_submission(
+    session: Session, body: SubmitDossier, idempotency_key: str | None, base_calendar: WorkingCalendar
+) -> tuple[DossierRow, DefinitionSnapshot | None]:
+    """Validate a submission and store it with its dossier code (blocking database work, run off the event loop).
+
+    Returns the pinned snapshot for a new dossier, None for a resubmission with the same Idempotency-Key."""
     version = procedures.latest(session, body.procedure_code)
     if version is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no procedure {body.procedure_code!r} is deployed")
@@ -269,16 +270,31 @@ async def submit_dossier(
             ),
         )
     except dossiers.IdempotencyConflict as conflict:
-        row = conflict.existing
-        if row.request_hash != request_hash:
+        if conflict.existing.request_hash != request_hash:
             raise HTTPException(
                 status.HTTP_409_CONFLICT, "this Idempotency-Key was already used for a different submission"
             ) from None
+        return conflict.existing, None
+    return row, pinned
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def submit_dossier(
+    body: SubmitDossier,
+    response: Response,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+    base_calendar: CalendarDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Receipt:
+    """Submit a dossier; the answer is the receipt. Resending with the same Idempotency-Key returns the same dossier."""
+    row, pinned = await run_in_threadpool(_register_submission, session, body, idempotency_key, base_calendar)
+    if pinned is None:
         response.status_code = status.HTTP_200_OK
         if not row.workflow_started:
             await _start_workflow(client, settings, session, row)
         return _receipt(row)
-
     await _start_workflow(client, settings, session, row, pinned)
     log.info("dossier %s submitted for %s v%d", row.code, row.procedure_code, row.procedure_version)
     return _receipt(row)
@@ -334,7 +350,7 @@ async def get_live_detail(
     code: str, session: SessionDep, client: TemporalDep, officer: OfficerDep
 ) -> DossierLiveDetail:
     """Live detail from the workflow itself (a query), for officers; citizens poll GET /dossiers/{code}."""
-    _row_or_404(session, code)
+    await run_in_threadpool(_row_or_404, session, code)
     try:
         return await client.get_workflow_handle(code).query(DossierWorkflow.detail)
     except RPCError as exc:
@@ -346,7 +362,7 @@ async def decide(
     code: str, body: DecisionIn, session: SessionDep, client: TemporalDep, settings: SettingsDep, officer: OfficerDep
 ) -> MessageAccepted:
     """An officer's decision on the step awaiting it: 409 when that step is not awaiting this decision."""
-    _row_or_404(session, code)
+    await run_in_threadpool(_row_or_404, session, code)
     try:
         decision = OfficerDecision(**body.model_dump(), officer=officer)
     except ValidationError as exc:
@@ -362,7 +378,7 @@ async def supplement(
     code: str, body: SupplementSubmission, session: SessionDep, client: TemporalDep, settings: SettingsDep
 ) -> MessageAccepted:
     """The applicant's answer to a supplement request; the whole form must be valid once merged."""
-    row = _row_or_404(session, code)
+    row = await run_in_threadpool(_row_or_404, session, code)
     version = procedures.version(session, row.procedure_code, row.procedure_version)
     assert version is not None
     try:
@@ -378,7 +394,7 @@ async def pay(
     code: str, body: PaymentSubmission, session: SessionDep, client: TemporalDep, settings: SettingsDep
 ) -> MessageAccepted:
     """The payment service reports a fee paid; 409 unless that fee step awaits exactly this amount."""
-    _row_or_404(session, code)
+    await run_in_threadpool(_row_or_404, session, code)
     return await _update(client, settings, code, DossierWorkflow.pay, body)
 
 
@@ -431,7 +447,7 @@ async def extend(
     base_calendar: CalendarDep,
 ) -> MessageAccepted:
     """Extend to the procedure's extended limit (special cases), where its definition allows it."""
-    row = _row_or_404(session, code)
+    row = await run_in_threadpool(_row_or_404, session, code)
     version = procedures.version(session, row.procedure_code, row.procedure_version)
     assert version is not None
     definition = procedures.snapshot(version).definition
@@ -449,7 +465,7 @@ async def withdraw(
     code: str, body: Withdrawal, session: SessionDep, client: TemporalDep, settings: SettingsDep
 ) -> MessageAccepted:
     """The applicant withdraws the dossier (status 7); processing stops wherever it stands."""
-    _row_or_404(session, code)
+    await run_in_threadpool(_row_or_404, session, code)
     return await _update(client, settings, code, DossierWorkflow.withdraw, body)
 
 

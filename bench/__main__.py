@@ -1,0 +1,492 @@
+"""`make bench`: speed, scale and memory of motcua, each figure beside a baseline measured in the same run.
+
+1. Dossier throughput over HTTP (three-step procedure: two officer decisions, two adapter calls),
+   against a bare Temporal workflow of the same shape (two updates, two activities) on the same server.
+2. Status polling with many dossiers in the read model, against a bare FastAPI endpoint on the same rows.
+3. Decision latency while submissions keep arriving.
+4. Growth: poll, inbox and decision figures, and worker memory, as dossiers in flight grow.
+Figures are printed as a table and written to bench-results/bench.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import insert
+from temporalio.client import Client
+from tqdm import tqdm
+
+from bench.baseline import TASK_QUEUE, BareDossierWorkflow
+from devstack.stack import Stack, StackConfig, free_port
+from domain.settings import PROJECT_ROOT
+from readmodel.db import engine_for, init_db
+from readmodel.tables import DossierEventRow, DossierRow
+
+RESULTS = PROJECT_ROOT / "bench-results"
+UNIT = "B01.50.05"
+OFFICERS = {
+    "reception": {"X-Dev-Officer": "bench", "X-Dev-Role": "reception", "X-Dev-Unit": UNIT},
+    "approval": {"X-Dev-Officer": "bench", "X-Dev-Role": "leader", "X-Dev-Unit": UNIT},
+}
+PROCEDURE = {
+    "code": "6.000001",
+    "name": "Benchmark procedure",
+    "sector": "bench",
+    "level": "ward",
+    "receiving_units": [UNIT],
+    "time_limit_working_days": 3,
+    "form": {"fields": [{"name": "citizen_id", "label": "CCCD", "type": "citizen_id"}]},
+    "steps": [
+        {"id": "reception", "kind": "reception", "name": "Reception", "role": "reception", "budget_working_days": 1, "next": "lookup"},
+        {"id": "lookup", "kind": "adapter", "name": "Lookup", "system": "civil_status", "operation": "lookup", "next": "approval"},
+        {"id": "approval", "kind": "approval", "name": "Approval", "role": "leader", "budget_working_days": 1, "next": "register"},
+        {"id": "register", "kind": "adapter", "name": "Register", "system": "tax", "operation": "register", "next": "result"},
+        {"id": "result", "kind": "result", "name": "Result"},
+    ],
+}  # fmt: skip
+SUBMISSION = {"procedure_code": "6.000001", "applicant": {"full_name": "Bench"}, "form": {"citizen_id": "079123456789"}}
+
+
+@dataclass
+class Figure:
+    scenario: str
+    metric: str
+    value: float
+    unit: str
+    baseline: float | None = None
+    target: str | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        if self.baseline in (None, 0):
+            return None
+        return round(self.value / self.baseline, 3)
+
+
+def pct(samples: list[float], q: float) -> float:
+    if not samples:
+        return float("nan")
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+# ----------------------------------------------------------------------------- throughput
+
+
+async def _wait_for(http: httpx.AsyncClient, code: str, ready: Any, timeout: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    delay = 0.02
+    while time.monotonic() < deadline:
+        view = (await http.get(f"/dossiers/{code}")).json()
+        if ready(view):
+            return view
+        await asyncio.sleep(delay)
+        delay = min(delay * 1.5, 0.25)
+    raise TimeoutError(f"{code} not ready")
+
+
+def _awaits(step: str) -> Any:
+    return lambda view: any(s["step_id"] == step and s["awaiting"] == "officer" for s in view["active_steps"])
+
+
+async def _decide(http: httpx.AsyncClient, code: str, step: str, latencies: list[float]) -> None:
+    await _wait_for(http, code, _awaits(step))
+    started = time.perf_counter()
+    response = await http.post(
+        f"/dossiers/{code}/decisions", json={"step_id": step, "decision": "approve"}, headers=OFFICERS[step]
+    )
+    latencies.append((time.perf_counter() - started) * 1000)
+    response.raise_for_status()
+
+
+async def drive_product(api_url: str, count: int, concurrency: int) -> dict[str, Any]:
+    submit_ms: list[float] = []
+    decide_ms: list[float] = []
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(count):
+        queue.put_nowait(i)
+    progress = tqdm(total=count, desc="product dossiers", unit="dossier", leave=False)
+    limits = httpx.Limits(max_connections=concurrency * 2)
+
+    async def client() -> None:
+        async with httpx.AsyncClient(base_url=api_url, timeout=120, limits=limits) as http:
+            while not queue.empty():
+                queue.get_nowait()
+                started = time.perf_counter()
+                response = await http.post("/dossiers", json=SUBMISSION)
+                submit_ms.append((time.perf_counter() - started) * 1000)
+                response.raise_for_status()
+                code = response.json()["dossier_code"]
+                await _decide(http, code, "reception", decide_ms)
+                await _decide(http, code, "approval", decide_ms)
+                await _wait_for(http, code, lambda v: v["completed_at"] is not None)
+                progress.update()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    progress.close()
+    return {"per_second": count / elapsed, "submit_ms": submit_ms, "decide_ms": decide_ms, "seconds": elapsed}
+
+
+async def drive_baseline(address: str, count: int, concurrency: int) -> dict[str, Any]:
+    client = await Client.connect(address)
+    update_ms: list[float] = []
+    start_ms: list[float] = []
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(count):
+        queue.put_nowait(i)
+    progress = tqdm(total=count, desc="baseline workflows", unit="wf", leave=False)
+    run = f"{time.time_ns()}"
+
+    async def one() -> None:
+        while not queue.empty():
+            i = queue.get_nowait()
+            started = time.perf_counter()
+            handle = await client.start_workflow(
+                BareDossierWorkflow.run, f"bare-{run}-{i}", id=f"bare-{run}-{i}", task_queue=TASK_QUEUE
+            )
+            start_ms.append((time.perf_counter() - started) * 1000)
+            for _ in range(2):
+                started = time.perf_counter()
+                await handle.execute_update(BareDossierWorkflow.approve)
+                update_ms.append((time.perf_counter() - started) * 1000)
+            await handle.result()
+            progress.update()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    progress.close()
+    return {"per_second": count / elapsed, "submit_ms": start_ms, "decide_ms": update_ms, "seconds": elapsed}
+
+
+# -------------------------------------------------------------------------------- polling
+
+
+def seed_read_model(url: str, count: int) -> list[str]:
+    """Dossiers as the read model holds them (with a short timeline), inserted in bulk."""
+    engine = engine_for(url)
+    init_db(engine)
+    now = datetime.now(UTC)
+    codes = [f"S{random.randint(10, 99)}.50.05-{260000 + i // 9999:06d}-{i % 9999 + 1:04d}" for i in range(count)]
+    step = {"step_id": "reception", "name": "Reception", "kind": "reception", "awaiting": "officer", "role": "reception",
+            "unit_code": "S.50", "due_date": "2026-12-01", "started_at": now.isoformat()}  # fmt: skip
+    with engine.begin() as connection:
+        for first in tqdm(range(0, count, 5000), desc="seeding read model", unit="batch", leave=False):
+            batch = codes[first : first + 5000]
+            connection.execute(
+                insert(DossierRow),
+                [
+                    {
+                        "code": code, "procedure_code": "6.000001", "procedure_version": 1, "procedure_name": "Seed",
+                        "receiving_unit": "S.50", "channel": 2, "applicant": {"full_name": "Seed"},
+                        "form": {"citizen_id": "079123456789"}, "step_units": {}, "received_at": now,
+                        "appointment_date": date(2026, 12, 3), "request_hash": code, "status": 1,
+                        "active_steps": [step], "results": [], "updated_at": now, "workflow_started": True,
+                    }
+                    for code in batch
+                ],
+            )  # fmt: skip
+            connection.execute(
+                insert(DossierEventRow),
+                [
+                    {
+                        "dossier_code": code,
+                        "seq": seq,
+                        "kind": "submitted",
+                        "at": now,
+                        "summary": "seeded",
+                        "detail": {},
+                    }
+                    for code in batch
+                    for seq in (1, 2, 3)
+                ],
+            )
+    engine.dispose()
+    return codes
+
+
+def wrk_available() -> bool:
+    if shutil.which("wrk"):
+        return True
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], capture_output=True)
+    return shutil.which("wrk") is not None
+
+
+def load_with_wrk(base: str, prefix: str, codes: list[str], seconds: int, connections: int) -> tuple[float, float]:
+    script = RESULTS / "paths.lua"
+    sample = random.sample(codes, min(len(codes), 5000))
+    script.write_text(
+        "paths = {" + ",".join(f'"{prefix}{c}"' for c in sample) + "}\n"
+        "request = function() return wrk.format('GET', paths[math.random(#paths)]) end\n"
+    )
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), base],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    rps = float(next(line.split()[1] for line in out.splitlines() if line.startswith("Requests/sec")))
+    p99 = next(line.split()[1] for line in out.splitlines() if line.strip().startswith("99%"))
+    return rps, _ms(p99)
+
+
+def _ms(text: str) -> float:
+    for unit, factor in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * factor
+    return float(text)
+
+
+async def load_with_python(
+    base: str, prefix: str, codes: list[str], seconds: int, connections: int
+) -> tuple[float, float]:
+    latencies: list[float] = []
+    deadline = time.monotonic() + seconds
+
+    async def worker() -> None:
+        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+            while time.monotonic() < deadline:
+                started = time.perf_counter()
+                (await http.get(prefix + random.choice(codes))).raise_for_status()
+                latencies.append((time.perf_counter() - started) * 1000)
+
+    started = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return len(latencies) / (time.monotonic() - started), pct(latencies, 99)
+
+
+async def poll_figures(
+    api: str, bare: str, codes: list[str], seconds: int
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    if wrk_available():
+        return (
+            load_with_wrk(api, "/dossiers/", codes, seconds, 32),
+            load_with_wrk(bare, "/bare/", codes, seconds, 32),
+        )
+    return (
+        await load_with_python(api, "/dossiers/", codes, seconds, 32),
+        await load_with_python(bare, "/bare/", codes, seconds, 32),
+    )
+
+
+# ------------------------------------------------------------------------ decision latency
+
+
+async def decisions_under_load(api_url: str, decisions: int, background_per_second: float) -> list[float]:
+    """Officer decisions while submissions keep arriving in the background."""
+    stop = asyncio.Event()
+
+    async def background() -> None:
+        async with httpx.AsyncClient(base_url=api_url, timeout=60) as http:
+            while not stop.is_set():
+                asyncio.ensure_future(http.post("/dossiers", json=SUBMISSION))
+                await asyncio.sleep(1 / background_per_second)
+
+    latencies: list[float] = []
+    task = asyncio.create_task(background())
+    async with httpx.AsyncClient(base_url=api_url, timeout=60) as http:
+        codes = []
+        for _ in range(decisions):
+            response = await http.post("/dossiers", json=SUBMISSION)
+            codes.append(response.json()["dossier_code"])
+        for code in tqdm(codes, desc="decisions under load", unit="decision", leave=False):
+            await _decide(http, code, "reception", latencies)
+    stop.set()
+    await task
+    return latencies
+
+
+# --------------------------------------------------------------------------------- growth
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def submit_in_flight(api_url: str, count: int) -> None:
+    progress = tqdm(total=count, desc="dossiers in flight", unit="dossier", leave=False)
+    semaphore = asyncio.Semaphore(32)
+    async with httpx.AsyncClient(base_url=api_url, timeout=60, limits=httpx.Limits(max_connections=64)) as http:
+
+        async def one() -> None:
+            async with semaphore:
+                (await http.post("/dossiers", json=SUBMISSION)).raise_for_status()
+                progress.update()
+
+        await asyncio.gather(*(one() for _ in range(count)))
+    progress.close()
+
+
+async def inbox_ms(api_url: str, samples: int = 50) -> float:
+    latencies = []
+    async with httpx.AsyncClient(base_url=api_url, timeout=30) as http:
+        for _ in range(samples):
+            started = time.perf_counter()
+            (await http.get("/inbox", params={"limit": 50}, headers=OFFICERS["reception"])).raise_for_status()
+            latencies.append((time.perf_counter() - started) * 1000)
+    return pct(latencies, 99)
+
+
+# ----------------------------------------------------------------------------------- main
+
+
+def start_stack(data_dir: Path) -> tuple[Stack, list[subprocess.Popen[bytes]]]:
+    shutil.rmtree(data_dir, ignore_errors=True)
+    config = StackConfig(
+        data_dir=data_dir,
+        api_port=free_port(),
+        simulator_port=free_port(),
+        temporal_port=free_port(),
+        temporal_ui=False,
+        temporal_address=os.environ.get("TEMPORAL_ADDRESS"),
+        database_url=os.environ.get("DATABASE_URL"),
+    )
+    stack = Stack(config)
+    stack.start()
+    env = config.env()
+    bare_port = free_port()
+    extra = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bench.baseline_worker", config.address, config.simulator_url],
+            cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ),
+        subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "bench.bare_api:app", "--host", "127.0.0.1", "--port", str(bare_port),
+             "--log-level", "warning", "--no-access-log"],
+            cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ),
+    ]  # fmt: skip
+    stack.bare_url = f"http://127.0.0.1:{bare_port}"  # type: ignore[attr-defined]
+    for _ in range(100):
+        try:
+            if httpx.get(f"{stack.bare_url}/bare/none", timeout=1).status_code == 404:  # type: ignore[attr-defined]
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    return stack, extra
+
+
+async def run(args: argparse.Namespace) -> list[Figure]:
+    RESULTS.mkdir(exist_ok=True)
+    stack, extra = start_stack(RESULTS / "stack")
+    figures: list[Figure] = []
+    try:
+        api = stack.config.api_url
+        httpx.post(f"{api}/procedures", json=PROCEDURE, timeout=30).raise_for_status()
+        worker_pid = stack.processes["worker"].pid
+
+        # warm both paths so the first figures do not pay for imports and caches
+        await asyncio.wait_for(drive_product(api, 5, 5), 120)
+        await asyncio.wait_for(drive_baseline(stack.config.address, 5, 5), 120)
+
+        product = await asyncio.wait_for(drive_product(api, args.dossiers, args.concurrency), args.timeout)
+        baseline = await asyncio.wait_for(
+            drive_baseline(stack.config.address, args.dossiers, args.concurrency), args.timeout
+        )
+        figures += [
+            Figure("throughput", "completed dossiers/s", round(product["per_second"], 2), "1/s",
+                   round(baseline["per_second"], 2), ">= 20/s, ratio >= 0.8"),
+            Figure("throughput", "submit p50", round(pct(product["submit_ms"], 50), 1), "ms", round(pct(baseline["submit_ms"], 50), 1)),
+            Figure("throughput", "submit p95", round(pct(product["submit_ms"], 95), 1), "ms", round(pct(baseline["submit_ms"], 95), 1)),
+            Figure("throughput", "submit p99", round(pct(product["submit_ms"], 99), 1), "ms", round(pct(baseline["submit_ms"], 99), 1)),
+            Figure("throughput", "decide p50", round(pct(product["decide_ms"], 50), 1), "ms", round(pct(baseline["decide_ms"], 50), 1)),
+            Figure("throughput", "decide p95", round(pct(product["decide_ms"], 95), 1), "ms", round(pct(baseline["decide_ms"], 95), 1)),
+            Figure("throughput", "decide p99", round(pct(product["decide_ms"], 99), 1), "ms", round(pct(baseline["decide_ms"], 99), 1)),
+        ]  # fmt: skip
+
+        latencies = await decisions_under_load(api, args.decisions, args.background_rate)
+        figures += [
+            Figure("decision latency", f"p50 with {args.background_rate}/s submissions", round(pct(latencies, 50), 1), "ms"),
+            Figure("decision latency", f"p99 with {args.background_rate}/s submissions", round(pct(latencies, 99), 1), "ms",
+                   target="p99 < 250 ms"),
+        ]  # fmt: skip
+
+        codes = seed_read_model(stack.config.sqlalchemy_url, args.seed)
+        (rps, p99), (bare_rps, bare_p99) = await poll_figures(api, stack.bare_url, codes, args.poll_seconds)  # type: ignore[attr-defined]
+        figures += [
+            Figure("status polling", f"req/s, {args.seed:,} dossiers", round(rps), "1/s", round(bare_rps), ">= 2000/s, ratio >= 0.6"),
+            Figure("status polling", "p99", round(p99, 2), "ms", round(bare_p99, 2), "< 25 ms"),
+        ]  # fmt: skip
+
+        in_flight = 0
+        for level in args.growth:
+            await submit_in_flight(api, level - in_flight)
+            in_flight = level
+            await asyncio.sleep(2)
+            (rps, p99), _ = await poll_figures(api, stack.bare_url, codes, max(3, args.poll_seconds // 2))  # type: ignore[attr-defined]
+            decisions = await decisions_under_load(api, 20, 1)
+            figures += [
+                Figure(f"growth {level:,} in flight", "poll req/s", round(rps), "1/s"),
+                Figure(f"growth {level:,} in flight", "poll p99", round(p99, 2), "ms"),
+                Figure(f"growth {level:,} in flight", "inbox p99", round(await inbox_ms(api), 1), "ms"),
+                Figure(f"growth {level:,} in flight", "decision p99", round(pct(decisions, 99), 1), "ms"),
+                Figure(f"growth {level:,} in flight", "worker RSS", round(rss_mb(worker_pid), 1), "MB"),
+            ]
+    except Exception as exc:  # keep the figures measured so far, and say what stopped the run
+        print(f"\nbenchmark stopped early: {type(exc).__name__}: {exc}", file=sys.stderr)
+    finally:
+        for process in extra:
+            process.terminate()
+            process.wait(timeout=15)
+        stack.stop()
+    return figures
+
+
+def print_table(figures: list[Figure]) -> None:
+    header = f"{'scenario':<26} {'metric':<36} {'value':>10} {'unit':<5} {'baseline':>10} {'ratio':>7}  target"
+    print(header)
+    print("-" * len(header))
+    for f in figures:
+        baseline = "" if f.baseline is None else f"{f.baseline:g}"
+        ratio = "" if f.ratio is None else f"{f.ratio:g}"
+        print(f"{f.scenario:<26} {f.metric:<36} {f.value:>10g} {f.unit:<5} {baseline:>10} {ratio:>7}  {f.target or ''}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__)
+    parser.add_argument("--dossiers", type=int, default=200, help="dossiers driven end to end")
+    parser.add_argument("--concurrency", type=int, default=16, help="concurrent HTTP clients")
+    parser.add_argument("--decisions", type=int, default=100)
+    parser.add_argument("--background-rate", type=float, default=5.0, help="submissions per second meanwhile")
+    parser.add_argument("--seed", type=int, default=100_000, help="dossiers seeded in the read model for polling")
+    parser.add_argument("--poll-seconds", type=int, default=10)
+    parser.add_argument("--timeout", type=float, default=900, help="seconds a throughput run may take")
+    parser.add_argument("--growth", type=lambda s: [int(x) for x in s.split(",")], default=[1000, 2000])
+    args = parser.parse_args()
+    figures = asyncio.run(run(args))
+    print_table(figures)
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / "bench.json"
+    out.write_text(
+        json.dumps(
+            {
+                "at": datetime.now(UTC).isoformat(),
+                "machine": {"cpus": os.cpu_count()},
+                "arguments": vars(args),
+                "figures": [{**asdict(f), "ratio": f.ratio} for f in figures],
+            },
+            indent=2,
+        )
+    )
+    print(f"\nwritten to {out}")
+
+
+if __name__ == "__main__":
+    main()

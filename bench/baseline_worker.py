@@ -1,0 +1,26 @@
+"""Worker process for the throughput baseline (a module of its own: workflows cannot live in __main__)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import httpx
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from bench.baseline import TASK_QUEUE, BareActivities, BareDossierWorkflow
+
+
+async def main(address: str, simulator_url: str) -> None:
+    client = await Client.connect(address)
+    async with httpx.AsyncClient(timeout=30) as http:
+        activities = BareActivities(http, f"{simulator_url}/systems/civil_status/bench")
+        worker = Worker(
+            client, task_queue=TASK_QUEUE, workflows=[BareDossierWorkflow], activities=[activities.call_agency]
+        )
+        await worker.run()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], sys.argv[2]))
