@@ -43,7 +43,7 @@ async def run_worker(settings: Settings) -> None:
                 task_queue=settings.task_queue,
                 workflows=[DossierWorkflow],
                 activities=[
-                    read_model.record_transition,
+                    read_model.record_transitions,
                     read_model.register_child_dossier,
                     legal_clock.plan_step,
                     legal_clock.shift_for_suspension,

@@ -10,7 +10,7 @@ from sqlmodel import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from domain.dossier import ChildDossier, ChildRegistration, PortalStatus, Transition
+from domain.dossier import ChildDossier, ChildRegistration, PortalStatus, TransitionBatch
 from domain.units import NoCompetentUnit, resolve_step_units, unit_directory
 from domain.working_calendar import WorkingCalendar
 from readmodel import dossiers
@@ -26,16 +26,18 @@ class ReadModelActivities:
         self._calendar = calendar
 
     @activity.defn
-    def record_transition(self, transition: Transition) -> None:
+    def record_transitions(self, batch: TransitionBatch) -> None:
+        """Apply a dossier's queued transitions in order, in one database transaction."""
         with Session(self._engine) as session:
-            applied = dossiers.apply_transition(session, transition)
-        log.info(
-            "dossier %s #%d %s%s",
-            transition.dossier_code,
-            transition.seq,
-            transition.event.summary,
-            "" if applied else " (already recorded)",
-        )
+            applied = dossiers.apply_transitions(session, batch.transitions)
+        for transition, fresh in zip(batch.transitions, applied, strict=True):
+            log.info(
+                "dossier %s #%d %s%s",
+                transition.dossier_code,
+                transition.seq,
+                transition.event.summary,
+                "" if fresh else " (already recorded)",
+            )
 
     @activity.defn
     def register_child_dossier(self, registration: ChildRegistration) -> ChildDossier:

@@ -302,6 +302,10 @@ class Transition(BaseModel):
     form: dict[str, Any] | None = None
 
 
+class TransitionBatch(BaseModel):
+    transitions: list[Transition]
+
+
 class PortalStatusPush(BaseModel):
     dossier_code: str
     seq: int

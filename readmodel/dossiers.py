@@ -96,6 +96,35 @@ def mark_workflow_started(session: Session, code: str) -> None:
 
 def apply_transition(session: Session, transition: Transition) -> bool:
     """Record one transition; return False when it was already recorded (a retried activity)."""
+    return apply_transitions(session, [transition])[0]
+
+
+def apply_transitions(session: Session, transitions: list[Transition]) -> list[bool]:
+    """Record a dossier's transitions in order, in one transaction; False for those already recorded.
+
+    Only the dossier's own workflow writes its transitions, one batch at a time, so a transition seen
+    again is a retried activity: it is skipped, and an older state never overwrites a newer one."""
+    if not transitions:
+        return []
+    code = transitions[0].dossier_code
+    recorded = set(
+        session.exec(
+            select(DossierEventRow.seq).where(
+                DossierEventRow.dossier_code == code, col(DossierEventRow.seq).in_([t.seq for t in transitions])
+            )
+        )
+    )
+    applied = []
+    for transition in transitions:
+        fresh = transition.seq not in recorded
+        if fresh:
+            _apply(session, transition)
+        applied.append(fresh)
+    session.commit()
+    return applied
+
+
+def _apply(session: Session, transition: Transition) -> None:
     event = transition.event
     session.add(
         DossierEventRow(
@@ -110,11 +139,6 @@ def apply_transition(session: Session, transition: Transition) -> bool:
             detail=event.detail,
         )
     )
-    try:
-        session.flush()
-    except IntegrityError:
-        session.rollback()
-        return False
     if transition.state is not None:
         state = transition.state
         values: dict[str, object] = {
@@ -167,8 +191,6 @@ def apply_transition(session: Session, transition: Transition) -> bool:
                 )
                 for step in state.active_steps
             )
-    session.commit()
-    return True
 
 
 def inbox(

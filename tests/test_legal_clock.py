@@ -182,7 +182,7 @@ async def legal_clock(simulator_url: str, folder: Path) -> AsyncIterator[Clock]:
                     task_queue="legal-clock",
                     workflows=[DossierWorkflow],
                     activities=[
-                        read_model.record_transition,
+                        read_model.record_transitions,
                         read_model.register_child_dossier,
                         clock.plan_step,
                         clock.shift_for_suspension,

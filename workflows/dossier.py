@@ -56,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
         SystemCall,
         SystemCallResult,
         Transition,
+        TransitionBatch,
         Withdrawal,
     )
     from domain.working_calendar import VIETNAM as _calendar
@@ -112,6 +113,10 @@ class DossierWorkflow:
         self._supplement: tuple[int, SupplementSubmission] | None = None
         self._tickets_issued = 0
         self._tickets_applied: set[int] = set()
+        self._ticket_seq: dict[int, int] = {}  # the transition a message's answer waits to see recorded
+        self._record_queue: list[Transition] = []
+        self._recorded_seq = 0
+        self._indexed_units = ""
         self._portal_queue: list[PortalStatusPush] = []
         self._portal_pushed_status: PortalStatus | None = None
         self._branch_outcomes: dict[str, str] = {}  # branch id → done | refused
@@ -126,6 +131,7 @@ class DossierWorkflow:
     @workflow.run
     async def run(self, input: DossierInput) -> DossierOutcome:
         portal_lane = asyncio.create_task(self._push_to_portal_in_order())
+        read_model_lane = asyncio.create_task(self._write_read_model_in_order())
         await self._record(
             DossierEvent(
                 kind="submitted",
@@ -161,10 +167,13 @@ class DossierWorkflow:
             )
         )
         if self._withdrawal is not None:
-            self._tickets_applied.add(self._withdrawal[0])
-        # Late messages still get their answer, and the portal hears every status before we end.
-        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._portal_queue)
+            self._mark_applied(self._withdrawal[0])
+        # Late messages still get their answer; the read model and the portal hear everything before we end.
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished() and not self._portal_queue and not self._record_queue
+        )
         portal_lane.cancel()
+        read_model_lane.cancel()
         assert self._state.outcome is not None
         return DossierOutcome(
             dossier_code=input.dossier_code,
@@ -359,7 +368,7 @@ class DossierWorkflow:
             form_changed=True,
         )  # fmt: skip
         self._supplement = None
-        self._tickets_applied.add(ticket)
+        self._mark_applied(ticket)
 
     async def _calling_step(self, step: Step) -> str | None:
         self._processing()
@@ -790,7 +799,7 @@ class DossierWorkflow:
             officer=f"{officer.officer_id} ({officer.role.value}, {officer.unit_code})",
         )
         self._bump_clock()
-        await self._record(
+        seq = await self._record(
             DossierEvent(
                 kind="apology", at=workflow.now(), actor=self._state.apology.officer,
                 summary=f"Apology letter (form 04): new appointment {apology.new_appointment_date:%d/%m/%Y} "
@@ -798,6 +807,7 @@ class DossierWorkflow:
                 detail=self._state.apology.model_dump(mode="json"),
             )
         )  # fmt: skip
+        await workflow.wait_condition(lambda: self._recorded_seq >= seq)
         await self._notify_applicant(
             "apology",
             f"Hồ sơ {self._input.dossier_code}: xin lỗi vì trễ hẹn; ngày hẹn mới {apology.new_appointment_date:%d/%m/%Y}.",
@@ -816,7 +826,7 @@ class DossierWorkflow:
         self._state.extended = True
         self._bump_clock()
         officer = extension.officer
-        await self._record(
+        seq = await self._record(
             DossierEvent(
                 kind="extension", at=workflow.now(), actor=f"{officer.officer_id} ({officer.role.value}, {officer.unit_code})",
                 summary=f"Time limit extended (special case): appointment {previous:%d/%m/%Y} → "
@@ -824,6 +834,7 @@ class DossierWorkflow:
                 detail=extension.model_dump(mode="json", exclude={"officer"}),
             )
         )  # fmt: skip
+        await workflow.wait_condition(lambda: self._recorded_seq >= seq)
         return self._accepted("")
 
     @extend.validator
@@ -835,7 +846,7 @@ class DossierWorkflow:
         self._check_open("withdraw")
         ticket = self._issue_ticket()
         self._withdrawal = (ticket, withdrawal)
-        await workflow.wait_condition(lambda: ticket in self._tickets_applied)
+        await workflow.wait_condition(lambda: self._answered(ticket))
         return self._accepted("")
 
     @withdraw.validator
@@ -898,7 +909,7 @@ class DossierWorkflow:
         self._check_decision(decision)
         ticket = self._issue_ticket()
         self._decisions[decision.step_id] = (ticket, decision)
-        await workflow.wait_condition(lambda: ticket in self._tickets_applied)
+        await workflow.wait_condition(lambda: self._answered(ticket))
         return self._accepted(decision.step_id)
 
     @decide.validator
@@ -921,7 +932,7 @@ class DossierWorkflow:
         step_id = self._state.supplement_request.step_id
         ticket = self._issue_ticket()
         self._supplement = (ticket, submission)
-        await workflow.wait_condition(lambda: ticket in self._tickets_applied)
+        await workflow.wait_condition(lambda: self._answered(ticket))
         return self._accepted(step_id)
 
     @supplement.validator
@@ -942,7 +953,7 @@ class DossierWorkflow:
         self._check_payment(payment)
         ticket = self._issue_ticket()
         self._payments[payment.step_id] = (ticket, payment)
-        await workflow.wait_condition(lambda: ticket in self._tickets_applied)
+        await workflow.wait_condition(lambda: self._answered(ticket))
         return self._accepted(payment.step_id)
 
     @pay.validator
@@ -1021,7 +1032,15 @@ class DossierWorkflow:
     def _applied(self, ticket: int, step_id: str) -> None:
         self._decisions.pop(step_id, None)
         self._payments.pop(step_id, None)
+        self._mark_applied(ticket)
+
+    def _mark_applied(self, ticket: int) -> None:
+        self._ticket_seq[ticket] = self._seq
         self._tickets_applied.add(ticket)
+
+    def _answered(self, ticket: int) -> bool:
+        """A message is answered once its effect is in the read model, so a poll right after sees it."""
+        return ticket in self._tickets_applied and self._recorded_seq >= self._ticket_seq[ticket]
 
     def _accepted(self, step_id: str) -> MessageAccepted:
         return MessageAccepted(
@@ -1068,15 +1087,19 @@ class DossierWorkflow:
             state.status = self._base_status
         return state
 
-    async def _record(self, event: DossierEvent, *, with_state: bool = True, form_changed: bool = False) -> None:
-        """Write one transition to the read model, and queue the portal push if the status changed."""
+    async def _record(self, event: DossierEvent, *, with_state: bool = True, form_changed: bool = False) -> int:
+        """Queue one transition for the read model (written in order, in batches), and the portal push if
+        the status changed. Returns its sequence number."""
         self._seq += 1
         seq = self._seq
         state = self._snapshot_state() if with_state else None
         if state is not None:
             self._state.status = state.status
-            units = sorted({s.unit_code for s in state.active_steps if s.unit_code})
-            attributes = [ASSIGNED_UNIT.value_set(",".join(units))]
+            attributes = []
+            units = ",".join(sorted({s.unit_code for s in state.active_steps if s.unit_code}))
+            if units != self._indexed_units:
+                self._indexed_units = units
+                attributes.append(ASSIGNED_UNIT.value_set(units))
             if state.status != self._portal_pushed_status:
                 self._portal_pushed_status = state.status
                 self._portal_queue.append(
@@ -1090,19 +1113,32 @@ class DossierWorkflow:
                     )
                 )
                 attributes.append(DOSSIER_STATUS.value_set(state.status.name))
-            workflow.upsert_search_attributes(attributes)
-        await workflow.execute_activity_method(
-            ReadModelActivities.record_transition,
+            if attributes:
+                workflow.upsert_search_attributes(attributes)
+        self._record_queue.append(
             Transition(
                 dossier_code=self._input.dossier_code,
                 seq=seq,
                 event=event,
                 state=state,
                 form=dict(self._form) if form_changed else None,
-            ),
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=READ_MODEL_RETRY,
+            )
         )
+        return seq
+
+    async def _write_read_model_in_order(self) -> None:
+        """The read model hears every transition once, in order; what queued meanwhile goes in one batch."""
+        while True:
+            await workflow.wait_condition(lambda: bool(self._record_queue))
+            batch = self._record_queue[:100]
+            await workflow.execute_activity_method(
+                ReadModelActivities.record_transitions,
+                TransitionBatch(transitions=batch),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=READ_MODEL_RETRY,
+            )
+            del self._record_queue[: len(batch)]
+            self._recorded_seq = batch[-1].seq
 
     async def _push_to_portal_in_order(self) -> None:
         """The portal hears every status change, in order; a slow portal never holds an officer's work."""
