@@ -216,6 +216,10 @@ def seed_read_model(url: str, count: int) -> list[str]:
                     for seq in (1, 2, 3)
                 ],
             )
+    if engine.dialect.name == "sqlite":
+        # Fold the bulk load into the database file now, not in the middle of the next writer's commit.
+        with engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     engine.dispose()
     return codes
 
@@ -292,9 +296,13 @@ async def decisions_under_load(api_url: str, decisions: int, background_per_seco
 
     async def background() -> None:
         async with httpx.AsyncClient(base_url=api_url, timeout=60) as http:
+            pending: set[asyncio.Task[Any]] = set()
             while not stop.is_set():
-                asyncio.ensure_future(http.post("/dossiers", json=SUBMISSION))
+                task = asyncio.create_task(http.post("/dossiers", json=SUBMISSION))
+                pending.add(task)
+                task.add_done_callback(pending.discard)
                 await asyncio.sleep(1 / background_per_second)
+            await asyncio.gather(*pending, return_exceptions=True)
 
     latencies: list[float] = []
     task = asyncio.create_task(background())
