@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
-from sqlmodel import SQLModel, create_engine
+from sqlmodel import Session, SQLModel, create_engine
 
 from readmodel import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 
@@ -46,3 +46,12 @@ def utcnow() -> datetime:
 def as_utc(moment: datetime) -> datetime:
     """Everything is stored in UTC; this also reads naive values written by other tools as UTC."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def release(session: Session) -> None:
+    """Hand the session's connection back to the pool, keeping the rows it loaded (detached, as loaded).
+
+    Requests that go on to await the workflow engine call this first, so a slow answer never holds a
+    database connection other requests need."""
+    session.expunge_all()
+    session.rollback()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -903,14 +904,49 @@ class DossierWorkflow:
         except ActivityError:
             workflow.logger.warning("notice %s to the applicant was refused", reason)
 
+    # Each message is an Update (validated, answered once its effect is recorded) and, for integrations,
+    # a Signal carrying the same message (refused in the timeline when it cannot apply).
+
+    async def _answer_update(
+        self, check: Callable[[], None], accept: Callable[[int], None], step_id: str
+    ) -> MessageAccepted:
+        # Validators of two updates in one activation both run before either handler, so check again.
+        check()
+        ticket = self._issue_ticket()
+        accept(ticket)
+        await workflow.wait_condition(lambda: self._answered(ticket))
+        return self._accepted(step_id)
+
+    async def _take_signal(self, message: str, check: Callable[[], None], accept: Callable[[int], None]) -> None:
+        try:
+            check()
+        except ApplicationError as refused:
+            await self._refuse(message, refused.message)
+            return
+        accept(self._issue_ticket())
+
+    def _store_decision(self, decision: OfficerDecision) -> Callable[[int], None]:
+        def store(ticket: int) -> None:
+            self._decisions[decision.step_id] = (ticket, decision)
+
+        return store
+
+    def _store_supplement(self, submission: SupplementSubmission) -> Callable[[int], None]:
+        def store(ticket: int) -> None:
+            self._supplement = (ticket, submission)
+
+        return store
+
+    def _store_payment(self, payment: PaymentSubmission) -> Callable[[int], None]:
+        def store(ticket: int) -> None:
+            self._payments[payment.step_id] = (ticket, payment)
+
+        return store
+
     @workflow.update
     async def decide(self, decision: OfficerDecision) -> MessageAccepted:
-        # Validators of two updates in one activation both run before either handler, so check again.
-        self._check_decision(decision)
-        ticket = self._issue_ticket()
-        self._decisions[decision.step_id] = (ticket, decision)
-        await workflow.wait_condition(lambda: self._answered(ticket))
-        return self._accepted(decision.step_id)
+        check = lambda: self._check_decision(decision)  # noqa: E731
+        return await self._answer_update(check, self._store_decision(decision), decision.step_id)
 
     @decide.validator
     def _validate_decide(self, decision: OfficerDecision) -> None:
@@ -918,22 +954,14 @@ class DossierWorkflow:
 
     @workflow.signal(name="decide")
     async def decide_signal(self, decision: OfficerDecision) -> None:
-        try:
-            self._check_decision(decision)
-        except ApplicationError as refused:
-            await self._refuse("decide", refused.message)
-            return
-        self._decisions[decision.step_id] = (self._issue_ticket(), decision)
+        await self._take_signal("decide", lambda: self._check_decision(decision), self._store_decision(decision))
 
     @workflow.update
     async def supplement(self, submission: SupplementSubmission) -> MessageAccepted:
         self._check_supplement()
         assert self._state.supplement_request is not None
         step_id = self._state.supplement_request.step_id
-        ticket = self._issue_ticket()
-        self._supplement = (ticket, submission)
-        await workflow.wait_condition(lambda: self._answered(ticket))
-        return self._accepted(step_id)
+        return await self._answer_update(self._check_supplement, self._store_supplement(submission), step_id)
 
     @supplement.validator
     def _validate_supplement(self, submission: SupplementSubmission) -> None:
@@ -941,20 +969,12 @@ class DossierWorkflow:
 
     @workflow.signal(name="supplement")
     async def supplement_signal(self, submission: SupplementSubmission) -> None:
-        try:
-            self._check_supplement()
-        except ApplicationError as refused:
-            await self._refuse("supplement", refused.message)
-            return
-        self._supplement = (self._issue_ticket(), submission)
+        await self._take_signal("supplement", self._check_supplement, self._store_supplement(submission))
 
     @workflow.update
     async def pay(self, payment: PaymentSubmission) -> MessageAccepted:
-        self._check_payment(payment)
-        ticket = self._issue_ticket()
-        self._payments[payment.step_id] = (ticket, payment)
-        await workflow.wait_condition(lambda: self._answered(ticket))
-        return self._accepted(payment.step_id)
+        check = lambda: self._check_payment(payment)  # noqa: E731
+        return await self._answer_update(check, self._store_payment(payment), payment.step_id)
 
     @pay.validator
     def _validate_pay(self, payment: PaymentSubmission) -> None:
@@ -962,12 +982,7 @@ class DossierWorkflow:
 
     @workflow.signal(name="pay")
     async def pay_signal(self, payment: PaymentSubmission) -> None:
-        try:
-            self._check_payment(payment)
-        except ApplicationError as refused:
-            await self._refuse("pay", refused.message)
-            return
-        self._payments[payment.step_id] = (self._issue_ticket(), payment)
+        await self._take_signal("pay", lambda: self._check_payment(payment), self._store_payment(payment))
 
     @workflow.query
     def detail(self) -> DossierLiveDetail:

@@ -40,7 +40,7 @@ from domain.units import NoCompetentUnit, resolve_step_units, unit_directory
 from domain.working_calendar import WorkingCalendar
 from forms.eform import FormInvalid, validate_form
 from readmodel import calendars, dossiers, procedures
-from readmodel.db import as_utc, utcnow
+from readmodel.db import as_utc, release, utcnow
 from readmodel.tables import DossierRow
 from workflows.dossier import ASSIGNED_UNIT, DOSSIER_STATUS, NOT_YOUR_STEP, PROCEDURE_CODE, DossierWorkflow
 
@@ -200,6 +200,8 @@ def _pinned_for(session: Session, row: DossierRow) -> DefinitionSnapshot:
         return procedures.pinned_snapshot(session, version)
     except procedures.ChildNotInService as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    finally:
+        release(session)
 
 
 def _register_submission(
@@ -290,6 +292,7 @@ async def submit_dossier(
 ) -> Receipt:
     """Submit a dossier; the answer is the receipt. Resending with the same Idempotency-Key returns the same dossier."""
     row, pinned = await run_in_threadpool(_register_submission, session, body, idempotency_key, base_calendar)
+    await run_in_threadpool(release, session)
     if pinned is None:
         response.status_code = status.HTTP_200_OK
         if not row.workflow_started:
@@ -304,6 +307,7 @@ def _row_or_404(session: Session, code: str) -> DossierRow:
     row = dossiers.get(session, code)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no dossier {code!r}")
+    release(session)
     return row
 
 
@@ -386,6 +390,7 @@ async def supplement(
     except FormInvalid as invalid:
         raise HTTPException(422, invalid.errors) from None
     normalised = SupplementSubmission(form={k: merged.get(k) for k in body.form}, note=body.note)
+    release(session)
     return await _update(client, settings, code, DossierWorkflow.supplement, normalised)
 
 
@@ -433,6 +438,7 @@ async def apologize(
     if not calendar.is_working_day(body.new_appointment_date):
         raise field_error(["body", "new_appointment_date"], "the new appointment must be a working day")
     message = ApologySubmission(reason=body.reason, new_appointment_date=body.new_appointment_date, officer=officer)
+    release(session)
     return await _update(client, settings, code, DossierWorkflow.apologize, message)
 
 
@@ -457,6 +463,7 @@ async def extend(
     extra = definition.extended_time_limit_working_days - definition.time_limit_working_days
     new_date = calendar.add_working_days(row.appointment_date, extra)
     message = ExtensionSubmission(reason=body.reason, new_appointment_date=new_date, officer=officer)
+    release(session)
     return await _update(client, settings, code, DossierWorkflow.extend, message)
 
 
