@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import yaml
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -195,7 +196,7 @@ def list_versions(code: str, session: SessionDep) -> list[ProcedureVersionOut]:
 
 
 @router.get("/{code}/versions/{version}")
-def get_version(code: str, version: int, session: SessionDep) -> ProcedureOut:
+def get_version(code: str, version: Annotated[int, PathParam(ge=1, le=1_000_000)], session: SessionDep) -> ProcedureOut:
     row = _version_or_404(session, code, version)
     return ProcedureOut(**ProcedureVersionOut.of(row).model_dump(), definition=_definition(row))
 

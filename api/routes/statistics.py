@@ -7,8 +7,7 @@ import io
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
-from fastapi.responses import PlainTextResponse
+from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel
 
 from api.deps import CalendarDep, SessionDep
@@ -61,10 +60,10 @@ def get_statistics(
     return _compute(session, base, start, end, agency, procedure)
 
 
-@router.get(".csv", response_class=PlainTextResponse)
+@router.get(".csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
 def get_statistics_csv(
     session: SessionDep, base: CalendarDep, start: Start, end: End, agency: Agency = None, procedure: Procedure = None
-) -> PlainTextResponse:
+) -> Response:
     result = _compute(session, base, start, end, agency, procedure)
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=COLUMNS, extrasaction="ignore")
@@ -72,7 +71,7 @@ def get_statistics_csv(
     for group in result.groups:
         writer.writerow(group)
     writer.writerow({**result.total, "agency": "TOTAL", "procedure": ""})
-    return PlainTextResponse(
+    return Response(
         out.getvalue(),
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="indicators-{start}-{end}.csv"'},
