@@ -152,6 +152,26 @@ def graph(
             typer.echo(response.json()["mermaid"])
 
 
+@app.command()
+def reconcile(
+    updated_within_hours: Annotated[int, typer.Option(help="dossiers changed this recently")] = 24,
+    api_url: ApiUrl = DEFAULT_API,
+) -> None:
+    """Compare recent dossiers' statuses with what the national portal last heard; exit 1 on a difference."""
+    with _client(api_url) as client:
+        response = client.get(
+            "/operations/portal-reconciliation", params={"updated_within_hours": updated_within_hours}
+        )
+        if response.status_code != 200:
+            _fail(response)
+        report = response.json()
+        typer.echo(f"checked {report['checked']} dossiers: {report['in_sync']} in sync")
+        for difference in report["differences"]:
+            typer.echo(f"  {difference['dossier_code']}: ours {difference['ours']}, portal {difference['portal']}")
+        if report["differences"]:
+            raise typer.Exit(1)
+
+
 def main() -> None:
     try:
         app()

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from api.deps import SessionDep
-from api.routes import calendars, dossiers, inbox, procedures, statistics
+from api.routes import calendars, dossiers, inbox, operations, procedures, statistics
 from domain.settings import get_settings
 from readmodel.db import engine_for, init_db
 
@@ -41,6 +41,7 @@ def create_app() -> FastAPI:
     app.include_router(inbox.router)
     app.include_router(calendars.router)
     app.include_router(statistics.router)
+    app.include_router(operations.router)
 
     @app.get("/health", tags=["operations"])
     def health(session: SessionDep) -> dict[str, str]:

@@ -226,6 +226,7 @@ class ActiveStep(BaseModel):
     warn_at: datetime | None = None
     warning: bool = False  # the step has used its early-warning share of the budget
     overdue: bool = False
+    system: str | None = None  # the external system an adapter or notification step is waiting for
 
 
 class DossierState(BaseModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
@@ -187,6 +187,7 @@ def _apply(session: Session, transition: Transition) -> None:
                     due_at=step.due_at,
                     warning=step.warning,
                     overdue=step.overdue,
+                    system=step.system,
                     started_at=step.started_at,
                 )
                 for step in state.active_steps
@@ -210,3 +211,14 @@ def inbox(
         .limit(limit)
     )
     return list(rows)
+
+
+def waiting_on_systems(session: Session, *, started_before: datetime) -> list[ActiveStepRow]:
+    """Steps waiting for an external system since before the given moment (blocked by an outage)."""
+    return list(
+        session.exec(
+            select(ActiveStepRow)
+            .where(col(ActiveStepRow.system).is_not(None), col(ActiveStepRow.started_at) < started_before)
+            .order_by(col(ActiveStepRow.system), col(ActiveStepRow.started_at))
+        )
+    )

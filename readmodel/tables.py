@@ -98,6 +98,7 @@ class ActiveStepRow(SQLModel, table=True):
     due_at: datetime | None = None
     warning: bool = False
     overdue: bool = False
+    system: str | None = Field(default=None, index=True, max_length=63)
     started_at: datetime
 
 

@@ -142,3 +142,5 @@ def test_command_line_for_administrators(api, stack, tmp_path):
     assert "(retired)" in _admin(stack, "list").stdout
     missing = _admin(stack, "show", "9.999998")
     assert missing.returncode == 1 and "no procedure" in missing.stderr
+    report = _admin(stack, "reconcile", "--updated-within-hours", "1")
+    assert report.stdout.startswith("checked ") and report.returncode in (0, 1)

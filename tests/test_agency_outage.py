@@ -6,6 +6,7 @@ from tests.support import (
     active,
     decide,
     deploy,
+    portal_statuses,
     submit,
     three_step_procedure,
     unique_codes,
@@ -66,3 +67,43 @@ def test_portal_hears_every_status_once_and_in_order_through_failures(api, simul
         if c["outcome"] == "failed"
     ]
     assert failed, "the injected faults did happen"
+
+
+def test_operators_see_dossiers_blocked_on_a_system(api, simulator):
+    code, unit = unique_codes()
+    deploy(api, three_step_procedure(code, unit))
+    simulator.put("/_sim/faults/civil_status", json={"down_for_seconds": 4}).raise_for_status()
+    dossier = submit(api, code)["dossier_code"]
+    decide(api, dossier, "reception", unit)
+
+    def blocked() -> list[dict]:
+        systems = api.get("/operations/blocked", params={"waiting_longer_than_seconds": 0}).json()
+        return [
+            d for s in systems if s["system"] == "civil_status" for d in s["dossiers"] if d["dossier_code"] == dossier
+        ]
+
+    entry = wait_until(blocked, what="the dossier listed as blocked on civil_status")[0]
+    assert entry["step_id"] == "lookup" and entry["summary"].startswith("waiting for civil_status since")
+    view = api.get(f"/dossiers/{dossier}").json()
+    assert [(s["step_id"], s["system"]) for s in view["active_steps"]] == [("lookup", "civil_status")]
+    # It resumes by itself once the system is back, and leaves the list.
+    wait_for_step(api, dossier, "approval", timeout=60)
+    assert blocked() == []
+    assert api.get("/operations/blocked", params={"waiting_longer_than_seconds": -1}).status_code == 422
+
+
+def test_portal_reconciliation_reports_what_the_portal_has_not_heard(api, simulator):
+    code, unit = unique_codes()
+    deploy(api, three_step_procedure(code, unit))
+    simulator.put("/_sim/faults/portal", json={"down_for_seconds": 5}).raise_for_status()
+    dossier = submit(api, code)["dossier_code"]
+    decide(api, dossier, "reception", unit)
+
+    def mine(report: dict) -> list[dict]:
+        return [d for d in report["differences"] if d["dossier_code"] == dossier]
+
+    lagging = mine(api.get("/operations/portal-reconciliation").json())
+    assert lagging and lagging[0]["ours"] in (2, 4) and lagging[0]["portal"] in (None, 1, 2)
+    # Once the portal is back the pushes catch up, in order, and the difference disappears.
+    portal_statuses(simulator, dossier, 4, timeout=60)
+    assert mine(api.get("/operations/portal-reconciliation").json()) == []

@@ -377,7 +377,7 @@ class DossierWorkflow:
         system = "notification" if notification else step.system
         operation = "send" if notification else step.operation
         assert system is not None and operation is not None
-        self._enter(step, Awaiting.system)
+        self._enter(step, Awaiting.system, system=system)
         await self._record(
             DossierEvent(
                 kind="step_started", at=workflow.now(), step_id=step.id,
@@ -1075,7 +1075,9 @@ class DossierWorkflow:
         if self._base_status in (PortalStatus.registered, PortalStatus.accepted):
             self._base_status = PortalStatus.processing
 
-    def _enter(self, step: Step, awaiting: Awaiting, *, role: Any = None, unit: str | None = None) -> None:
+    def _enter(
+        self, step: Step, awaiting: Awaiting, *, role: Any = None, unit: str | None = None, system: str | None = None
+    ) -> None:
         start_day = _calendar.effective_receipt_day(workflow.now())
         self._active[step.id] = ActiveStep(
             step_id=step.id,
@@ -1086,6 +1088,7 @@ class DossierWorkflow:
             unit_code=unit,
             due_date=_calendar.add_working_days(start_day, step.budget_working_days),
             started_at=workflow.now(),
+            system=system,
         )
 
     def _leave(self, step: Step) -> None:

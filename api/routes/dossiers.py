@@ -89,6 +89,7 @@ class ActiveStepView(BaseModel):
     due_at: datetime | None = None
     warning: bool = False
     overdue: bool = False
+    system: str | None = None
 
 
 class TimelineEntry(BaseModel):

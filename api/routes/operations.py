@@ -1,0 +1,121 @@
+"""Operators see what waits on external systems, and whether the national portal agrees with us."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Annotated
+
+import httpx
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
+from sqlmodel import col, select
+
+from api.deps import SessionDep, SettingsDep
+from readmodel import dossiers
+from readmodel.db import as_utc, release, utcnow
+from readmodel.tables import DossierRow
+
+router = APIRouter(prefix="/operations", tags=["operations"])
+
+
+class BlockedDossier(BaseModel):
+    dossier_code: str
+    step_id: str
+    step_name: str
+    waiting_since: datetime
+    summary: str
+
+
+class BlockedSystem(BaseModel):
+    system: str
+    dossiers: list[BlockedDossier]
+
+
+class PortalDifference(BaseModel):
+    dossier_code: str
+    ours: int
+    portal: int | None
+
+
+class Reconciliation(BaseModel):
+    checked: int
+    in_sync: int
+    differences: list[PortalDifference]
+
+
+@router.get("/blocked")
+def blocked_dossiers(
+    session: SessionDep, waiting_longer_than_seconds: Annotated[int, Query(ge=0, le=86_400 * 30)] = 30
+) -> list[BlockedSystem]:
+    """Dossiers waiting on each external system for longer than the threshold. They resume by themselves
+    when the system recovers: the calls are retried with backoff, and a dossier waits, never fails."""
+    rows = dossiers.waiting_on_systems(
+        session, started_before=utcnow() - timedelta(seconds=waiting_longer_than_seconds)
+    )
+    grouped: dict[str, list[BlockedDossier]] = defaultdict(list)
+    for row in rows:
+        since = as_utc(row.started_at)
+        grouped[row.system or ""].append(
+            BlockedDossier(
+                dossier_code=row.dossier_code,
+                step_id=row.step_id,
+                step_name=row.name,
+                waiting_since=since,
+                summary=f"waiting for {row.system} since {since:%Y-%m-%d %H:%M:%S} UTC",
+            )
+        )
+    return [BlockedSystem(system=system, dossiers=items) for system, items in sorted(grouped.items())]
+
+
+@router.get("/portal-reconciliation")
+async def reconcile_with_portal(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    updated_within_hours: Annotated[int, Query(ge=1, le=24 * 90)] = 24,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+) -> Reconciliation:
+    """Compare each recently changed dossier's status with what the national portal last heard.
+
+    A difference while a dossier is moving is normal (pushes trail the read model by design); one that
+    stays after the portal is reachable again is a defect to report."""
+
+    def recent() -> dict[str, int]:
+        since = utcnow() - timedelta(hours=updated_within_hours)
+        rows = session.exec(
+            select(DossierRow.code, DossierRow.status)
+            .where(col(DossierRow.updated_at) >= since)
+            .order_by(col(DossierRow.updated_at).desc())
+            .limit(limit)
+        ).all()
+        release(session)
+        return dict(rows)
+
+    ours = await run_in_threadpool(recent)
+    http: httpx.AsyncClient = request.app.state.http
+    base = settings.portal_base_url.rstrip("/")
+    gate = asyncio.Semaphore(16)
+
+    async def portal_status(code: str) -> int | None:
+        async with gate:
+            try:
+                response = await http.get(f"{base}/dossiers/{code}")
+            except httpx.HTTPError as exc:
+                raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"portal unreachable: {exc}") from None
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"portal answered {response.status_code}")
+        return response.json().get("current")
+
+    codes = list(ours)
+    theirs = await asyncio.gather(*(portal_status(code) for code in codes))
+    differences = [
+        PortalDifference(dossier_code=code, ours=ours[code], portal=portal)
+        for code, portal in zip(codes, theirs, strict=True)
+        if portal != ours[code]
+    ]
+    return Reconciliation(checked=len(codes), in_sync=len(codes) - len(differences), differences=differences)
