@@ -23,6 +23,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 MAX_LENGTH = 500
@@ -75,7 +76,10 @@ class Expression:
             return False
 
 
+@lru_cache(maxsize=2048)
 def parse(text: str) -> Expression:
+    """Parse and check an expression. Cached: every form validation and every workflow step reads the same few
+    expressions of deployed definitions again and again (errors are not cached)."""
     if not isinstance(text, str) or not text.strip():
         raise ExpressionError("an expression cannot be empty")
     if len(text) > MAX_LENGTH:

@@ -733,18 +733,26 @@ class DossierWorkflow:
     async def _notify_unit(
         self, step: Step, active: ActiveStep, reason: str, message: str, role: str | None = None
     ) -> None:
-        """Tell the officers of the step's unit; a notice that cannot be delivered never blocks the dossier."""
-        call = SystemCall(
-            dossier_code=self._input.dossier_code,
-            system="notification",
-            operation="notify_unit",
-            idempotency_key=f"{self._input.dossier_code}:{step.id}:{self._visits[step.id]}:{reason}",
-            payload={
+        """Tell the officers of the step's unit."""
+        await self._send_notice(
+            "notify_unit",
+            f"{self._input.dossier_code}:{step.id}:{self._visits[step.id]}:{reason}",
+            {
                 "unit_code": active.unit_code,
                 "role": role or (active.role.value if active.role else None),
                 "reason": reason,
                 "message": message,
             },
+        )
+
+    async def _send_notice(self, operation: str, idempotency_key: str, payload: dict[str, Any]) -> None:
+        """A notice through the notification system; one that cannot be delivered never blocks the dossier."""
+        call = SystemCall(
+            dossier_code=self._input.dossier_code,
+            system="notification",
+            operation=operation,
+            idempotency_key=idempotency_key,
+            payload=payload,
         )
         try:
             await workflow.execute_activity_method(
@@ -754,7 +762,7 @@ class DossierWorkflow:
                 retry_policy=AGENCY_RETRY,
             )
         except ActivityError:
-            workflow.logger.warning("notice %s for %s was refused", reason, step.id)
+            workflow.logger.warning("notice %s was refused", idempotency_key)
 
     async def _watch_appointment(self) -> None:
         """The appointment is a promise: past it, the dossier is overdue, and flagged if no apology was made."""
@@ -883,26 +891,15 @@ class DossierWorkflow:
             raise ApplicationError("an extension moves the appointment later", type=NOT_AWAITING)
 
     async def _notify_applicant(self, reason: str, message: str) -> None:
-        call = SystemCall(
-            dossier_code=self._input.dossier_code,
-            system="notification",
-            operation="send",
-            idempotency_key=f"{self._input.dossier_code}:{reason}:{self._seq}",
-            payload={
+        await self._send_notice(
+            "send",
+            f"{self._input.dossier_code}:{reason}:{self._seq}",
+            {
                 "channel": "vneid",
                 "message": message,
                 "applicant": self._input.applicant.model_dump(mode="json", exclude_none=True),
             },
         )
-        try:
-            await workflow.execute_activity_method(
-                AgencyActivities.call_system,
-                call,
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=AGENCY_RETRY,
-            )
-        except ActivityError:
-            workflow.logger.warning("notice %s to the applicant was refused", reason)
 
     # Each message is an Update (validated, answered once its effect is recorded) and, for integrations,
     # a Signal carrying the same message (refused in the timeline when it cannot apply).

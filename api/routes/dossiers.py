@@ -41,7 +41,7 @@ from domain.working_calendar import WorkingCalendar
 from forms.eform import FormInvalid, validate_form
 from readmodel import calendars, dossiers, procedures
 from readmodel.db import as_utc, release, utcnow
-from readmodel.tables import DossierRow
+from readmodel.tables import DossierRow, ProcedureVersionRow
 from workflows.dossier import ASSIGNED_UNIT, DOSSIER_STATUS, NOT_YOUR_STEP, PROCEDURE_CODE, DossierWorkflow
 
 log = logging.getLogger(__name__)
@@ -194,9 +194,19 @@ async def _start_workflow(
     await run_in_threadpool(dossiers.mark_workflow_started, session, row.code)
 
 
-def _pinned_for(session: Session, row: DossierRow) -> DefinitionSnapshot:
+def _version_of(session: Session, row: DossierRow) -> ProcedureVersionRow:
     version = procedures.version(session, row.procedure_code, row.procedure_version)
     assert version is not None, "a dossier always references a deployed version"
+    return version
+
+
+def _definition_of(session: Session, row: DossierRow) -> DefinitionSnapshot:
+    """The definition version the dossier runs on (without its child procedures)."""
+    return procedures.snapshot(_version_of(session, row))
+
+
+def _pinned_for(session: Session, row: DossierRow) -> DefinitionSnapshot:
+    version = _version_of(session, row)
     try:
         return procedures.pinned_snapshot(session, version)
     except procedures.ChildNotInService as exc:
@@ -384,10 +394,8 @@ async def supplement(
 ) -> MessageAccepted:
     """The applicant's answer to a supplement request; the whole form must be valid once merged."""
     row = await run_in_threadpool(_row_or_404, session, code)
-    version = procedures.version(session, row.procedure_code, row.procedure_version)
-    assert version is not None
     try:
-        merged = validate_form(procedures.snapshot(version).definition, {**row.form, **body.form})
+        merged = validate_form(_definition_of(session, row).definition, {**row.form, **body.form})
     except FormInvalid as invalid:
         raise HTTPException(422, invalid.errors) from None
     normalised = SupplementSubmission(form={k: merged.get(k) for k in body.form}, note=body.note)
@@ -428,7 +436,7 @@ async def apologize(
     base_calendar: CalendarDep,
 ) -> MessageAccepted:
     """Form 04: an apology with a new appointment, owed at least one working day before the appointment."""
-    row = _row_or_404(session, code)
+    row = await run_in_threadpool(_row_or_404, session, code)
     calendar = calendars.calendar_for(session, row.jurisdiction, base_calendar)
     today = calendar.local_date(utcnow())
     if calendar.add_working_days(today, 1) > row.appointment_date:
@@ -455,9 +463,7 @@ async def extend(
 ) -> MessageAccepted:
     """Extend to the procedure's extended limit (special cases), where its definition allows it."""
     row = await run_in_threadpool(_row_or_404, session, code)
-    version = procedures.version(session, row.procedure_code, row.procedure_version)
-    assert version is not None
-    definition = procedures.snapshot(version).definition
+    definition = _definition_of(session, row).definition
     if definition.extended_time_limit_working_days is None:
         raise HTTPException(status.HTTP_409_CONFLICT, "this procedure has no extended time limit")
     calendar = calendars.calendar_for(session, row.jurisdiction, base_calendar)
