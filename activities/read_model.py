@@ -11,9 +11,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain.dossier import ChildDossier, ChildRegistration, PortalStatus, TransitionBatch
-from domain.units import NoCompetentUnit, resolve_step_units, unit_directory
+from domain.units import NoCompetentUnit, resolve_step_units
 from domain.working_calendar import WorkingCalendar
-from readmodel import dossiers
+from readmodel import dossiers, organisation
 from readmodel.db import utcnow
 from readmodel.tables import DossierRow
 
@@ -43,13 +43,14 @@ class ReadModelActivities:
     def register_child_dossier(self, registration: ChildRegistration) -> ChildDossier:
         """Give an interconnected child its own dossier in the other agency (once, however often retried)."""
         definition = registration.snapshot.definition
-        try:
-            step_units = resolve_step_units(definition, registration.form, registration.receiving_unit)
-        except NoCompetentUnit as exc:
-            raise ApplicationError(str(exc), type="NoCompetentUnit", non_retryable=True) from None
         key = f"child:{registration.parent_code}:{registration.step_id}:{registration.visit}"
         received_at = utcnow()
         with Session(self._engine) as session:
+            directory = organisation.directory(session)
+            try:
+                step_units = resolve_step_units(definition, registration.form, registration.receiving_unit, directory)
+            except NoCompetentUnit as exc:
+                raise ApplicationError(str(exc), type="NoCompetentUnit", non_retryable=True) from None
             try:
                 row = dossiers.register(
                     session,
@@ -64,6 +65,8 @@ class ReadModelActivities:
                         receiving_unit=registration.receiving_unit,
                         channel=int(registration.channel),
                         applicant=registration.applicant.model_dump(mode="json", exclude_none=True),
+                        owner_citizen_id=registration.applicant.citizen_id,
+                        submitted_by={"kind": "system", "channel": "system", "actor_id": registration.parent_code},
                         form=registration.form,
                         step_units=step_units,
                         received_at=received_at,
@@ -86,5 +89,5 @@ class ReadModelActivities:
             received_at=row.received_at,
             appointment_date=row.appointment_date,
             step_units=row.step_units,
-            jurisdiction=unit_directory().jurisdiction_of(row.receiving_unit),
+            jurisdiction=directory.jurisdiction_of(row.receiving_unit),
         )

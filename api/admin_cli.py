@@ -1,4 +1,4 @@
-"""`motcua-admin`: the administrators' command line for procedure definitions.
+"""`motcua-admin`: the administrators' command line for procedure definitions, officers and tokens.
 
 `validate` works offline on files; the other commands speak to a running API (MOTCUA_API_URL).
 """
@@ -15,6 +15,8 @@ import typer
 import yaml
 
 from domain.definition import DefinitionInvalid, definition_json_schema, parse_definition
+from domain.settings import get_settings
+from domain.tokens import TokenIssuer
 
 app = typer.Typer(help="Validate, deploy, list, show, diff and retire procedure definitions.", no_args_is_help=True)
 ApiUrl = Annotated[str, typer.Option(envvar="MOTCUA_API_URL", help="The motcua API")]
@@ -43,8 +45,69 @@ def _fail(response: httpx.Response) -> None:
     raise typer.Exit(1)
 
 
+_session: dict[str, str | None] = {"token": None}
+
+
+@app.callback()
+def _options(
+    token: Annotated[
+        str | None, typer.Option(envvar="MOTCUA_TOKEN", help="an administrator's bearer token (see `token officer`)")
+    ] = None,
+) -> None:
+    _session["token"] = token
+
+
 def _client(api_url: str) -> httpx.Client:
-    return httpx.Client(base_url=api_url, timeout=30)
+    token = _session["token"]
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=api_url, timeout=30, headers=headers)
+
+
+token_app = typer.Typer(help="Development tokens from motcua's own issuer (refused where it is disabled).")
+app.add_typer(token_app, name="token")
+
+
+def _issuer() -> TokenIssuer:
+    settings = get_settings()
+    if not settings.issues_own_tokens:
+        typer.echo("this installation does not issue its own tokens (production: use the OpenID provider)", err=True)
+        raise typer.Exit(1)
+    return TokenIssuer(settings)
+
+
+@token_app.command("officer")
+def officer_token(officer_id: str, minutes: Annotated[int, typer.Option(min=1, max=7 * 24 * 60)] = 8 * 60) -> None:
+    """A token naming an officer of the registry (their units and roles come from the registry)."""
+    typer.echo(_issuer().issue_officer(officer_id, lifetime_seconds=minutes * 60))
+
+
+@token_app.command("citizen")
+def citizen_token(citizen_id: str, minutes: Annotated[int, typer.Option(min=1, max=7 * 24 * 60)] = 60) -> None:
+    """A token carrying a citizen's 12-digit ID, as VNeID would issue."""
+    try:
+        typer.echo(_issuer().issue_citizen(citizen_id, lifetime_seconds=minutes * 60))
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command("officer")
+def register_officer(
+    officer_id: str,
+    unit: Annotated[str, typer.Option(help="agency code of the officer's unit")],
+    role: Annotated[list[str], typer.Option(help="reception, specialist, leader or administrator (repeatable)")],
+    name: Annotated[str | None, typer.Option(help="full name")] = None,
+    api_url: ApiUrl = DEFAULT_API,
+) -> None:
+    """Register an officer at a unit with roles (or change them)."""
+    with _client(api_url) as client:
+        response = client.put(
+            f"/officers/{officer_id}", json={"full_name": name or officer_id, "unit_code": unit, "roles": role}
+        )
+        if response.status_code not in (200, 201):
+            _fail(response)
+        body = response.json()
+        typer.echo(f"{body['officer_id']}: {', '.join(body['roles'])} at {body['unit_code']}")
 
 
 @app.command()

@@ -1,21 +1,25 @@
-"""FastAPI dependencies: settings, database session, Temporal client, the acting officer."""
+"""FastAPI dependencies: settings, database session, Temporal client, who is calling."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Literal
 
 from fastapi import Depends, Header, HTTPException, Request, status
 from sqlmodel import Session
 from temporalio.client import Client
 
 from activities.population import PopulationClient
-from domain.definition import Role
-from domain.dossier import OfficerRef
+from domain.lookup_secret import LookupSecrets
 from domain.settings import Settings, get_settings
 from domain.temporal import connect, ensure_search_attributes
+from domain.tokens import InvalidToken
 from domain.working_calendar import WorkingCalendar, parse_cutoff
+from readmodel import organisation
+from readmodel.db import utcnow
+from readmodel.organisation import Actor, OfficerProfile
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
@@ -65,27 +69,104 @@ def _calendar(timezone: str, cutoff: str) -> WorkingCalendar:
 CalendarDep = Annotated[WorkingCalendar, Depends(get_calendar)]
 
 
-def development_officer(
-    settings: SettingsDep,
-    officer_id: Annotated[str | None, Header(alias="X-Dev-Officer", max_length=100)] = None,
-    role: Annotated[Role | None, Header(alias="X-Dev-Role")] = None,
-    unit: Annotated[str | None, Header(alias="X-Dev-Unit", max_length=80)] = None,
-) -> OfficerRef:
-    """DEVELOPMENT IDENTITY: the officer named in X-Dev-* headers, trusted as stated.
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: an officer (from the registry), a citizen (by citizen ID), or nobody in particular."""
 
-    It stands in until real authentication (JWT/OIDC) lands and is refused in production.
-    """
-    if not settings.allows_development_identity:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "development identity is disabled in production")
-    if not (officer_id and role and unit):
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "officer identity required: X-Dev-Officer, X-Dev-Role and X-Dev-Unit headers (development identity)",
-        )
-    return OfficerRef(officer_id=officer_id, role=role, unit_code=unit)
+    kind: Literal["officer", "citizen", "anonymous"]
+    officer: OfficerProfile | None = None
+    citizen_id: str | None = None
+
+    def actor(self, channel: str = "api", *, role: str | None = None) -> Actor:
+        if self.officer is not None:
+            capacity = self.officer.holds(role) if role else None
+            return Actor(
+                kind="officer",
+                actor_id=self.officer.officer_id,
+                on_behalf_of=capacity.on_behalf_of if capacity else None,
+                unit_code=capacity.unit_code if capacity else self.officer.unit_code,
+                channel=channel,
+            )
+        if self.citizen_id is not None:
+            return Actor(kind="citizen", actor_id=self.citizen_id, channel=channel)
+        return Actor(kind="anonymous", channel=channel)
 
 
-OfficerDep = Annotated[OfficerRef, Depends(development_officer)]
+ANONYMOUS = Principal(kind="anonymous")
+BearerHeader = Annotated[str | None, Header(alias="Authorization", max_length=8000, include_in_schema=False)]
+
+
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def current_principal(
+    request: Request, session: SessionDep, settings: SettingsDep, authorization: BearerHeader = None
+) -> Principal:
+    """The caller named by the bearer token; anonymous without one. Officers' units and roles (and the
+    delegations they hold today) come from the registry, not from the token."""
+    if not authorization:
+        return ANONYMOUS
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthorized("the Authorization header takes a bearer token")
+    try:
+        identity = request.app.state.token_verifier.verify(token.strip())
+    except InvalidToken as exc:
+        raise _unauthorized(f"invalid token: {exc}") from None
+    if identity.principal == "citizen":
+        return Principal(kind="citizen", citizen_id=identity.citizen_id)
+    today = _calendar(settings.timezone, settings.receipt_cutoff).local_date(utcnow())
+    profile = organisation.officer_profile(
+        session, identity.subject, today, bootstrap_administrator=settings.bootstrap_administrator
+    )
+    if profile is None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"{identity.subject!r} is not an officer in the unit registry")
+    return Principal(kind="officer", officer=profile)
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def current_officer(principal: PrincipalDep) -> OfficerProfile:
+    if principal.officer is None:
+        if principal.kind == "anonymous":
+            raise _unauthorized("an officer's bearer token is required")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this is for officers")
+    return principal.officer
+
+
+OfficerDep = Annotated[OfficerProfile, Depends(current_officer)]
+
+
+def current_administrator(officer: OfficerDep) -> OfficerProfile:
+    if officer.holds("administrator") is None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this is for administrators")
+    return officer
+
+
+AdministratorDep = Annotated[OfficerProfile, Depends(current_administrator)]
+
+
+def administrator_actor(administrator: AdministratorDep) -> Actor:
+    capacity = administrator.holds("administrator")
+    return Actor(
+        kind="officer",
+        actor_id=administrator.officer_id,
+        on_behalf_of=capacity.on_behalf_of if capacity else None,
+        unit_code=capacity.unit_code if capacity else administrator.unit_code,
+    )
+
+
+AdministratorActorDep = Annotated[Actor, Depends(administrator_actor)]
+
+
+def get_lookup_secrets(request: Request) -> LookupSecrets:
+    return request.app.state.lookup_secrets
+
+
+LookupSecretsDep = Annotated[LookupSecrets, Depends(get_lookup_secrets)]
+LookupSecretHeader = Annotated[str | None, Header(alias="X-Lookup-Secret", max_length=40)]
 
 
 def get_population(request: Request, settings: SettingsDep) -> PopulationClient:

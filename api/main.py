@@ -12,8 +12,22 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from api.deps import SessionDep
-from api.routes import calendars, dossiers, inbox, operations, procedures, statistics
+from api.routes import (
+    audit,
+    auth,
+    calendars,
+    dossier_papers,
+    dossiers,
+    inbox,
+    officers,
+    operations,
+    procedures,
+    statistics,
+    units,
+)
+from domain.lookup_secret import LookupSecrets
 from domain.settings import get_settings
+from domain.tokens import TokenIssuer, TokenVerifier
 from readmodel.db import engine_for, init_db
 
 
@@ -24,6 +38,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     init_db(app.state.engine)
     app.state.temporal = None  # connected on first use, so the API serves polls while Temporal starts
     app.state.temporal_lock = asyncio.Lock()
+    app.state.token_issuer = TokenIssuer(settings) if settings.issues_own_tokens else None
+    app.state.token_verifier = TokenVerifier(settings, app.state.token_issuer)
+    app.state.lookup_secrets = LookupSecrets.from_settings(settings)
     async with httpx.AsyncClient(timeout=httpx.Timeout(settings.agency_call_timeout_seconds)) as http:
         app.state.http = http
         yield
@@ -38,10 +55,15 @@ def create_app() -> FastAPI:
     )
     app.include_router(procedures.router)
     app.include_router(dossiers.router)
+    app.include_router(dossier_papers.router)
     app.include_router(inbox.router)
     app.include_router(calendars.router)
     app.include_router(statistics.router)
     app.include_router(operations.router)
+    app.include_router(units.router)
+    app.include_router(officers.router)
+    app.include_router(audit.router)
+    app.include_router(auth.router)
 
     @app.get("/health", tags=["operations"])
     def health(session: SessionDep) -> dict[str, str]:

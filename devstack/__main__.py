@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from devstack.stack import Stack, StackConfig, StackError, deploy_procedures
+from devstack.stack import Stack, StackConfig, StackError, administrator_token, deploy_procedures
 from domain.settings import PROJECT_ROOT, get_settings
 
 
@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     try:
         stack.start()
-        deployed = deploy_procedures(config.api_url, PROJECT_ROOT / "procedures")
+        deployed = deploy_procedures(config.api_url, PROJECT_ROOT / "procedures", administrator_token(config))
     except StackError as exc:
         stack.stop()
         print(f"\nmotcua could not start: {exc}", file=sys.stderr)

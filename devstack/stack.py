@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -19,8 +20,9 @@ from typing import IO
 
 import httpx
 
-from domain.settings import PROJECT_ROOT
+from domain.settings import PROJECT_ROOT, Settings
 from domain.temporal import SEARCH_ATTRIBUTES
+from domain.tokens import TokenIssuer
 
 log = logging.getLogger("motcua.devstack")
 
@@ -59,6 +61,8 @@ class StackConfig:
     temporal_ui: bool = True
     console_logs: bool = False  # worker and API log to the console (make run) or to files (tests)
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Development only: this officer id holds the administrator role (production sets its own, or none).
+    bootstrap_administrator: str = "admin"
 
     @property
     def log_dir(self) -> Path:
@@ -97,6 +101,22 @@ class StackConfig:
                 "PORTAL_BASE_URL": f"{self.simulator_url}/portal",
                 "POPULATION_BASE_URL": f"{self.simulator_url}/population",
                 "AGENCY_SYSTEMS_BASE_URL": f"{self.simulator_url}/systems",
+                "BOOTSTRAP_ADMINISTRATOR": self.bootstrap_administrator,
+                # The simulator's VNeID and national SSO stand in for the real OpenID Connect providers.
+                "OIDC_PROVIDERS": json.dumps(
+                    [
+                        {
+                            "issuer": f"{self.simulator_url}/vneid",
+                            "jwks_url": f"{self.simulator_url}/vneid/jwks.json",
+                            "principal": "citizen",
+                        },
+                        {
+                            "issuer": f"{self.simulator_url}/sso",
+                            "jwks_url": f"{self.simulator_url}/sso/jwks.json",
+                            "principal": "officer",
+                        },
+                    ]
+                ),  # fmt: skip
                 "PYTHONUNBUFFERED": "1",
             }
         )
@@ -242,12 +262,20 @@ class Stack:
         raise StackError(f"{name} did not answer {url} within {timeout}s")
 
 
-def deploy_procedures(api_url: str, folder: Path) -> list[dict[str, object]]:
+def administrator_token(config: StackConfig) -> str:
+    """A token of the stack's bootstrap administrator, minted with its own issuer (development only)."""
+    return TokenIssuer(Settings(data_dir=config.data_dir)).issue_officer(config.bootstrap_administrator)
+
+
+def deploy_procedures(api_url: str, folder: Path, token: str) -> list[dict[str, object]]:
     """Deploy every shipped definition through the public API, as an administrator would."""
     deployed = []
     for path in sorted(folder.glob("*.yaml")):
         response = httpx.post(
-            f"{api_url}/procedures", content=path.read_bytes(), headers={"Content-Type": "application/yaml"}, timeout=30
+            f"{api_url}/procedures",
+            content=path.read_bytes(),
+            headers={"Content-Type": "application/yaml", "Authorization": f"Bearer {token}"},
+            timeout=30,
         )
         if response.status_code not in (200, 201):
             raise StackError(f"deploying {path.name} failed: {response.status_code} {response.text}")

@@ -75,12 +75,54 @@ class DossierInput(BaseModel):
     # The unit acting on each officer step, resolved at submission (receiving, competent or fixed unit).
     step_units: dict[str, str] = Field(default_factory=dict)
     jurisdiction: str = "VN"  # whose working calendar the deadlines follow
+    received_by: ActorRef | None = None  # who submitted: the citizen online, or the counter officer
+
+
+class ActorRef(BaseModel):
+    """Who acted, as the audit trail keeps it: for whom, at which unit, through which channel."""
+
+    kind: Literal["officer", "citizen", "anonymous", "portal", "system"]
+    actor_id: str | None = None
+    on_behalf_of: str | None = None
+    unit_code: str | None = None
+    channel: str = "api"
+
+
+class Capacity(BaseModel):
+    """A role an officer may exercise at a unit, in their own right or on behalf of a delegator."""
+
+    role: Role
+    unit_code: Annotated[str, Field(min_length=1, max_length=80)]
+    on_behalf_of: str | None = None
 
 
 class OfficerRef(BaseModel):
+    """The officer acting. The API sends every capacity the officer holds today (registry + delegations);
+    the workflow picks the one the step needs, and that capacity (role, unit, on behalf of) is recorded."""
+
     officer_id: Annotated[str, Field(min_length=1, max_length=100)]
     role: Role
     unit_code: Annotated[str, Field(min_length=1, max_length=80)]
+    on_behalf_of: str | None = None
+    capacities: list[Capacity] = Field(default_factory=list, max_length=200)
+
+    def acting_as(self, role: Role | None, unit_code: str | None) -> OfficerRef | None:
+        """This officer in the capacity of `role` at `unit_code` (any role when None), or None."""
+        options = self.capacities or [
+            Capacity(role=self.role, unit_code=self.unit_code, on_behalf_of=self.on_behalf_of)
+        ]
+        for capacity in options:
+            if (role is None or capacity.role == role) and capacity.unit_code == unit_code:
+                return OfficerRef(officer_id=self.officer_id, **capacity.model_dump())
+        return None
+
+    def label(self) -> str:
+        behalf = f", for {self.on_behalf_of}" if self.on_behalf_of else ""
+        return f"{self.officer_id} ({self.role.value}, {self.unit_code}{behalf})"
+
+    def actor(self, channel: str) -> ActorRef:
+        return ActorRef(kind="officer", actor_id=self.officer_id, on_behalf_of=self.on_behalf_of,
+                        unit_code=self.unit_code, channel=channel)  # fmt: skip
 
 
 class OfficerDecision(BaseModel):
@@ -110,6 +152,7 @@ class SupplementSubmission(BaseModel):
 
     form: dict[str, Any] = Field(default_factory=dict)
     note: Annotated[str, Field(max_length=2000)] | None = None
+    by: ActorRef | None = None
 
 
 class Apology(BaseModel):
@@ -144,6 +187,7 @@ class Withdrawal(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: Annotated[str, Field(min_length=1, max_length=2000)]
+    by: ActorRef | None = None
 
 
 class StepClockPlan(BaseModel):
@@ -187,6 +231,7 @@ class PaymentSubmission(BaseModel):
     step_id: Annotated[str, Field(min_length=1, max_length=63)]
     amount_vnd: Annotated[int, Field(ge=0)]
     receipt_reference: Annotated[str, Field(min_length=1, max_length=100)]
+    by: ActorRef | None = None
 
 
 class MessageAccepted(BaseModel):
@@ -287,6 +332,7 @@ class DossierEvent(BaseModel):
     actor: str | None = None
     summary: str
     detail: dict[str, Any] = Field(default_factory=dict)
+    by: ActorRef | None = None
 
 
 class Transition(BaseModel):

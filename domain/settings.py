@@ -5,8 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -16,6 +17,18 @@ class Environment(StrEnum):
     development = "development"
     test = "test"
     production = "production"
+
+
+class OidcProvider(BaseModel):
+    """An external OpenID Connect provider whose bearer tokens motcua accepts."""
+
+    issuer: str
+    jwks_url: str
+    audience: str = "motcua"
+    principal: Literal["officer", "citizen"]
+    # Officers: the claim naming the officer in the unit registry. Citizens: the claim with the 12-digit ID.
+    subject_claim: str = "sub"
+    citizen_id_claim: str = "citizen_id"
 
 
 class Settings(BaseSettings):
@@ -46,6 +59,19 @@ class Settings(BaseSettings):
     # Decisions and supplements wait this long for the workflow to accept them.
     update_timeout_seconds: float = 15.0
 
+    # Identity. motcua issues its own tokens for development and tests (and a CLI mints them); in production
+    # it verifies tokens of OpenID Connect providers (national SSO for officers, VNeID for citizens).
+    token_issuer: str = "motcua"
+    token_audience: str = "motcua"
+    own_issuer_enabled: bool | None = Field(default=None, description="default: on except in production")
+    issuer_key_file: Path | None = Field(default=None, description="default: <data_dir>/keys/issuer.pem")
+    token_lifetime_minutes: int = 8 * 60
+    oidc_providers: list[OidcProvider] = []
+    # The key that derives each dossier's lookup secret (printed on the receipt). Default: a file in data_dir.
+    lookup_secret_key: str | None = None
+    # Holds the administrator role whatever the registry says, so a fresh installation can be administered.
+    bootstrap_administrator: str | None = None
+
     @property
     def sqlalchemy_url(self) -> str:
         if self.database_url:
@@ -53,8 +79,18 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.data_dir / 'motcua.sqlite3'}"
 
     @property
-    def allows_development_identity(self) -> bool:
+    def issues_own_tokens(self) -> bool:
+        if self.own_issuer_enabled is not None:
+            return self.own_issuer_enabled
         return self.environment != Environment.production
+
+    @property
+    def issuer_key_path(self) -> Path:
+        return self.issuer_key_file or self.data_dir / "keys" / "issuer.pem"
+
+    @property
+    def lookup_secret_key_path(self) -> Path:
+        return self.data_dir / "keys" / "lookup-secret.key"
 
 
 @lru_cache

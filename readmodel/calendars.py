@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 from domain.units import NATIONAL
 from domain.working_calendar import WorkingCalendar
 from readmodel.db import utcnow
+from readmodel.organisation import Actor, audit
 from readmodel.tables import CalendarDayRow
 
 
@@ -19,23 +20,25 @@ def days(session: Session, jurisdiction: str, year: int | None = None) -> list[C
     return list(session.exec(query.order_by(col(CalendarDayRow.day))))
 
 
-def put_day(session: Session, jurisdiction: str, day: date, kind: str, reason: str) -> CalendarDayRow:
+def put_day(session: Session, jurisdiction: str, day: date, kind: str, reason: str, actor: Actor) -> CalendarDayRow:
     row = session.get(CalendarDayRow, (jurisdiction, day))
     if row is None:
         row = CalendarDayRow(jurisdiction=jurisdiction, day=day, kind=kind, reason=reason, changed_at=utcnow())
     else:
         row.kind, row.reason, row.changed_at = kind, reason, utcnow()
     session.add(row)
+    audit(session, actor, "calendar_day_set", f"{jurisdiction}/{day.isoformat()}", {"kind": kind, "reason": reason})
     session.commit()
     session.refresh(row)
     return row
 
 
-def delete_day(session: Session, jurisdiction: str, day: date) -> bool:
+def delete_day(session: Session, jurisdiction: str, day: date, actor: Actor) -> bool:
     row = session.get(CalendarDayRow, (jurisdiction, day))
     if row is None:
         return False
     session.delete(row)
+    audit(session, actor, "calendar_day_removed", f"{jurisdiction}/{day.isoformat()}", {"kind": row.kind})
     session.commit()
     return True
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -35,8 +35,45 @@ def engine_for(url: str) -> Engine:
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
+APPEND_ONLY_TABLES = ("audit_entry", "dossier_event")
+
+
 def init_db(engine: Engine) -> None:
+    from readmodel.organisation import seed_units
+
     SQLModel.metadata.create_all(engine)
+    _make_append_only(engine)
+    seed_units(engine)
+
+
+def _make_append_only(engine: Engine) -> None:
+    """The audit trail cannot be rewritten through the database either: UPDATE and DELETE are refused."""
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(20251701)"))  # two processes starting together
+            connection.execute(
+                text(
+                    "CREATE OR REPLACE FUNCTION motcua_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$ BEGIN RAISE EXCEPTION 'the audit trail is append-only (%)', TG_TABLE_NAME; END $$"
+                )
+            )
+            for table in APPEND_ONLY_TABLES:
+                connection.execute(text(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}"))
+                connection.execute(
+                    text(
+                        f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+                        "FOR EACH ROW EXECUTE FUNCTION motcua_append_only()"
+                    )
+                )
+        elif engine.dialect.name == "sqlite":
+            for table in APPEND_ONLY_TABLES:
+                for operation in ("UPDATE", "DELETE"):
+                    connection.execute(
+                        text(
+                            f"CREATE TRIGGER IF NOT EXISTS {table}_no_{operation.lower()} BEFORE {operation} ON {table} "
+                            "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END"
+                        )
+                    )
 
 
 def utcnow() -> datetime:

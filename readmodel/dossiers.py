@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 
-from sqlalchemy import delete, update
+from sqlalchemy import and_, delete, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -137,6 +137,11 @@ def _apply(session: Session, transition: Transition) -> None:
             summary=event.summary,
             status=transition.state.status if transition.state else None,
             detail=event.detail,
+            actor_kind=event.by.kind if event.by else None,
+            actor_id=event.by.actor_id if event.by else None,
+            on_behalf_of=event.by.on_behalf_of if event.by else None,
+            unit_code=event.by.unit_code if event.by else None,
+            channel=event.by.channel if event.by else None,
         )
     )
     if transition.state is not None:
@@ -195,16 +200,17 @@ def _apply(session: Session, transition: Transition) -> None:
 
 
 def inbox(
-    session: Session, *, role: str, unit_code: str, limit: int, offset: int
+    session: Session, *, capacities: list[tuple[str, str]], limit: int, offset: int
 ) -> list[tuple[ActiveStepRow, DossierRow]]:
-    """Steps awaiting an officer of this role at this unit, oldest deadline first."""
+    """Steps awaiting an officer of one of these (role, unit) capacities, oldest deadline first."""
+    if not capacities:
+        return []
     rows = session.exec(
         select(ActiveStepRow, DossierRow)
         .join(DossierRow, col(DossierRow.code) == col(ActiveStepRow.dossier_code))
         .where(
             ActiveStepRow.awaiting == Awaiting.officer.value,
-            ActiveStepRow.unit_code == unit_code,
-            ActiveStepRow.role == role,
+            or_(*(and_(ActiveStepRow.unit_code == unit, ActiveStepRow.role == role) for role, unit in capacities)),
         )
         .order_by(col(ActiveStepRow.due_at), col(DossierRow.received_at), col(ActiveStepRow.started_at))
         .offset(offset)

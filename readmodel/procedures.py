@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from domain.definition import ProcedureDefinition
 from domain.dossier import DefinitionSnapshot
 from readmodel.db import utcnow
+from readmodel.organisation import Actor, audit
 from readmodel.tables import ProcedureVersionRow
 
 
@@ -21,7 +22,7 @@ class Deployment:
     created: bool
 
 
-def deploy(session: Session, definition: ProcedureDefinition) -> Deployment:
+def deploy(session: Session, definition: ProcedureDefinition, actor: Actor | None = None) -> Deployment:
     """Store a new version unless this exact content is already deployed (deploy is idempotent)."""
     content_hash = definition.content_hash()
     for _ in range(5):
@@ -34,7 +35,7 @@ def deploy(session: Session, definition: ProcedureDefinition) -> Deployment:
         if existing is not None:
             if existing.retired_at is not None:
                 # Deploying a retired procedure again puts it back into service.
-                reactivate(session, definition.code)
+                reactivate(session, definition.code, actor)
                 session.refresh(existing)
             return Deployment(existing, created=False)
         latest = session.exec(
@@ -49,6 +50,9 @@ def deploy(session: Session, definition: ProcedureDefinition) -> Deployment:
             deployed_at=utcnow(),
         )
         session.add(row)
+        if actor is not None:
+            audit(session, actor, "procedure_deployed", definition.code,
+                  {"version": row.version, "content_hash": content_hash})  # fmt: skip
         try:
             session.commit()
         except IntegrityError:
@@ -60,19 +64,23 @@ def deploy(session: Session, definition: ProcedureDefinition) -> Deployment:
     raise RuntimeError(f"could not deploy {definition.code}: too much concurrent deployment")
 
 
-def retire(session: Session, code: str) -> datetime:
+def retire(session: Session, code: str, actor: Actor | None = None) -> datetime:
     moment = utcnow()
     session.execute(
         update(ProcedureVersionRow)
         .where(col(ProcedureVersionRow.code) == code, col(ProcedureVersionRow.retired_at).is_(None))
         .values(retired_at=moment)
     )
+    if actor is not None:
+        audit(session, actor, "procedure_retired", code)
     session.commit()
     return moment
 
 
-def reactivate(session: Session, code: str) -> None:
+def reactivate(session: Session, code: str, actor: Actor | None = None) -> None:
     session.execute(update(ProcedureVersionRow).where(col(ProcedureVersionRow.code) == code).values(retired_at=None))
+    if actor is not None:
+        audit(session, actor, "procedure_reactivated", code)
     session.commit()
 
 

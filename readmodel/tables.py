@@ -56,6 +56,11 @@ class DossierRow(SQLModel, table=True):
     request_hash: str = Field(max_length=64)
     workflow_started: bool = False
     parent_code: str | None = Field(default=None, index=True, max_length=100)  # an interconnected child dossier
+    # Who may look the dossier up: the citizen who submitted it (token) or the applicant named in it.
+    owner_citizen_id: str | None = Field(default=None, index=True, max_length=12)
+    submitted_by: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))  # who submitted (ActorRef)
+    # The unit competent for the procedure at the applicant's address, when another counter received it.
+    handling_unit: str | None = Field(default=None, max_length=80)
 
     status: int = Field(index=True)
     active_steps: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
@@ -118,6 +123,12 @@ class DossierEventRow(SQLModel, table=True):
     summary: str
     status: int | None = None
     detail: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    # The audit trail of the dossier: who acted, for whom, at which unit, through which channel.
+    actor_kind: str | None = Field(default=None, max_length=20)
+    actor_id: str | None = Field(default=None, max_length=100)
+    on_behalf_of: str | None = Field(default=None, max_length=100)
+    unit_code: str | None = Field(default=None, max_length=80)
+    channel: str | None = Field(default=None, max_length=20)
 
 
 class CalendarDayRow(SQLModel, table=True):
@@ -130,3 +141,66 @@ class CalendarDayRow(SQLModel, table=True):
     kind: str = Field(max_length=20)  # day_off | working_day
     reason: str = Field(max_length=300)
     changed_at: datetime
+
+
+class UnitRow(SQLModel, table=True):
+    """An administrative unit: the nation, a ministry, a province, a department, a commune/ward, an office."""
+
+    __tablename__ = "unit"
+
+    code: str = Field(primary_key=True, max_length=80)  # the agency code printed in dossier codes
+    name: str = Field(max_length=300)
+    kind: str = Field(max_length=20)
+    parent_code: str | None = Field(default=None, index=True, max_length=80)
+    # The administrative-area code of a province or commune/ward (which address it is competent for).
+    area_code: str | None = Field(default=None, index=True, max_length=10)
+    province_code: str | None = Field(default=None, max_length=10)  # the province whose calendar the unit keeps
+    active: bool = True
+    updated_at: datetime
+
+
+class OfficerRow(SQLModel, table=True):
+    """An officer of a unit with the roles they hold there. `officer_id` is the subject of their tokens."""
+
+    __tablename__ = "officer"
+
+    officer_id: str = Field(primary_key=True, max_length=100)
+    full_name: str = Field(max_length=200)
+    unit_code: str = Field(index=True, max_length=80)
+    roles: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    active: bool = True
+    updated_at: datetime
+
+
+class DelegationRow(SQLModel, table=True):
+    """An officer acting on behalf of another (their roles at their unit) between two dates."""
+
+    __tablename__ = "delegation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    delegator_id: str = Field(index=True, max_length=100)
+    delegate_id: str = Field(index=True, max_length=100)
+    roles: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    valid_from: date
+    valid_until: date
+    reason: str = Field(max_length=500)
+    created_by: str = Field(max_length=100)
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class AuditEntryRow(SQLModel, table=True):
+    """Append-only: every state-changing act outside a dossier's own history (which `dossier_event` keeps)."""
+
+    __tablename__ = "audit_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(index=True)
+    actor_kind: str = Field(max_length=20)  # officer | citizen | anonymous | portal | system
+    actor_id: str | None = Field(default=None, index=True, max_length=100)
+    on_behalf_of: str | None = Field(default=None, max_length=100)
+    unit_code: str | None = Field(default=None, max_length=80)
+    channel: str = Field(max_length=20)  # api | cli | online | in_person | postal | portal | system
+    action: str = Field(max_length=60)
+    target: str = Field(index=True, max_length=200)  # what was acted on: dossier code, procedure code, unit …
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -19,6 +19,8 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Header, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
+from simulator import identity
+
 SYSTEM_NAME = r"^[a-z][a-z0-9_]{0,62}$"
 
 
@@ -56,6 +58,7 @@ class _State:
 
 state = _State()
 app = FastAPI(title="motcua agency simulator", version="0.1.0")
+app.include_router(identity.router)
 
 
 async def _gate(system: str, operation: str, key: str | None, body: dict[str, Any]) -> dict[str, Any] | None:

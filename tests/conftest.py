@@ -10,9 +10,10 @@ import httpx
 import pytest
 from sqlmodel import SQLModel
 
-from devstack.stack import Stack, StackConfig, deploy_procedures, free_port
+from devstack.stack import Stack, StackConfig, administrator_token, deploy_procedures, free_port
 from domain.settings import PROJECT_ROOT
 from readmodel.db import engine_for
+from tests import support
 
 
 @pytest.fixture(scope="session")
@@ -36,13 +37,14 @@ def stack() -> Iterator[Stack]:
     )
     stack = Stack(config)
     stack.start()
+    support._identities[:] = [support.StackIdentities(config.api_url, config.data_dir)]
     yield stack
     stack.stop()
 
 
 @pytest.fixture(scope="session")
 def api(stack: Stack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.config.api_url, timeout=30) as client:
+    with httpx.Client(base_url=stack.config.api_url, timeout=30, auth=support.SuiteAuth()) as client:
         yield client
 
 
@@ -62,4 +64,7 @@ def _no_leftover_faults(request: pytest.FixtureRequest) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def shipped(stack: Stack) -> dict[str, int]:
     """The procedures shipped in procedures/, deployed as `make run` deploys them: code → version."""
-    return {d["code"]: d["version"] for d in deploy_procedures(stack.config.api_url, PROJECT_ROOT / "procedures")}
+    return {
+        d["code"]: d["version"]
+        for d in deploy_procedures(stack.config.api_url, PROJECT_ROOT / "procedures", administrator_token(stack.config))
+    }

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -14,6 +15,7 @@ from temporalio.client import Client
 from devstack.stack import Stack
 from domain.settings import Settings
 from domain.temporal import connect
+from domain.tokens import TokenIssuer
 
 T = TypeVar("T")
 _codes = itertools.count(1)
@@ -68,8 +70,94 @@ VALID_FORM = {"requester_id": "079123456789", "subject_name": "Nguyễn Văn B",
 APPLICANT = {"full_name": "Nguyễn Văn A", "citizen_id": "079123456789"}
 
 
-def officer(role: str, unit: str, officer_id: str = "officer-1") -> dict[str, str]:
-    return {"X-Dev-Officer": officer_id, "X-Dev-Role": role, "X-Dev-Unit": unit}
+ADMINISTRATOR = "admin"  # the stack's bootstrap administrator
+ADMINISTRATION_PATHS = ("/procedures", "/calendars", "/units", "/officers", "/audit", "/operations")
+
+
+class StackIdentities:
+    """Bearer tokens from the stack's own issuer, and the registry entries of the officers they name."""
+
+    def __init__(self, api_url: str, data_dir: Path) -> None:
+        self.issuer = TokenIssuer(Settings(data_dir=data_dir))
+        self.api_url = api_url
+        self._registered: dict[str, tuple[str, set[str]]] = {}
+        self._admin = self.issuer.issue_officer(ADMINISTRATOR)
+
+    def admin(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._admin}"}
+
+    def citizen(self, citizen_id: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.issuer.issue_citizen(citizen_id)}"}
+
+    def officer(self, role: str, unit: str, officer_id: str | None = None) -> dict[str, str]:
+        """An officer holding `role` at `unit` (both registered on first use)."""
+        officer_id = officer_id or f"{role}@{unit}"
+        known_unit, roles = self._registered.get(officer_id, (unit, set()))
+        if known_unit != unit or role not in roles:
+            roles = (roles if known_unit == unit else set()) | {role}
+            self.register_unit(unit)
+            self.put(f"/officers/{officer_id}", {"full_name": officer_id, "unit_code": unit, "roles": sorted(roles)})
+            self._registered[officer_id] = (unit, roles)
+        return {"Authorization": f"Bearer {self.issuer.issue_officer(officer_id)}"}
+
+    def register_unit(self, unit: str, *, kind: str = "department", parent: str = "VN", **fields: Any) -> None:
+        if httpx.get(f"{self.api_url}/units/{unit}", timeout=30).status_code == 404:
+            self.put(f"/units/{unit}", {"name": f"Đơn vị {unit}", "kind": kind, "parent_code": parent, **fields})
+
+    def put(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = httpx.put(f"{self.api_url}{path}", json=body, headers=self.admin(), timeout=30)
+        assert response.status_code in (200, 201), response.text
+        return response.json()
+
+
+_identities: list[StackIdentities] = []
+
+
+def identities() -> StackIdentities:
+    assert _identities, "the stack fixture sets the identities up"
+    return _identities[0]
+
+
+def officer(role: str, unit: str, officer_id: str | None = None) -> dict[str, str]:
+    """Authorization headers of an officer holding `role` at `unit`."""
+    return identities().officer(role, unit, officer_id)
+
+
+def citizen(citizen_id: str) -> dict[str, str]:
+    return identities().citizen(citizen_id)
+
+
+def admin() -> dict[str, str]:
+    return identities().admin()
+
+
+class SuiteAuth(httpx.Auth):
+    """How the suite's shared `api` client acts when a test gives no identity of its own: as an
+    administrator on administration paths, and as the holder of the receipt on a dossier's paths
+    (the lookup secret learned from the submission's answer)."""
+
+    requires_response_body = True
+
+    def __init__(self) -> None:
+        self.secrets: dict[str, str] = {}
+
+    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+        path = request.url.path
+        if "authorization" not in request.headers and "x-lookup-secret" not in request.headers:
+            administration = path.startswith(ADMINISTRATION_PATHS) and not path.endswith("/prefill")
+            if administration and (request.method != "GET" or not path.startswith(("/procedures", "/calendars"))):
+                request.headers.update(identities().admin())
+            elif path.startswith("/dossiers/"):
+                secret = self.secrets.get(path.split("/")[2])
+                if secret:
+                    request.headers["X-Lookup-Secret"] = secret
+                else:
+                    # A dossier without a receipt of ours (an interconnected child): the applicant signs in.
+                    request.headers.update(identities().citizen(APPLICANT["citizen_id"]))
+        response = yield request
+        if request.method == "POST" and path == "/dossiers" and response.status_code in (200, 201):
+            receipt = response.json()
+            self.secrets[receipt["dossier_code"]] = receipt["lookup_secret"]
 
 
 def decide(
@@ -79,7 +167,7 @@ def decide(
     unit: str,
     decision: str = "approve",
     *,
-    officer_id: str = "officer-1",
+    officer_id: str | None = None,
     **fields: Any,
 ) -> dict[str, Any]:
     """Wait until `step` awaits a decision, send it as an officer of the step's role, and insist it was accepted."""
@@ -100,9 +188,17 @@ def deploy(api: httpx.Client, definition: dict[str, Any]) -> dict[str, Any]:
     return response.json()
 
 
-def submit(api: httpx.Client, code: str, form: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+def submit(
+    api: httpx.Client,
+    code: str,
+    form: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     response = api.post(
-        "/dossiers", json={"procedure_code": code, "applicant": APPLICANT, "form": form or VALID_FORM, **extra}
+        "/dossiers",
+        json={"procedure_code": code, "applicant": APPLICANT, "form": form or VALID_FORM, **extra},
+        headers=headers,
     )
     assert response.status_code == 201, response.text
     return response.json()

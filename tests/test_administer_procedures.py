@@ -9,12 +9,15 @@ import xml.etree.ElementTree as ET
 
 import yaml
 
+from devstack.stack import administrator_token
 from domain.settings import PROJECT_ROOT
 from tests.support import (
     APPLICANT,
     VALID_FORM,
+    citizen,
     decide,
     deploy,
+    officer,
     submit,
     three_step_procedure,
     unique_codes,
@@ -98,20 +101,41 @@ def test_eform_rendered_as_html(api, shipped):
 
 
 def test_prefill_from_the_population_database(api, shipped):
+    # At the counter a reception officer looks up both parents.
+    counter = officer("reception", "H29.50.05.13")
     answer = api.post(
-        "/procedures/3.000722/prefill", json={"values": {"mother_id": "079190000001", "father_id": "999000000000"}}
+        "/procedures/3.000722/prefill",
+        json={"values": {"mother_id": "079190000001", "father_id": "999000000000"}},
+        headers=counter,
     )
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["values"]["mother_name"] and body["sources"] == {"mother_name": "population"}
     assert body["not_found"] == ["father_id"]
-    bad = api.post("/procedures/3.000722/prefill", json={"values": {"mother_id": "12"}})
+    bad = api.post("/procedures/3.000722/prefill", json={"values": {"mother_id": "12"}}, headers=counter)
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "values", "mother_id"]
+
+    # Online, a signed-in citizen reuses their own data only; nobody else's, and not without signing in.
+    mother = citizen("079190000001")
+    own = api.post("/procedures/3.000722/prefill", json={"values": {"mother_id": "079190000001"}}, headers=mother)
+    assert own.status_code == 200 and own.json()["values"]["mother_name"]
+    someone_else = {"values": {"mother_id": "079190000001", "father_id": "079188000002"}}
+    assert api.post("/procedures/3.000722/prefill", json=someone_else, headers=mother).status_code == 403
+    assert api.post("/procedures/3.000722/prefill", json=someone_else).status_code == 401
 
 
 def _admin(stack, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "api.admin_cli", *args, "--api-url", stack.config.api_url]
+        [
+            sys.executable,
+            "-m",
+            "api.admin_cli",
+            "--token",
+            administrator_token(stack.config),
+            *args,
+            "--api-url",
+            stack.config.api_url,
+        ]
         if args[0] != "validate"
         else [sys.executable, "-m", "api.admin_cli", *args],
         capture_output=True,

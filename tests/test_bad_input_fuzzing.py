@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 
-from devstack.stack import Stack, StackConfig, deploy_procedures, free_port
+from devstack.stack import Stack, StackConfig, administrator_token, deploy_procedures, free_port
 from domain.settings import PROJECT_ROOT
 
 
@@ -26,14 +26,15 @@ def test_fuzzing_the_api_finds_no_server_error_and_no_schema_breach():
     )
     stack.start()
     try:
-        deploy_procedures(stack.config.api_url, PROJECT_ROOT / "procedures")
+        token = administrator_token(stack.config)
+        deploy_procedures(stack.config.api_url, PROJECT_ROOT / "procedures", token)
         run = subprocess.run(
             [
                 sys.executable, "-m", "schemathesis.cli", "run", f"{stack.config.api_url}/openapi.json",
                 "--checks", "not_a_server_error,response_schema_conformance,content_type_conformance",
                 "--max-examples", "3",
                 "--seed", "20260701",
-                "-H", "X-Dev-Officer: fuzz", "-H", "X-Dev-Role: reception", "-H", "X-Dev-Unit: H29.50.05.13",
+                "-H", f"Authorization: Bearer {token}",
             ],
             capture_output=True, text=True, timeout=900, cwd=PROJECT_ROOT,
         )  # fmt: skip

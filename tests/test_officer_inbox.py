@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-from fastapi import HTTPException
-
-from api.deps import development_officer
-from domain.definition import Role
-from domain.settings import Environment, Settings
 from tests.support import deploy, officer, submit, three_step_procedure, unique_codes, wait_for_step
 
 
@@ -48,12 +42,3 @@ def test_inbox_lists_my_steps_oldest_deadline_first(api):
 
     assert api.get("/inbox", params={"limit": 0}, headers=officer("reception", unit)).status_code == 422
     assert api.get("/inbox").status_code == 401
-
-
-def test_development_identity_is_refused_in_production():
-    production = Settings(environment=Environment.production)
-    with pytest.raises(HTTPException) as refused:
-        development_officer(production, officer_id="o1", role=Role.reception, unit="H29")
-    assert refused.value.status_code == 401
-    development = Settings(environment=Environment.development)
-    assert development_officer(development, officer_id="o1", role=Role.reception, unit="H29").unit_code == "H29"

@@ -6,6 +6,7 @@ from tests.support import (
     active,
     attachment,
     decide,
+    officer,
     pay,
     portal_statuses,
     wait_for_status,
@@ -38,6 +39,7 @@ def _submit(api, reason: str, **extra) -> str:
             "applicant": {"full_name": "Phạm Văn Đất"},
             "form": form,
         },
+        headers=officer("reception", COUNTER),  # received by post at the one-stop counter
     )
     assert response.status_code == 201, response.text
     return response.json()["dossier_code"]

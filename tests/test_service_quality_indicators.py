@@ -13,7 +13,7 @@ from domain.working_calendar import VIETNAM
 from readmodel import statistics
 from readmodel.db import engine_for, init_db
 from readmodel.tables import DossierRow
-from tests.support import deploy, submit, three_step_procedure, unique_codes
+from tests.support import deploy, officer, submit, three_step_procedure, unique_codes
 
 A, B, P = "H29.50.05.13", "H15.50.05.13", "2.000635"
 ELECTRONIC = [{"id": "extract", "electronic": True}]
@@ -117,7 +117,7 @@ def test_statistics_over_http_as_json_and_csv(api):
     code, unit = unique_codes()
     deploy(api, three_step_procedure(code, unit))
     submit(api, code)
-    submit(api, code, channel=1)
+    submit(api, code, channel=1, headers=officer("reception", unit))  # in person at the counter
     today = VIETNAM.local_date(datetime.now(VIETNAM.zone))
     params = {"start": today.isoformat(), "end": today.isoformat()}
     mine = api.get("/statistics", params={**params, "agency": unit}).json()["total"]

@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.definition import Branch, DecisionKind, Role, Step, StepKind
     from domain.dossier import (
         ActiveStep,
+        ActorRef,
         Apology,
         ApologySubmission,
         AppointmentDeadline,
@@ -126,6 +127,7 @@ class DossierWorkflow:
         self._state.original_appointment_date = input.appointment_date
         self._clock_version = 0  # bumped whenever deadlines may have moved, to wake the watchers
         self._withdrawal: tuple[int, Withdrawal] | None = None
+        self._message_by: dict[int, ActorRef] = {}  # ticket → who sent the message (the audit trail)
 
     # ----------------------------------------------------------------------------------- run
 
@@ -138,6 +140,7 @@ class DossierWorkflow:
                 kind="submitted",
                 at=input.received_at,
                 actor=input.applicant.full_name,
+                by=input.received_by,
                 summary=f"Dossier received by {input.receiving_unit} (channel {input.channel.value})",
                 detail={"procedure_version": input.snapshot.version, "content_hash": input.snapshot.content_hash},
             )
@@ -164,6 +167,7 @@ class DossierWorkflow:
                 at=workflow.now(),
                 summary=f"Processing ended: {self._state.outcome}"
                 + (" (partial result)" if self._state.partial else ""),
+                by=self._withdrawal[1].by if self._withdrawal is not None else None,
                 detail={"reason": self._state.outcome_reason} if self._state.outcome_reason else {},
             )
         )
@@ -249,7 +253,10 @@ class DossierWorkflow:
             DossierEvent(
                 kind="step_started", at=workflow.now(), step_id=step.id,
                 summary=f"{step.name}: waiting for a {step.role.value} officer of {unit}",
-                detail={"due_at": clock.due_at.isoformat(), "warn_at": clock.warn_at.isoformat()},
+                detail={
+                    "due_at": clock.due_at.isoformat(), "warn_at": clock.warn_at.isoformat(),
+                    "unit_code": unit, "role": step.role.value,
+                },
             )
         )  # fmt: skip
         watcher = asyncio.create_task(self._watch_step(step))
@@ -264,22 +271,27 @@ class DossierWorkflow:
             # The message stays in self._decisions until its effect is recorded, so no second one
             # is accepted for the same step meanwhile.
             ticket, decision = self._decisions[step.id]
-            actor = f"{decision.officer.officer_id} ({decision.officer.role.value}, {decision.officer.unit_code})"
+            actor = decision.officer.label()
+            by = self._message_by.get(ticket)
             detail = decision.model_dump(mode="json", exclude={"officer"}, exclude_none=True)
+            due_at = self._active[step.id].due_at
+            if due_at is not None:
+                # The deadline in force when deciding (a supplement may have moved it): form 06 judges by it.
+                detail["step_due_at"] = due_at.isoformat()
 
             match decision.decision:
                 case DecisionKind.approve:
                     if step.kind == StepKind.reception and self._base_status == PortalStatus.registered:
                         self._base_status = PortalStatus.accepted
                     self._leave(step)
-                    await self._record(self._decision_event(step, actor, f"{step.name}: approved", detail))
+                    await self._record(self._decision_event(step, actor, f"{step.name}: approved", detail, by))
                     self._applied(ticket, step.id)
                     return step.next
                 case DecisionKind.return_:
                     self._leave(step)
                     await self._record(
                         self._decision_event(
-                            step, actor, f"{step.name}: returned to {step.return_to} — {decision.reason}", detail
+                            step, actor, f"{step.name}: returned to {step.return_to} — {decision.reason}", detail, by
                         )
                     )
                     self._applied(ticket, step.id)
@@ -287,7 +299,7 @@ class DossierWorkflow:
                 case DecisionKind.reject:
                     self._leave(step)
                     await self._record(
-                        self._decision_event(step, actor, f"{step.name}: rejected — {decision.reason}", detail)
+                        self._decision_event(step, actor, f"{step.name}: rejected — {decision.reason}", detail, by)
                     )
                     self._applied(ticket, step.id)
                     at_counter = step.kind == StepKind.reception and self._base_status == PortalStatus.registered
@@ -298,9 +310,11 @@ class DossierWorkflow:
                     await self._await_supplement(step, decision, ticket, actor, detail)
 
     @staticmethod
-    def _decision_event(step: Step, actor: str, summary: str, detail: dict[str, Any]) -> DossierEvent:
+    def _decision_event(
+        step: Step, actor: str, summary: str, detail: dict[str, Any], by: ActorRef | None
+    ) -> DossierEvent:
         return DossierEvent(
-            kind="decision", at=workflow.now(), step_id=step.id, actor=actor, summary=summary, detail=detail
+            kind="decision", at=workflow.now(), step_id=step.id, actor=actor, summary=summary, detail=detail, by=by
         )
 
     async def _await_supplement(
@@ -320,7 +334,7 @@ class DossierWorkflow:
         await self._record(
             DossierEvent(
                 kind="supplement_requested", at=workflow.now(), step_id=step.id, actor=actor,
-                summary=f"{step.name}: supplement requested — {'; '.join(decision.missing)}", detail=detail,
+                by=self._message_by.get(ticket), summary=f"{step.name}: supplement requested — {'; '.join(decision.missing)}", detail=detail,
             )
         )  # fmt: skip
         self._applied(ticket, step.id)
@@ -357,6 +371,7 @@ class DossierWorkflow:
         await self._record(
             DossierEvent(
                 kind="supplemented", at=workflow.now(), step_id=step.id, actor=self._input.applicant.full_name,
+                by=supplement.by,
                 summary=f"Applicant supplemented the dossier ({changed}); appointment "
                 f"{previous_appointment.isoformat()} → {shifted.appointment_date.isoformat()}",
                 detail={
@@ -483,6 +498,7 @@ class DossierWorkflow:
         await self._record(
             DossierEvent(
                 kind="fee_paid", at=workflow.now(), step_id=step.id, actor=self._input.applicant.full_name,
+                by=payment.by,
                 summary=f"{step.name}: {payment.amount_vnd:,} VND paid (receipt {payment.receipt_reference})",
                 detail=payment.model_dump(mode="json"),
             )
@@ -727,6 +743,7 @@ class DossierWorkflow:
                 step_id=step.id,
                 summary=summary,
                 detail={"action": escalation.action},
+                by=ActorRef(kind="system", unit_code=active.unit_code, channel="system"),
             )
         )
 
@@ -797,20 +814,19 @@ class DossierWorkflow:
 
     @workflow.update
     async def apologize(self, apology: ApologySubmission) -> MessageAccepted:
-        self._check_apology(apology)
+        officer = self._check_apology(apology)
         previous = self._state.apology.new_appointment_date if self._state.apology else self._state.appointment_date
-        officer = apology.officer
         self._state.apology = Apology(
             reason=apology.reason,
             new_appointment_date=apology.new_appointment_date,
             previous_appointment_date=previous,
             issued_at=workflow.now(),
-            officer=f"{officer.officer_id} ({officer.role.value}, {officer.unit_code})",
+            officer=officer.label(),
         )
         self._bump_clock()
         seq = await self._record(
             DossierEvent(
-                kind="apology", at=workflow.now(), actor=self._state.apology.officer,
+                kind="apology", at=workflow.now(), actor=self._state.apology.officer, by=officer.actor("api"),
                 summary=f"Apology letter (form 04): new appointment {apology.new_appointment_date:%d/%m/%Y} "
                 f"instead of {previous:%d/%m/%Y} — {apology.reason}",
                 detail=self._state.apology.model_dump(mode="json"),
@@ -829,15 +845,14 @@ class DossierWorkflow:
 
     @workflow.update
     async def extend(self, extension: ExtensionSubmission) -> MessageAccepted:
-        self._check_extension(extension)
+        officer = self._check_extension(extension)
         previous = self._state.appointment_date
         self._state.appointment_date = extension.new_appointment_date
         self._state.extended = True
         self._bump_clock()
-        officer = extension.officer
         seq = await self._record(
             DossierEvent(
-                kind="extension", at=workflow.now(), actor=f"{officer.officer_id} ({officer.role.value}, {officer.unit_code})",
+                kind="extension", at=workflow.now(), actor=officer.label(), by=officer.actor("api"),
                 summary=f"Time limit extended (special case): appointment {previous:%d/%m/%Y} → "
                 f"{extension.new_appointment_date:%d/%m/%Y} — {extension.reason}",
                 detail=extension.model_dump(mode="json", exclude={"officer"}),
@@ -866,29 +881,35 @@ class DossierWorkflow:
         if self._state.outcome is not None or self._withdrawal is not None:
             raise ApplicationError(f"the dossier's processing has ended; nothing to {what}", type=NOT_AWAITING)
 
-    def _check_acting_officer(self, officer: OfficerRef) -> None:
-        units = {self._input.receiving_unit, *(s.unit_code for s in self._active.values() if s.unit_code)}
-        if officer.unit_code not in units:
-            raise ApplicationError(
-                f"only officers of {', '.join(sorted(units))} act on this dossier now", type=NOT_YOUR_STEP
-            )
+    def _check_acting_officer(self, officer: OfficerRef) -> OfficerRef:
+        """The officer in a capacity at the receiving unit or a unit with a step under way."""
+        units = [self._input.receiving_unit, *(s.unit_code for s in self._active.values() if s.unit_code)]
+        for unit in units:
+            acting = officer.acting_as(None, unit)
+            if acting is not None:
+                return acting
+        raise ApplicationError(
+            f"only officers of {', '.join(sorted(set(units)))} act on this dossier now", type=NOT_YOUR_STEP
+        )
 
-    def _check_apology(self, apology: ApologySubmission) -> None:
+    def _check_apology(self, apology: ApologySubmission) -> OfficerRef:
         self._check_open("apologise for")
-        self._check_acting_officer(apology.officer)
+        acting = self._check_acting_officer(apology.officer)
         promised = self._state.apology.new_appointment_date if self._state.apology else self._state.appointment_date
         if apology.new_appointment_date <= promised:
             raise ApplicationError(f"the new appointment must come after {promised.isoformat()}", type=NOT_AWAITING)
+        return acting
 
-    def _check_extension(self, extension: ExtensionSubmission) -> None:
+    def _check_extension(self, extension: ExtensionSubmission) -> OfficerRef:
         self._check_open("extend")
-        self._check_acting_officer(extension.officer)
+        acting = self._check_acting_officer(extension.officer)
         if self._definition.extended_time_limit_working_days is None:
             raise ApplicationError("this procedure has no extended time limit", type=NOT_AWAITING)
         if self._state.extended:
             raise ApplicationError("the time limit was already extended", type=NOT_AWAITING)
         if extension.new_appointment_date <= self._state.appointment_date:
             raise ApplicationError("an extension moves the appointment later", type=NOT_AWAITING)
+        return acting
 
     async def _notify_applicant(self, reason: str, message: str) -> None:
         await self._send_notice(
@@ -922,9 +943,13 @@ class DossierWorkflow:
             return
         accept(self._issue_ticket())
 
-    def _store_decision(self, decision: OfficerDecision) -> Callable[[int], None]:
+    def _store_decision(self, decision: OfficerDecision, channel: str) -> Callable[[int], None]:
         def store(ticket: int) -> None:
-            self._decisions[decision.step_id] = (ticket, decision)
+            # Kept in the capacity the step needs (role, unit, on behalf of), as the audit trail records it.
+            active = self._active[decision.step_id]
+            acting = decision.officer.acting_as(active.role, active.unit_code) or decision.officer
+            self._decisions[decision.step_id] = (ticket, decision.model_copy(update={"officer": acting}))
+            self._message_by[ticket] = acting.actor(channel)
 
         return store
 
@@ -943,7 +968,7 @@ class DossierWorkflow:
     @workflow.update
     async def decide(self, decision: OfficerDecision) -> MessageAccepted:
         check = lambda: self._check_decision(decision)  # noqa: E731
-        return await self._answer_update(check, self._store_decision(decision), decision.step_id)
+        return await self._answer_update(check, self._store_decision(decision, "api"), decision.step_id)
 
     @decide.validator
     def _validate_decide(self, decision: OfficerDecision) -> None:
@@ -951,7 +976,9 @@ class DossierWorkflow:
 
     @workflow.signal(name="decide")
     async def decide_signal(self, decision: OfficerDecision) -> None:
-        await self._take_signal("decide", lambda: self._check_decision(decision), self._store_decision(decision))
+        await self._take_signal(
+            "decide", lambda: self._check_decision(decision), self._store_decision(decision, "signal")
+        )
 
     @workflow.update
     async def supplement(self, submission: SupplementSubmission) -> MessageAccepted:
@@ -1008,7 +1035,7 @@ class DossierWorkflow:
             raise ApplicationError(f"step {step.id!r} does not take {decision.decision.value!r}", type=NOT_AWAITING)
         if decision.decision == DecisionKind.request_supplement and self._state.supplement_request is not None:
             raise ApplicationError("a supplement request is already open for this dossier", type=NOT_AWAITING)
-        if decision.officer.role != active.role or decision.officer.unit_code != active.unit_code:
+        if decision.officer.acting_as(active.role, active.unit_code) is None:
             raise ApplicationError(
                 f"step {step.id!r} is assigned to a {active.role} officer of {active.unit_code}", type=NOT_YOUR_STEP
             )

@@ -8,10 +8,11 @@ from typing import Annotated, Literal
 import holidays
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session
 
-from api.deps import CalendarDep, SessionDep
-from domain.units import NATIONAL, unit_directory
-from readmodel import calendars
+from api.deps import AdministratorActorDep, CalendarDep, SessionDep
+from domain.units import NATIONAL
+from readmodel import calendars, organisation
 from readmodel.db import utcnow
 
 router = APIRouter(prefix="/calendars", tags=["calendars"])
@@ -53,8 +54,8 @@ class AppointmentOut(BaseModel):
     appointment_date: date
 
 
-def _known(jurisdiction: str) -> str:
-    if jurisdiction != NATIONAL and jurisdiction not in unit_directory().province_units:
+def _known(session: Session, jurisdiction: str) -> str:
+    if jurisdiction != NATIONAL and jurisdiction not in organisation.directory(session).province_units:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no province {jurisdiction!r}")
     return jurisdiction
 
@@ -67,7 +68,7 @@ def get_calendar(
     year: Annotated[int, Query(ge=2020, le=2040)] = 2026,
 ) -> CalendarOut:
     """Public holidays of the year (national), and the changes administrators made."""
-    _known(jurisdiction)
+    _known(session, jurisdiction)
     national = holidays.country_holidays("VN", years=year)
     changes = calendars.days(session, NATIONAL, year) + (
         calendars.days(session, jurisdiction, year) if jurisdiction != NATIONAL else []
@@ -83,21 +84,25 @@ def get_calendar(
 
 
 @router.put("/{jurisdiction}/days/{day}")
-def put_calendar_day(jurisdiction: Jurisdiction, day: date, body: CalendarDayIn, session: SessionDep) -> CalendarDayOut:
+def put_calendar_day(
+    jurisdiction: Jurisdiction, day: date, body: CalendarDayIn, session: SessionDep, actor: AdministratorActorDep
+) -> CalendarDayOut:
     """Declare an extra day off or a make-up working day (dossiers' later deadlines follow it)."""
-    _known(jurisdiction)
+    _known(session, jurisdiction)
     if not 2020 <= day.year <= 2040:
         raise HTTPException(
             422, [{"loc": ["path", "day"], "msg": "a day between 2020 and 2040", "type": "value_error"}]
         )
-    row = calendars.put_day(session, jurisdiction, day, body.kind, body.reason)
+    row = calendars.put_day(session, jurisdiction, day, body.kind, body.reason, actor)
     return CalendarDayOut(day=row.day, kind=row.kind, reason=row.reason)
 
 
 @router.delete("/{jurisdiction}/days/{day}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_calendar_day(jurisdiction: Jurisdiction, day: date, session: SessionDep) -> Response:
-    _known(jurisdiction)
-    if not calendars.delete_day(session, jurisdiction, day):
+def delete_calendar_day(
+    jurisdiction: Jurisdiction, day: date, session: SessionDep, actor: AdministratorActorDep
+) -> Response:
+    _known(session, jurisdiction)
+    if not calendars.delete_day(session, jurisdiction, day, actor):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"{day} has no change in {jurisdiction}")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -111,7 +116,7 @@ def compute_appointment(
     received_at: datetime | None = None,
 ) -> AppointmentOut:
     """The appointment date the calendar service gives for a receipt (the one computation every date uses)."""
-    _known(jurisdiction)
+    _known(session, jurisdiction)
     calendar = calendars.calendar_for(session, jurisdiction, base)
     moment = received_at or utcnow()
     if moment.tzinfo is None:

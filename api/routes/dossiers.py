@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
@@ -17,12 +18,24 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import CalendarDep, OfficerDep, SessionDep, SettingsDep, TemporalDep
+from api.access import ApplicantDossier, OfficerDossier, ReadableDossier
+from api.deps import (
+    CalendarDep,
+    LookupSecretsDep,
+    OfficerDep,
+    Principal,
+    PrincipalDep,
+    SessionDep,
+    SettingsDep,
+    TemporalDep,
+)
 from api.errors import field_error
-from domain.definition import DecisionKind
+from domain.definition import DecisionKind, Role
 from domain.dossier import (
+    ActorRef,
     ApologySubmission,
     Applicant,
+    Capacity,
     Channel,
     DefinitionSnapshot,
     DossierInput,
@@ -30,17 +43,20 @@ from domain.dossier import (
     ExtensionSubmission,
     MessageAccepted,
     OfficerDecision,
+    OfficerRef,
     PaymentSubmission,
     PortalStatus,
     SupplementSubmission,
     Withdrawal,
 )
+from domain.lookup_secret import LookupSecrets
 from domain.settings import Settings
-from domain.units import NoCompetentUnit, resolve_step_units, unit_directory
+from domain.units import NoCompetentUnit, resolve_step_units
 from domain.working_calendar import WorkingCalendar
 from forms.eform import FormInvalid, validate_form
-from readmodel import calendars, dossiers, procedures
+from readmodel import calendars, dossiers, organisation, procedures
 from readmodel.db import as_utc, release, utcnow
+from readmodel.organisation import OfficerProfile
 from readmodel.tables import DossierRow, ProcedureVersionRow
 from workflows.dossier import ASSIGNED_UNIT, DOSSIER_STATUS, NOT_YOUR_STEP, PROCEDURE_CODE, DossierWorkflow
 
@@ -56,10 +72,35 @@ class SubmitDossier(BaseModel):
     procedure_code: Annotated[str, Field(min_length=1, max_length=40)]
     applicant: Applicant
     form: dict[str, Any]
-    channel: Channel = Channel.online
+    # Online for citizens; a reception officer receives in person (default) or by post at their own unit.
+    channel: Channel | None = None  # 1 in person, 2 online, 3 postal (the portal's codes)
     receiving_unit: Annotated[str, Field(min_length=1, max_length=80)] | None = None
     # Fields the applicant took from national databases (prefill) rather than typed: counted by the indicators.
     prefilled_fields: Annotated[list[Annotated[str, Field(max_length=63)]], Field(max_length=300)] = []
+
+
+STEP_ROLES = {r.value for r in Role}
+
+
+class SupplementIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    form: dict[str, Any] = Field(default_factory=dict)
+    note: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class PaymentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    step_id: Annotated[str, Field(min_length=1, max_length=63)]
+    amount_vnd: Annotated[int, Field(ge=0)]
+    receipt_reference: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class WithdrawalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
 
 
 class Receipt(BaseModel):
@@ -69,11 +110,15 @@ class Receipt(BaseModel):
     procedure_code: str
     procedure_version: int
     procedure_name: str
-    receiving_unit: str
+    receiving_unit: str  # the counter that received it, where the result is returned
+    handling_unit: str  # the unit competent for it (the receiving unit, unless another counter received it)
+    channel: str
     received_at: datetime
     appointment_date: date
     status: int
     status_name: str
+    # With the dossier code, lets whoever holds the receipt follow the dossier without signing in.
+    lookup_secret: str
 
 
 class ActiveStepView(BaseModel):
@@ -100,6 +145,12 @@ class TimelineEntry(BaseModel):
     actor: str | None
     summary: str
     status: int | None
+    # The audit trail: who acted, on whose behalf, at which unit, through which channel.
+    actor_kind: str | None = None
+    actor_id: str | None = None
+    on_behalf_of: str | None = None
+    unit_code: str | None = None
+    channel: str | None = None
 
 
 class DossierView(Receipt):
@@ -132,13 +183,16 @@ class DecisionIn(BaseModel):
     missing: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(default_factory=list, max_length=50)
 
 
-def _receipt(row: DossierRow) -> Receipt:
+def _receipt(row: DossierRow, secrets: LookupSecrets) -> Receipt:
     return Receipt(
         dossier_code=row.code,
         procedure_code=row.procedure_code,
         procedure_version=row.procedure_version,
         procedure_name=row.procedure_name,
         receiving_unit=row.receiving_unit,
+        handling_unit=row.handling_unit or row.receiving_unit,
+        channel=Channel(row.channel).name,
+        lookup_secret=secrets.for_dossier(row.code),
         received_at=as_utc(row.received_at),
         appointment_date=row.appointment_date,
         status=row.status,
@@ -167,6 +221,7 @@ async def _start_workflow(
         appointment_date=row.appointment_date,
         step_units=row.step_units,
         jurisdiction=row.jurisdiction,
+        received_by=ActorRef.model_validate(row.submitted_by) if row.submitted_by else None,
     )
     try:
         await client.start_workflow(
@@ -215,8 +270,41 @@ def _pinned_for(session: Session, row: DossierRow) -> DefinitionSnapshot:
         release(session)
 
 
+def _submitter(
+    principal: Principal, body: SubmitDossier, definition_receiving: list[str]
+) -> tuple[Channel, str, ActorRef]:
+    """The channel, the receiving unit and who submits: citizens submit online to a unit receiving the
+    procedure; a reception officer receives at their own unit whatever the procedure or boundary."""
+    if principal.officer is None:
+        if body.channel not in (None, Channel.online):
+            raise field_error(["body", "channel"], "dossiers in person or by post are received by a reception officer")
+        receiving_unit = body.receiving_unit or definition_receiving[0]
+        if receiving_unit not in definition_receiving:
+            raise field_error(
+                ["body", "receiving_unit"],
+                f"{receiving_unit!r} does not receive this procedure online; one of: {', '.join(definition_receiving)}",
+            )
+        return Channel.online, receiving_unit, ActorRef(**asdict(principal.actor("online")))
+    capacity = principal.officer.holds("reception", body.receiving_unit)
+    if capacity is None:
+        where = f" at {body.receiving_unit}" if body.receiving_unit else ""
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"only a reception officer{where} receives dossiers at the counter"
+        )
+    channel = body.channel or Channel.in_person
+    if channel == Channel.online:
+        raise field_error(["body", "channel"], "an officer receives dossiers in person or by post")
+    actor = ActorRef(kind="officer", actor_id=principal.officer.officer_id, on_behalf_of=capacity.on_behalf_of,
+                     unit_code=capacity.unit_code, channel=channel.name)  # fmt: skip
+    return channel, capacity.unit_code, actor
+
+
 def _register_submission(
-    session: Session, body: SubmitDossier, idempotency_key: str | None, base_calendar: WorkingCalendar
+    session: Session,
+    body: SubmitDossier,
+    idempotency_key: str | None,
+    base_calendar: WorkingCalendar,
+    principal: Principal,
 ) -> tuple[DossierRow, DefinitionSnapshot | None]:
     """Validate a submission and store it with its dossier code (blocking database work, run off the event loop).
 
@@ -233,25 +321,22 @@ def _register_submission(
     except procedures.ChildNotInService as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     definition = pinned.definition
-    receiving_unit = body.receiving_unit or definition.receiving_units[0]
-    if receiving_unit not in definition.receiving_units:
-        raise field_error(
-            ["body", "receiving_unit"],
-            f"{receiving_unit!r} does not receive this procedure; one of: {', '.join(definition.receiving_units)}",
-        )
+    channel, receiving_unit, submitter = _submitter(principal, body, definition.receiving_units)
     try:
         form = validate_form(definition, body.form)
     except FormInvalid as invalid:
         raise HTTPException(422, invalid.errors) from None
+    directory = organisation.directory(session)
     try:
-        step_units = resolve_step_units(definition, form, receiving_unit)
+        handling_unit = directory.handling_unit(definition, form, receiving_unit)
+        step_units = resolve_step_units(definition, form, receiving_unit, directory, handling_unit)
     except NoCompetentUnit as exc:
-        raise field_error(["body", "form", exc.field], str(exc)) from None
+        raise field_error(["body", "form", exc.field] if exc.field else ["body", "form"], str(exc)) from None
 
     unknown_prefilled = sorted(set(body.prefilled_fields) - definition.form.field_names)
     if unknown_prefilled:
         raise field_error(["body", "prefilled_fields"], f"not fields of the form: {', '.join(unknown_prefilled)}")
-    jurisdiction = unit_directory().jurisdiction_of(receiving_unit)
+    jurisdiction = directory.jurisdiction_of(handling_unit)
     calendar = calendars.calendar_for(session, jurisdiction, base_calendar)
     request_hash = _request_hash(body)
     received_at = utcnow()
@@ -267,7 +352,10 @@ def _register_submission(
                 procedure_version=version.version,
                 procedure_name=version.name,
                 receiving_unit=receiving_unit,
-                channel=int(body.channel),
+                handling_unit=handling_unit,
+                channel=int(channel),
+                owner_citizen_id=principal.citizen_id or body.applicant.citizen_id,
+                submitted_by=submitter.model_dump(mode="json", exclude_none=True),
                 applicant=body.applicant.model_dump(mode="json", exclude_none=True),
                 form=form,
                 step_units=step_units,
@@ -299,35 +387,36 @@ async def submit_dossier(
     client: TemporalDep,
     settings: SettingsDep,
     base_calendar: CalendarDep,
+    principal: PrincipalDep,
+    secrets: LookupSecretsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Receipt:
-    """Submit a dossier; the answer is the receipt. Resending with the same Idempotency-Key returns the same dossier."""
-    row, pinned = await run_in_threadpool(_register_submission, session, body, idempotency_key, base_calendar)
+    """Submit a dossier; the answer is the receipt (form 01) with the lookup secret. Anyone submits online
+    (a citizen's token makes the dossier theirs); a reception officer receives at any counter for any
+    procedure, and the dossier goes to the unit competent for the applicant's address.
+    Resending with the same Idempotency-Key returns the same dossier."""
+    row, pinned = await run_in_threadpool(
+        _register_submission, session, body, idempotency_key, base_calendar, principal
+    )
     await run_in_threadpool(release, session)
     if pinned is None:
         response.status_code = status.HTTP_200_OK
         if not row.workflow_started:
             await _start_workflow(client, settings, session, row)
-        return _receipt(row)
+        return _receipt(row, secrets)
     await _start_workflow(client, settings, session, row, pinned)
     log.info("dossier %s submitted for %s v%d", row.code, row.procedure_code, row.procedure_version)
-    return _receipt(row)
-
-
-def _row_or_404(session: Session, code: str) -> DossierRow:
-    row = dossiers.get(session, code)
-    if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no dossier {code!r}")
-    release(session)
-    return row
+    return _receipt(row, secrets)
 
 
 @router.get("/{code}")
-def get_dossier(code: str, session: SessionDep) -> DossierView:
-    """Status, current step, appointment date and timeline, from the read model (never wakes the workflow)."""
-    row = _row_or_404(session, code)
+def get_dossier(row: ReadableDossier, session: SessionDep, secrets: LookupSecretsDep) -> DossierView:
+    """Status, current step, appointment date and timeline, from the read model (never wakes the workflow).
+    For the applicant (citizen token, or the receipt's lookup secret in X-Lookup-Secret) and officers
+    of the units involved; anyone else gets 404."""
+    code = row.code
     return DossierView(
-        **_receipt(row).model_dump(),
+        **_receipt(row, secrets).model_dump(),
         parent_code=row.parent_code,
         original_appointment_date=row.original_appointment_date,
         supplement_count=row.supplement_count,
@@ -354,6 +443,11 @@ def get_dossier(code: str, session: SessionDep) -> DossierView:
                 actor=e.actor,
                 summary=e.summary,
                 status=e.status,
+                actor_kind=e.actor_kind,
+                actor_id=e.actor_id,
+                on_behalf_of=e.on_behalf_of,
+                unit_code=e.unit_code,
+                channel=e.channel,
             )
             for e in dossiers.events(session, code)
         ],
@@ -361,11 +455,8 @@ def get_dossier(code: str, session: SessionDep) -> DossierView:
 
 
 @router.get("/{code}/live")
-async def get_live_detail(
-    code: str, session: SessionDep, client: TemporalDep, officer: OfficerDep
-) -> DossierLiveDetail:
+async def get_live_detail(code: str, row: OfficerDossier, client: TemporalDep) -> DossierLiveDetail:
     """Live detail from the workflow itself (a query), for officers; citizens poll GET /dossiers/{code}."""
-    await run_in_threadpool(_row_or_404, session, code)
     try:
         return await client.get_workflow_handle(code).query(DossierWorkflow.detail)
     except RPCError as exc:
@@ -374,12 +465,12 @@ async def get_live_detail(
 
 @router.post("/{code}/decisions")
 async def decide(
-    code: str, body: DecisionIn, session: SessionDep, client: TemporalDep, settings: SettingsDep, officer: OfficerDep
+    code: str, body: DecisionIn, row: OfficerDossier, client: TemporalDep, settings: SettingsDep, officer: OfficerDep
 ) -> MessageAccepted:
-    """An officer's decision on the step awaiting it: 409 when that step is not awaiting this decision."""
-    await run_in_threadpool(_row_or_404, session, code)
+    """An officer's decision on the step awaiting it: 409 when that step is not awaiting this decision,
+    403 when the officer does not hold the step's role at its unit (nor acts for someone who does)."""
     try:
-        decision = OfficerDecision(**body.model_dump(), officer=officer)
+        decision = OfficerDecision(**body.model_dump(), officer=_officer_ref(officer))
     except ValidationError as exc:
         raise HTTPException(
             422,
@@ -390,26 +481,38 @@ async def decide(
 
 @router.post("/{code}/supplements")
 async def supplement(
-    code: str, body: SupplementSubmission, session: SessionDep, client: TemporalDep, settings: SettingsDep
+    code: str,
+    body: SupplementIn,
+    row: ApplicantDossier,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
 ) -> MessageAccepted:
     """The applicant's answer to a supplement request; the whole form must be valid once merged."""
-    row = await run_in_threadpool(_row_or_404, session, code)
     try:
         merged = validate_form(_definition_of(session, row).definition, {**row.form, **body.form})
     except FormInvalid as invalid:
         raise HTTPException(422, invalid.errors) from None
-    normalised = SupplementSubmission(form={k: merged.get(k) for k in body.form}, note=body.note)
+    normalised = SupplementSubmission(
+        form={k: merged.get(k) for k in body.form}, note=body.note, by=_applicant_actor(principal, row)
+    )
     release(session)
     return await _update(client, settings, code, DossierWorkflow.supplement, normalised)
 
 
 @router.post("/{code}/payments")
 async def pay(
-    code: str, body: PaymentSubmission, session: SessionDep, client: TemporalDep, settings: SettingsDep
+    code: str,
+    body: PaymentIn,
+    row: ApplicantDossier,
+    client: TemporalDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
 ) -> MessageAccepted:
-    """The payment service reports a fee paid; 409 unless that fee step awaits exactly this amount."""
-    await run_in_threadpool(_row_or_404, session, code)
-    return await _update(client, settings, code, DossierWorkflow.pay, body)
+    """A fee paid (reported for the applicant); 409 unless that fee step awaits exactly this amount."""
+    payment = PaymentSubmission(**body.model_dump(), by=_applicant_actor(principal, row))
+    return await _update(client, settings, code, DossierWorkflow.pay, payment)
 
 
 class ApologyIn(BaseModel):
@@ -433,10 +536,10 @@ async def apologize(
     client: TemporalDep,
     settings: SettingsDep,
     officer: OfficerDep,
+    row: OfficerDossier,
     base_calendar: CalendarDep,
 ) -> MessageAccepted:
     """Form 04: an apology with a new appointment, owed at least one working day before the appointment."""
-    row = await run_in_threadpool(_row_or_404, session, code)
     calendar = calendars.calendar_for(session, row.jurisdiction, base_calendar)
     today = calendar.local_date(utcnow())
     if calendar.add_working_days(today, 1) > row.appointment_date:
@@ -446,7 +549,9 @@ async def apologize(
         )
     if not calendar.is_working_day(body.new_appointment_date):
         raise field_error(["body", "new_appointment_date"], "the new appointment must be a working day")
-    message = ApologySubmission(reason=body.reason, new_appointment_date=body.new_appointment_date, officer=officer)
+    message = ApologySubmission(
+        reason=body.reason, new_appointment_date=body.new_appointment_date, officer=_officer_ref(officer)
+    )
     release(session)
     return await _update(client, settings, code, DossierWorkflow.apologize, message)
 
@@ -459,28 +564,61 @@ async def extend(
     client: TemporalDep,
     settings: SettingsDep,
     officer: OfficerDep,
+    row: OfficerDossier,
     base_calendar: CalendarDep,
 ) -> MessageAccepted:
     """Extend to the procedure's extended limit (special cases), where its definition allows it."""
-    row = await run_in_threadpool(_row_or_404, session, code)
     definition = _definition_of(session, row).definition
     if definition.extended_time_limit_working_days is None:
         raise HTTPException(status.HTTP_409_CONFLICT, "this procedure has no extended time limit")
     calendar = calendars.calendar_for(session, row.jurisdiction, base_calendar)
     extra = definition.extended_time_limit_working_days - definition.time_limit_working_days
     new_date = calendar.add_working_days(row.appointment_date, extra)
-    message = ExtensionSubmission(reason=body.reason, new_appointment_date=new_date, officer=officer)
+    message = ExtensionSubmission(reason=body.reason, new_appointment_date=new_date, officer=_officer_ref(officer))
     release(session)
     return await _update(client, settings, code, DossierWorkflow.extend, message)
 
 
 @router.post("/{code}/withdrawal")
 async def withdraw(
-    code: str, body: Withdrawal, session: SessionDep, client: TemporalDep, settings: SettingsDep
+    code: str,
+    body: WithdrawalIn,
+    row: ApplicantDossier,
+    client: TemporalDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
 ) -> MessageAccepted:
     """The applicant withdraws the dossier (status 7); processing stops wherever it stands."""
-    await run_in_threadpool(_row_or_404, session, code)
-    return await _update(client, settings, code, DossierWorkflow.withdraw, body)
+    message = Withdrawal(reason=body.reason, by=_applicant_actor(principal, row))
+    return await _update(client, settings, code, DossierWorkflow.withdraw, message)
+
+
+def _officer_ref(officer: OfficerProfile) -> OfficerRef:
+    """Every capacity the officer holds today; the workflow uses the one the step needs."""
+    capacities = [
+        Capacity(role=Role(c.role), unit_code=c.unit_code, on_behalf_of=c.on_behalf_of)
+        for c in officer.capacities
+        if c.role in STEP_ROLES
+    ]
+    first = capacities[0] if capacities else None
+    return OfficerRef(
+        officer_id=officer.officer_id,
+        role=first.role if first else Role.specialist,
+        unit_code=first.unit_code if first else officer.unit_code,
+        on_behalf_of=first.on_behalf_of if first else None,
+        # An officer without a step role (an administrator) gets a capacity that matches no step.
+        capacities=capacities or [Capacity(role=Role.specialist, unit_code="-")],
+    )
+
+
+def _applicant_actor(principal: Principal, row: DossierRow) -> ActorRef:
+    if principal.officer is not None:
+        counter = principal.officer.holds("reception", row.receiving_unit) or principal.officer.holds("reception")
+        return ActorRef(kind="officer", actor_id=principal.officer.officer_id,
+                        on_behalf_of=counter.on_behalf_of if counter else None,
+                        unit_code=counter.unit_code if counter else principal.officer.unit_code,
+                        channel="in_person")  # fmt: skip
+    return ActorRef(**asdict(principal.actor("online")))
 
 
 async def _update(client: Client, settings: Settings, code: str, update: Any, message: Any) -> MessageAccepted:

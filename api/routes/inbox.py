@@ -19,6 +19,8 @@ class InboxItem(BaseModel):
     procedure_name: str
     step_id: str
     step_name: str
+    role: str | None
+    unit_code: str | None
     step_due_date: date | None
     step_due_at: datetime | None
     urgency: str  # normal | warning (early warning reached) | overdue
@@ -37,7 +39,9 @@ def inbox(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[InboxItem]:
-    rows = dossiers.inbox(session, role=officer.role.value, unit_code=officer.unit_code, limit=limit, offset=offset)
+    """Steps awaiting a role the officer holds at a unit (their own, or one they act for by delegation)."""
+    capacities = sorted({(c.role, c.unit_code) for c in officer.capacities})
+    rows = dossiers.inbox(session, capacities=capacities, limit=limit, offset=offset)
     return [
         InboxItem(
             dossier_code=dossier.code,
@@ -45,6 +49,8 @@ def inbox(
             procedure_name=dossier.procedure_name,
             step_id=step.step_id,
             step_name=step.name,
+            role=step.role,
+            unit_code=step.unit_code,
             step_due_date=step.due_date,
             step_due_at=step.due_at,
             urgency="overdue" if step.overdue else "warning" if step.warning else "normal",

@@ -8,17 +8,17 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 import httpx
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from sqlmodel import col, select
 
-from api.deps import SessionDep, SettingsDep
+from api.deps import SessionDep, SettingsDep, current_administrator
 from readmodel import dossiers
 from readmodel.db import as_utc, release, utcnow
 from readmodel.tables import DossierRow
 
-router = APIRouter(prefix="/operations", tags=["operations"])
+router = APIRouter(prefix="/operations", tags=["operations"], dependencies=[Depends(current_administrator)])
 
 
 class BlockedDossier(BaseModel):

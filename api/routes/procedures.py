@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from activities.population import PopulationUnavailable
-from api.deps import PopulationDep, SessionDep
+from api.deps import AdministratorActorDep, PopulationDep, PrincipalDep, SessionDep
 from api.errors import field_error, unprocessable
 from domain import step_graph
 from domain.definition import DefinitionInvalid, ProcedureDefinition, definition_json_schema, parse_definition
@@ -150,13 +150,15 @@ def _definition(row: ProcedureVersionRow) -> ProcedureDefinition:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, openapi_extra=DEFINITION_BODY)
-async def deploy_procedure(request: Request, response: Response, session: SessionDep) -> DeploymentOut:
+async def deploy_procedure(
+    request: Request, response: Response, session: SessionDep, actor: AdministratorActorDep
+) -> DeploymentOut:
     """Deploy a definition (JSON or YAML). Same content → same version (200); changed → a new version (201)."""
     definition = _parse_or_422(await _read_definition_body(request))
     problems = procedures.child_problems(session, definition)
     if problems:
         raise unprocessable([{"loc": ["body", *loc], "msg": msg, "type": "child_procedure"} for loc, msg in problems])
-    deployment = procedures.deploy(session, definition)
+    deployment = procedures.deploy(session, definition, actor)
     if not deployment.created:
         response.status_code = status.HTTP_200_OK
     return DeploymentOut(**ProcedureVersionOut.of(deployment.row).model_dump(), created=deployment.created)
@@ -220,10 +222,10 @@ def diff_versions(
 
 
 @router.post("/{code}/retire")
-def retire_procedure(code: str, session: SessionDep) -> RetiredOut:
+def retire_procedure(code: str, session: SessionDep, actor: AdministratorActorDep) -> RetiredOut:
     """Take a procedure out of service: no new dossiers; dossiers already running finish on their version."""
     _latest_or_404(session, code)
-    return RetiredOut(code=code, retired_at=procedures.retire(session, code))
+    return RetiredOut(code=code, retired_at=procedures.retire(session, code, actor))
 
 
 @router.get("/{code}/graph")
@@ -259,8 +261,19 @@ def get_form_schema(code: str, session: SessionDep) -> dict[str, Any]:
 
 
 @router.post("/{code}/prefill")
-async def prefill(code: str, body: PrefillIn, session: SessionDep, population: PopulationDep) -> PrefillOut:
-    """Values the citizen need not type: looked up in national databases by the key fields given."""
+async def prefill(
+    code: str, body: PrefillIn, session: SessionDep, population: PopulationDep, principal: PrincipalDep
+) -> PrefillOut:
+    """Values the citizen need not type: looked up in national databases by the key fields given.
+
+    Personal data: a signed-in citizen looks up their own citizen ID; a reception officer any."""
+    if principal.kind == "anonymous":
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "sign in to reuse your data", headers={"WWW-Authenticate": "Bearer"}
+        )
+    counter = principal.officer is not None and principal.officer.holds("reception") is not None
+    if principal.officer is not None and not counter:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "only reception officers look citizens up")
     definition = _definition(_latest_or_404(session, code))
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
@@ -272,6 +285,10 @@ async def prefill(code: str, body: PrefillIn, session: SessionDep, population: P
         key = body.values[field.prefill.key_field]
         if not re.fullmatch(r"\d{12}", key):
             raise field_error(["body", "values", field.prefill.key_field], "a citizen ID has 12 digits")
+        if not counter and key != principal.citizen_id:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, f"{field.prefill.key_field}: a citizen looks up only their own data"
+            )
         if key not in records:
             try:
                 records[key] = await population.citizen(key)

@@ -1,0 +1,97 @@
+"""Who may see and act on a dossier. A dossier one may not see answers 404, exactly like one that does
+not exist, so nobody learns that a code exists elsewhere."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Path, status
+from sqlmodel import Session
+
+from api.deps import LookupSecretHeader, LookupSecretsDep, OfficerDep, PrincipalDep, SessionDep
+from domain.lookup_secret import LookupSecrets
+from readmodel import dossiers
+from readmodel.db import release
+from readmodel.organisation import OfficerProfile
+from readmodel.tables import DossierRow
+
+DossierCode = Annotated[str, Path(min_length=1, max_length=100)]
+
+
+def involved_units(row: DossierRow) -> set[str]:
+    """The counter that received the dossier, the unit handling it and every unit a step is assigned to."""
+    return {row.receiving_unit, *([row.handling_unit] if row.handling_unit else []), *row.step_units.values()}
+
+
+def officer_involved(officer: OfficerProfile, row: DossierRow) -> bool:
+    return not officer.units.isdisjoint(involved_units(row))
+
+
+def _secret_opens(secrets: LookupSecrets, row: DossierRow, secret: str | None) -> bool:
+    return bool(secret) and secrets.matches(row.code, secret or "")
+
+
+def _load(session: Session, code: str) -> DossierRow | None:
+    row = dossiers.get(session, code)
+    release(session)  # the caller may go on to await the workflow engine
+    return row
+
+
+def _not_found(code: str) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"no dossier {code!r}")
+
+
+def readable_dossier(
+    code: DossierCode,
+    session: SessionDep,
+    principal: PrincipalDep,
+    secrets: LookupSecretsDep,
+    secret: LookupSecretHeader = None,
+) -> DossierRow:
+    """The applicant (citizen token or the receipt's lookup secret) and officers of the units involved."""
+    if principal.kind == "anonymous" and not secret:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "sign in, or give the lookup secret printed on the receipt (X-Lookup-Secret header)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    row = _load(session, code)
+    if row is None:
+        raise _not_found(code)
+    if _secret_opens(secrets, row, secret):
+        return row
+    if principal.citizen_id is not None and principal.citizen_id == row.owner_citizen_id:
+        return row
+    if principal.officer is not None and officer_involved(principal.officer, row):
+        return row
+    raise _not_found(code)
+
+
+ReadableDossier = Annotated[DossierRow, Depends(readable_dossier)]
+
+
+def applicant_dossier(row: ReadableDossier, principal: PrincipalDep, secrets: LookupSecretsDep,
+                      secret: LookupSecretHeader = None) -> DossierRow:  # fmt: skip
+    """What the applicant does (supplement, pay, withdraw): the applicant, or a counter officer helping them."""
+    if principal.officer is not None and not _secret_opens(secrets, row, secret):
+        counters = {row.receiving_unit, row.handling_unit}
+        if not any(c.role == "reception" and c.unit_code in counters for c in principal.officer.capacities):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                "only the applicant or a reception officer of the receiving unit acts for them",
+            )
+    return row
+
+
+ApplicantDossier = Annotated[DossierRow, Depends(applicant_dossier)]
+
+
+def officer_dossier(code: DossierCode, session: SessionDep, officer: OfficerDep) -> DossierRow:
+    """A dossier an officer of one of the units involved works on; the workflow checks the exact step."""
+    row = _load(session, code)
+    if row is None or not officer_involved(officer, row):
+        raise _not_found(code)
+    return row
+
+
+OfficerDossier = Annotated[DossierRow, Depends(officer_dossier)]

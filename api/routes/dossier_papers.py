@@ -1,0 +1,76 @@
+"""A dossier's printable papers: the receipt (form 01) and the process-control slip (form 06)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel
+
+from api.access import ReadableDossier
+from api.deps import LookupSecretsDep, SessionDep, SettingsDep
+from api.routes.dossiers import _definition_of, _receipt
+from forms.printable import Timeliness, hand_offs, render_process_control_slip, render_receipt
+from readmodel import dossiers, organisation
+from readmodel.db import utcnow
+
+router = APIRouter(prefix="/dossiers", tags=["dossiers"])
+
+
+class HandOffOut(BaseModel):
+    step_id: str
+    step_name: str
+    unit_code: str | None
+    role: str | None
+    handed_over_at: datetime
+    due_at: datetime | None
+    finished_at: datetime | None
+    finished_by: str | None
+    outcome: str | None
+    timeliness: Timeliness
+
+
+@router.get("/{code}/receipt.html", response_class=HTMLResponse)
+def receipt_page(row: ReadableDossier, session: SessionDep, secrets: LookupSecretsDep, settings: SettingsDep) -> str:
+    """Form 01, printable: the receipt with the dossier code, the appointment and the lookup secret."""
+    definition = _definition_of(session, row).definition
+    directory = organisation.directory(session)
+    received_by = (
+        (row.submitted_by or {}).get("actor_id") if (row.submitted_by or {}).get("kind") == "officer" else None
+    )
+    return render_receipt(
+        _receipt(row, secrets),
+        row.applicant,
+        unit_names={code: unit.name for code, unit in directory.units.items()},
+        time_limit_working_days=definition.time_limit_working_days,
+        received_by=received_by,
+        zone=ZoneInfo(settings.timezone),
+    )
+
+
+def _hand_offs(row: ReadableDossier, session: SessionDep):  # noqa: ANN202
+    definition = _definition_of(session, row).definition
+    names = {step.id: step.name for _, step in definition.all_steps()}
+    return hand_offs(dossiers.events(session, row.code), names)
+
+
+@router.get("/{code}/process-control")
+def process_control(row: ReadableDossier, session: SessionDep, settings: SettingsDep) -> list[HandOffOut]:
+    """Form 06 as data: each hand-off to a unit, its deadline, who finished it and whether on time."""
+    now, zone = utcnow(), ZoneInfo(settings.timezone)
+    return [HandOffOut(**vars(h), timeliness=h.timeliness(now, zone)) for h in _hand_offs(row, session)]
+
+
+@router.get("/{code}/process-control.html", response_class=HTMLResponse)
+def process_control_page(row: ReadableDossier, session: SessionDep, settings: SettingsDep) -> str:
+    """Form 06, printable."""
+    return render_process_control_slip(
+        dossier_code=row.code,
+        procedure_name=row.procedure_name,
+        appointment_date=row.appointment_date,
+        handoffs=_hand_offs(row, session),
+        now=utcnow(),
+        zone=ZoneInfo(settings.timezone),
+    )

@@ -1,0 +1,189 @@
+"""The registry of units, officers and delegations, and the append-only audit trail."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, or_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from domain.units import Unit, UnitDirectory, shipped_units
+from readmodel.db import utcnow
+from readmodel.tables import AuditEntryRow, DelegationRow, OfficerRow, UnitRow
+
+
+def seed_units(engine: Engine, units: list[Unit] | None = None) -> None:
+    """Load the shipped registry into a fresh installation; units already there (and changes made through
+    the admin API) are kept. Safe when several processes start at once."""
+    units = units if units is not None else shipped_units()
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    now = utcnow()
+    rows = [
+        {"code": u.code, "name": u.name, "kind": u.kind, "parent_code": u.parent_code, "area_code": u.area_code,
+         "province_code": u.province_code, "active": True, "updated_at": now}
+        for u in units
+    ]  # fmt: skip
+    with engine.begin() as connection:
+        if connection.execute(select(func.count()).select_from(UnitRow)).scalar_one() == 0:
+            connection.execute(dialect.insert(UnitRow).values(rows).on_conflict_do_nothing())
+
+
+def _unit(row: UnitRow) -> Unit:
+    return Unit(
+        code=row.code,
+        name=row.name,
+        kind=row.kind,
+        parent_code=row.parent_code,
+        area_code=row.area_code,
+        province_code=row.province_code,
+    )
+
+
+_directory_lock = threading.Lock()
+_directory_cache: dict[str, tuple[tuple[Any, ...], UnitDirectory]] = {}
+
+
+def directory(session: Session) -> UnitDirectory:
+    """The registry's active units, rebuilt only when it changed (one cheap query per call)."""
+    stamp = tuple(session.exec(select(func.count(), func.max(UnitRow.updated_at)).where(UnitRow.active)).one())
+    key = str(session.get_bind().url)
+    with _directory_lock:
+        cached = _directory_cache.get(key)
+        if cached and cached[0] == stamp:
+            return cached[1]
+    built = UnitDirectory.of([_unit(row) for row in session.exec(select(UnitRow).where(UnitRow.active))])
+    with _directory_lock:
+        _directory_cache[key] = (stamp, built)
+    return built
+
+
+def units(session: Session, *, parent: str | None = None, kind: str | None = None) -> list[UnitRow]:
+    query = select(UnitRow).order_by(UnitRow.code)
+    if parent is not None:
+        query = query.where(UnitRow.parent_code == parent)
+    if kind is not None:
+        query = query.where(UnitRow.kind == kind)
+    return list(session.exec(query))
+
+
+# ----------------------------------------------------------------------------- officers and capacities
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """A role an officer may exercise at a unit, in their own right or on behalf of a delegator."""
+
+    role: str
+    unit_code: str
+    on_behalf_of: str | None = None
+
+
+@dataclass(frozen=True)
+class OfficerProfile:
+    officer_id: str
+    full_name: str
+    unit_code: str
+    roles: tuple[str, ...]
+    capacities: tuple[Capacity, ...]
+
+    def holds(self, role: str, unit_code: str | None = None) -> Capacity | None:
+        for capacity in self.capacities:
+            if capacity.role == role and (unit_code is None or capacity.unit_code == unit_code):
+                return capacity
+        return None
+
+    @property
+    def units(self) -> frozenset[str]:
+        return frozenset(c.unit_code for c in self.capacities)
+
+
+def officer_profile(session: Session, officer_id: str, today: date, *, bootstrap_administrator: str | None = None
+                    ) -> OfficerProfile | None:  # fmt: skip
+    """The officer's own roles at their unit plus the roles delegated to them today; None when unknown."""
+    officer = session.get(OfficerRow, officer_id)
+    if officer is None or not officer.active:
+        if officer_id != bootstrap_administrator:
+            return None
+        officer = OfficerRow(officer_id=officer_id, full_name=officer_id, unit_code="VN", roles=[], updated_at=utcnow())
+    roles = list(officer.roles)
+    if officer_id == bootstrap_administrator and "administrator" not in roles:
+        roles.append("administrator")
+    capacities = [Capacity(role=r, unit_code=officer.unit_code) for r in roles]
+    delegations = session.exec(
+        select(DelegationRow, OfficerRow)
+        .join(OfficerRow, col(OfficerRow.officer_id) == col(DelegationRow.delegator_id))
+        .where(
+            DelegationRow.delegate_id == officer_id,
+            col(DelegationRow.revoked_at).is_(None),
+            col(DelegationRow.valid_from) <= today,
+            col(DelegationRow.valid_until) >= today,
+            col(OfficerRow.active).is_(True),
+        )
+    )
+    for delegation, delegator in delegations:
+        # Only what the delegator holds now passes on (a role they lost is no longer delegated).
+        for role in delegation.roles:
+            if role in delegator.roles:
+                capacities.append(Capacity(role=role, unit_code=delegator.unit_code, on_behalf_of=delegator.officer_id))
+    return OfficerProfile(
+        officer_id=officer.officer_id,
+        full_name=officer.full_name,
+        unit_code=officer.unit_code,
+        roles=tuple(roles),
+        capacities=tuple(capacities),
+    )
+
+
+def delegations(session: Session, officer_id: str | None = None) -> list[DelegationRow]:
+    query = select(DelegationRow).order_by(col(DelegationRow.id))
+    if officer_id is not None:
+        query = query.where(or_(DelegationRow.delegator_id == officer_id, DelegationRow.delegate_id == officer_id))
+    return list(session.exec(query))
+
+
+# ----------------------------------------------------------------------------- audit trail
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts, for the audit trail."""
+
+    kind: str  # officer | citizen | anonymous | portal | system
+    actor_id: str | None = None
+    on_behalf_of: str | None = None
+    unit_code: str | None = None
+    channel: str = "api"
+
+
+def audit(session: Session, actor: Actor, action: str, target: str, detail: dict[str, Any] | None = None,
+          at: datetime | None = None) -> None:  # fmt: skip
+    """Add an audit entry to the session's transaction, so the act and its record commit together."""
+    session.add(
+        AuditEntryRow(
+            at=at or utcnow(),
+            actor_kind=actor.kind,
+            actor_id=actor.actor_id,
+            on_behalf_of=actor.on_behalf_of,
+            unit_code=actor.unit_code,
+            channel=actor.channel,
+            action=action,
+            target=target,
+            detail=detail or {},
+        )
+    )
+
+
+def audit_entries(
+    session: Session, *, target: str | None = None, actor_id: str | None = None, limit: int = 100, offset: int = 0
+) -> list[AuditEntryRow]:
+    query = select(AuditEntryRow).order_by(col(AuditEntryRow.id).desc()).limit(limit).offset(offset)
+    if target is not None:
+        query = query.where(AuditEntryRow.target == target)
+    if actor_id is not None:
+        query = query.where(AuditEntryRow.actor_id == actor_id)
+    return list(session.exec(query))
