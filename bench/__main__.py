@@ -30,17 +30,16 @@ from temporalio.client import Client
 from tqdm import tqdm
 
 from bench.baseline import TASK_QUEUE, BareDossierWorkflow
-from devstack.stack import Stack, StackConfig, free_port
-from domain.settings import PROJECT_ROOT
+from devstack.stack import Stack, StackConfig, administrator_token, free_port
+from domain.lookup_secret import LookupSecrets
+from domain.settings import PROJECT_ROOT, Settings
+from domain.tokens import TokenIssuer
 from readmodel.db import engine_for, init_db
 from readmodel.tables import DossierEventRow, DossierRow
 
 RESULTS = PROJECT_ROOT / "bench-results"
 UNIT = "B01.50.05"
-OFFICERS = {
-    "reception": {"X-Dev-Officer": "bench", "X-Dev-Role": "reception", "X-Dev-Unit": UNIT},
-    "approval": {"X-Dev-Officer": "bench", "X-Dev-Role": "leader", "X-Dev-Unit": UNIT},
-}
+OFFICERS: dict[str, dict[str, str]] = {}  # step → Authorization headers, once the officers are registered
 PROCEDURE = {
     "code": "6.000001",
     "name": "Benchmark procedure",
@@ -86,11 +85,14 @@ def pct(samples: list[float], q: float) -> float:
 # ----------------------------------------------------------------------------- throughput
 
 
-async def _wait_for(http: httpx.AsyncClient, code: str, ready: Any, timeout: float = 120) -> dict[str, Any]:
+async def _wait_for(
+    http: httpx.AsyncClient, code: str, secret: str, ready: Any, timeout: float = 120
+) -> dict[str, Any]:
+    """Poll as the citizen does: the dossier code with the receipt's lookup secret."""
     deadline = time.monotonic() + timeout
     delay = 0.02
     while time.monotonic() < deadline:
-        view = (await http.get(f"/dossiers/{code}")).json()
+        view = (await http.get(f"/dossiers/{code}", headers={"X-Lookup-Secret": secret})).json()
         if ready(view):
             return view
         await asyncio.sleep(delay)
@@ -102,8 +104,8 @@ def _awaits(step: str) -> Any:
     return lambda view: any(s["step_id"] == step and s["awaiting"] == "officer" for s in view["active_steps"])
 
 
-async def _decide(http: httpx.AsyncClient, code: str, step: str, latencies: list[float]) -> None:
-    await _wait_for(http, code, _awaits(step))
+async def _decide(http: httpx.AsyncClient, code: str, secret: str, step: str, latencies: list[float]) -> None:
+    await _wait_for(http, code, secret, _awaits(step))
     started = time.perf_counter()
     response = await http.post(
         f"/dossiers/{code}/decisions", json={"step_id": step, "decision": "approve"}, headers=OFFICERS[step]
@@ -129,10 +131,10 @@ async def drive_product(api_url: str, count: int, concurrency: int) -> dict[str,
                 response = await http.post("/dossiers", json=SUBMISSION)
                 submit_ms.append((time.perf_counter() - started) * 1000)
                 response.raise_for_status()
-                code = response.json()["dossier_code"]
-                await _decide(http, code, "reception", decide_ms)
-                await _decide(http, code, "approval", decide_ms)
-                await _wait_for(http, code, lambda v: v["completed_at"] is not None)
+                code, secret = response.json()["dossier_code"], response.json()["lookup_secret"]
+                await _decide(http, code, secret, "reception", decide_ms)
+                await _decide(http, code, secret, "approval", decide_ms)
+                await _wait_for(http, code, secret, lambda v: v["completed_at"] is not None)
                 progress.update()
 
     started = time.perf_counter()
@@ -232,12 +234,18 @@ def wrk_available() -> bool:
     return shutil.which("wrk") is not None
 
 
-def load_with_wrk(base: str, prefix: str, codes: list[str], seconds: int, connections: int) -> tuple[float, float]:
+def load_with_wrk(
+    base: str, prefix: str, codes: list[str], seconds: int, connections: int, secrets: LookupSecrets | None = None
+) -> tuple[float, float]:
     script = RESULTS / "paths.lua"
     sample = random.sample(codes, min(len(codes), 5000))
     script.write_text(
         "paths = {" + ",".join(f'"{prefix}{c}"' for c in sample) + "}\n"
-        "request = function() return wrk.format('GET', paths[math.random(#paths)]) end\n"
+        "secrets = {" + ",".join(f'"{secrets.for_dossier(c) if secrets else ""}"' for c in sample) + "}\n"
+        "request = function()\n"
+        "  local i = math.random(#paths)\n"
+        "  return wrk.format('GET', paths[i], {['X-Lookup-Secret'] = secrets[i]})\n"
+        "end\n"
     )
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), base],
@@ -256,7 +264,7 @@ def _ms(text: str) -> float:
 
 
 async def load_with_python(
-    base: str, prefix: str, codes: list[str], seconds: int, connections: int
+    base: str, prefix: str, codes: list[str], seconds: int, connections: int, secrets: LookupSecrets | None = None
 ) -> tuple[float, float]:
     latencies: list[float] = []
     deadline = time.monotonic() + seconds
@@ -265,7 +273,9 @@ async def load_with_python(
         async with httpx.AsyncClient(base_url=base, timeout=10) as http:
             while time.monotonic() < deadline:
                 started = time.perf_counter()
-                (await http.get(prefix + random.choice(codes))).raise_for_status()
+                code = random.choice(codes)
+                headers = {"X-Lookup-Secret": secrets.for_dossier(code)} if secrets else {}
+                (await http.get(prefix + code, headers=headers)).raise_for_status()
                 latencies.append((time.perf_counter() - started) * 1000)
 
     started = time.monotonic()
@@ -274,15 +284,16 @@ async def load_with_python(
 
 
 async def poll_figures(
-    api: str, bare: str, codes: list[str], seconds: int
+    api: str, bare: str, codes: list[str], seconds: int, secrets: LookupSecrets
 ) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The citizen's poll (code + lookup secret, checked by the API) against a bare read of the same row."""
     if wrk_available():
         return (
-            load_with_wrk(api, "/dossiers/", codes, seconds, 32),
+            load_with_wrk(api, "/dossiers/", codes, seconds, 32, secrets),
             load_with_wrk(bare, "/bare/", codes, seconds, 32),
         )
     return (
-        await load_with_python(api, "/dossiers/", codes, seconds, 32),
+        await load_with_python(api, "/dossiers/", codes, seconds, 32, secrets),
         await load_with_python(bare, "/bare/", codes, seconds, 32),
     )
 
@@ -307,12 +318,12 @@ async def decisions_under_load(api_url: str, decisions: int, background_per_seco
     latencies: list[float] = []
     task = asyncio.create_task(background())
     async with httpx.AsyncClient(base_url=api_url, timeout=60) as http:
-        codes = []
+        receipts = []
         for _ in range(decisions):
             response = await http.post("/dossiers", json=SUBMISSION)
-            codes.append(response.json()["dossier_code"])
-        for code in tqdm(codes, desc="decisions under load", unit="decision", leave=False):
-            await _decide(http, code, "reception", latencies)
+            receipts.append((response.json()["dossier_code"], response.json()["lookup_secret"]))
+        for code, secret in tqdm(receipts, desc="decisions under load", unit="decision", leave=False):
+            await _decide(http, code, secret, "reception", latencies)
     stop.set()
     await task
     return latencies
@@ -391,13 +402,30 @@ def start_stack(data_dir: Path) -> tuple[Stack, list[subprocess.Popen[bytes]]]:
     return stack, extra
 
 
+def register_officers(config: StackConfig, admin: dict[str, str]) -> dict[str, dict[str, str]]:
+    """The bench's unit and its two officers in the registry, and their tokens."""
+    api = config.api_url
+    unit = {"name": "Benchmark unit", "kind": "department", "parent_code": "VN"}
+    httpx.put(f"{api}/units/{UNIT}", json=unit, headers=admin, timeout=30).raise_for_status()
+    issuer = TokenIssuer(Settings(data_dir=config.data_dir))
+    headers = {}
+    for step, role in (("reception", "reception"), ("approval", "leader")):
+        officer = {"full_name": f"bench {role}", "unit_code": UNIT, "roles": [role]}
+        httpx.put(f"{api}/officers/bench-{role}", json=officer, headers=admin, timeout=30).raise_for_status()
+        headers[step] = {"Authorization": f"Bearer {issuer.issue_officer(f'bench-{role}')}"}
+    return headers
+
+
 async def run(args: argparse.Namespace) -> list[Figure]:
     RESULTS.mkdir(exist_ok=True)
     stack, extra = start_stack(RESULTS / "stack")
     figures: list[Figure] = []
     try:
         api = stack.config.api_url
-        httpx.post(f"{api}/procedures", json=PROCEDURE, timeout=30).raise_for_status()
+        admin = {"Authorization": f"Bearer {administrator_token(stack.config)}"}
+        httpx.post(f"{api}/procedures", json=PROCEDURE, headers=admin, timeout=30).raise_for_status()
+        OFFICERS.update(register_officers(stack.config, admin))
+        secrets = LookupSecrets.from_settings(Settings(data_dir=stack.config.data_dir))
         worker_pid = stack.processes["worker"].pid
 
         # warm both paths so the first figures do not pay for imports and caches
@@ -427,7 +455,7 @@ async def run(args: argparse.Namespace) -> list[Figure]:
         ]  # fmt: skip
 
         codes = seed_read_model(stack.config.sqlalchemy_url, args.seed)
-        (rps, p99), (bare_rps, bare_p99) = await poll_figures(api, stack.bare_url, codes, args.poll_seconds)  # type: ignore[attr-defined]
+        (rps, p99), (bare_rps, bare_p99) = await poll_figures(api, stack.bare_url, codes, args.poll_seconds, secrets)  # type: ignore[attr-defined]
         figures += [
             Figure("status polling", f"req/s, {args.seed:,} dossiers", round(rps), "1/s", round(bare_rps), ">= 2000/s, ratio >= 0.6"),
             Figure("status polling", "p99", round(p99, 2), "ms", round(bare_p99, 2), "< 25 ms"),
@@ -438,7 +466,7 @@ async def run(args: argparse.Namespace) -> list[Figure]:
             await submit_in_flight(api, level - in_flight)
             in_flight = level
             await asyncio.sleep(2)
-            (rps, p99), _ = await poll_figures(api, stack.bare_url, codes, max(3, args.poll_seconds // 2))  # type: ignore[attr-defined]
+            (rps, p99), _ = await poll_figures(api, stack.bare_url, codes, max(3, args.poll_seconds // 2), secrets)  # type: ignore[attr-defined]
             decisions = await decisions_under_load(api, 20, 1)
             figures += [
                 Figure(f"growth {level:,} in flight", "poll req/s", round(rps), "1/s"),

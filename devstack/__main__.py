@@ -52,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
         f"  Read model     {config.sqlalchemy_url}\n"
         f"  Data folder    {config.data_dir}   (logs in {config.log_dir})\n"
         f"  Procedures     {procedures}\n"
+        f"  Administrator  {config.bootstrap_administrator}: "
+        f"export MOTCUA_TOKEN=$(.venv/bin/motcua-admin token officer {config.bootstrap_administrator})\n"
         "Press Ctrl-C to stop.\n",
         flush=True,
     )
