@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from api.deps import SessionDep
-from api.routes import calendars, dossiers, inbox, operations, procedures, statistics
+from api.routes import calendars, dossiers, inbox, operations, procedures, results, statistics
 from domain.settings import get_settings
 from readmodel.db import engine_for, init_db
 
@@ -42,6 +42,8 @@ def create_app() -> FastAPI:
     app.include_router(calendars.router)
     app.include_router(statistics.router)
     app.include_router(operations.router)
+    app.include_router(results.router)
+    app.include_router(results.verification)
 
     @app.get("/health", tags=["operations"])
     def health(session: SessionDep) -> dict[str, str]:

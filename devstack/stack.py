@@ -97,6 +97,8 @@ class StackConfig:
                 "PORTAL_BASE_URL": f"{self.simulator_url}/portal",
                 "POPULATION_BASE_URL": f"{self.simulator_url}/population",
                 "AGENCY_SYSTEMS_BASE_URL": f"{self.simulator_url}/systems",
+                "RESULT_STORE_BASE_URL": f"{self.simulator_url}/result-store",
+                "PUBLIC_BASE_URL": self.api_url,
                 "PYTHONUNBUFFERED": "1",
             }
         )
