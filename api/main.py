@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from api.deps import SessionDep
-from api.routes import calendars, dossiers, inbox, operations, procedures, results, statistics
+from api.routes import calendars, dossiers, inbox, operations, portal, procedures, results, statistics
 from domain.settings import get_settings
 from readmodel.db import engine_for, init_db
 
@@ -44,6 +44,7 @@ def create_app() -> FastAPI:
     app.include_router(operations.router)
     app.include_router(results.router)
     app.include_router(results.verification)
+    app.include_router(portal.router)
 
     @app.get("/health", tags=["operations"])
     def health(session: SessionDep) -> dict[str, str]:

@@ -58,6 +58,7 @@ class StackConfig:
     database_url: str | None = None
     temporal_ui: bool = True
     console_logs: bool = False  # worker and API log to the console (make run) or to files (tests)
+    portal_api_key: str = "dev-portal-key"  # shared by the API and the simulator's portal (development only)
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -99,6 +100,7 @@ class StackConfig:
                 "AGENCY_SYSTEMS_BASE_URL": f"{self.simulator_url}/systems",
                 "RESULT_STORE_BASE_URL": f"{self.simulator_url}/result-store",
                 "PUBLIC_BASE_URL": self.api_url,
+                "PORTAL_API_KEY": self.portal_api_key,
                 "PYTHONUNBUFFERED": "1",
             }
         )

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     signing_generate_keys: bool | None = None
     result_upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
 
+    # The national public-service portal pushes dossiers with this shared key (X-Portal-Key); unset: refused.
+    portal_api_key: SecretStr | None = None
+
     # Legal clock defaults (issue: the legal clock refines these per jurisdiction).
     timezone: str = "Asia/Ho_Chi_Minh"
     receipt_cutoff: str = "15:00"

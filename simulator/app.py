@@ -5,7 +5,7 @@ It speaks the HTTP contracts motcua's adapters use, honours an Idempotency-Key o
 (a repeated key returns the first answer and has no second effect), records every call so tests
 can prove "nothing lost, nothing twice", and takes injected faults per system: an error rate,
 an answer lost after the write was applied, added latency, a full outage for N seconds, or business
-refusals.
+refusals. It also plays the portal's side of inbound dossiers (`/_sim/portal/push`).
 """
 
 from __future__ import annotations
@@ -14,12 +14,14 @@ import asyncio
 import base64
 import binascii
 import hashlib
+import os
 import random
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import httpx
 from fastapi import FastAPI, Header, HTTPException, Path, Query, Response
 from pydantic import BaseModel, Field
 
@@ -61,6 +63,7 @@ class _State:
         self.random = random.Random(20250701)
         self.results: dict[str, dict[str, Any]] = {}  # the result store: result id → deposit
         self.result_contents: dict[str, bytes] = {}
+        self.pushed: dict[str, dict[str, Any]] = {}  # portal reference → the receipt motcua answered
 
 
 state = _State()
@@ -245,6 +248,58 @@ def stored_result_content(result_id: Annotated[str, Path(max_length=40)]) -> Res
 
 
 # ------------------------------------------------------------------------- control plane
+
+
+class PortalPush(BaseModel):
+    """Make the portal push a dossier submitted there to motcua (the portal's side of the contract)."""
+
+    target_url: Annotated[str, Field(pattern=r"^https?://", max_length=500)]  # motcua's POST /portal/dossiers
+    portal_reference: Annotated[str, Field(min_length=1, max_length=80)]
+    procedure_code: str
+    applicant: dict[str, Any]
+    form: dict[str, Any]
+    receiving_unit: str | None = None
+    api_key: str | None = None  # default: PORTAL_API_KEY from the simulator's environment
+
+
+@app.post("/_sim/portal/push")
+async def portal_push(push: PortalPush) -> dict[str, Any]:
+    key = push.api_key if push.api_key is not None else os.environ.get("PORTAL_API_KEY")
+    body = push.model_dump(exclude={"target_url", "api_key"}, exclude_none=True)
+    try:
+        async with httpx.AsyncClient(timeout=30) as http:
+            response = await http.post(push.target_url, json=body, headers={"X-Portal-Key": key} if key else {})
+    except httpx.HTTPError as exc:
+        raise HTTPException(502, f"motcua did not answer the push: {exc}") from exc
+    try:
+        answer: Any = response.json()
+    except ValueError:
+        answer = response.text
+    dossier_code = answer.get("dossier_code") if isinstance(answer, dict) else None
+    state.calls.append(
+        RecordedCall(
+            system="portal",
+            operation="push_dossier",
+            idempotency_key=push.portal_reference,
+            dossier_code=dossier_code,
+            at=datetime.now(UTC),
+            outcome="applied" if response.is_success else "refused",
+            body={"status_code": response.status_code, "portal_reference": push.portal_reference},
+        )
+    )
+    if response.is_success and dossier_code:
+        state.pushed[push.portal_reference] = answer
+    return {"status_code": response.status_code, "answer": answer}
+
+
+@app.get("/_sim/portal/pushed/{portal_reference}")
+def portal_pushed(portal_reference: Annotated[str, Path(max_length=80)]) -> dict[str, Any]:
+    """A dossier the portal pushed: motcua's receipt, and every status motcua pushed back for it."""
+    receipt = state.pushed.get(portal_reference)
+    if receipt is None:
+        raise HTTPException(404, "the portal pushed no such dossier")
+    statuses = state.portal.get(receipt["dossier_code"], [])
+    return {"portal_reference": portal_reference, "receipt": receipt, "statuses": [s["status"] for s in statuses]}
 
 
 @app.get("/_sim/calls")

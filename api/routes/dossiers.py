@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/dossiers", tags=["dossiers"])
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
+# Keys motcua makes for dossiers it registers itself; a citizen's key may not take one of them.
+PORTAL_KEY_PREFIX = "portal:"
+RESERVED_KEY_PREFIXES = (PORTAL_KEY_PREFIX, "child:")
 
 
 class SubmitDossier(BaseModel):
@@ -291,6 +294,28 @@ def _register_submission(
     return row, pinned
 
 
+async def receive_dossier(
+    body: SubmitDossier,
+    idempotency_key: str | None,
+    session: Session,
+    client: Client,
+    settings: Settings,
+    base_calendar: WorkingCalendar,
+) -> tuple[Receipt, bool]:
+    """Register a dossier and start its processing: the one path of every channel (the API, the national portal).
+
+    Returns the receipt, and whether the dossier is new (False: the same Idempotency-Key was seen before)."""
+    row, pinned = await run_in_threadpool(_register_submission, session, body, idempotency_key, base_calendar)
+    await run_in_threadpool(release, session)
+    if pinned is None:
+        if not row.workflow_started:
+            await _start_workflow(client, settings, session, row)
+        return _receipt(row), False
+    await _start_workflow(client, settings, session, row, pinned)
+    log.info("dossier %s submitted for %s v%d", row.code, row.procedure_code, row.procedure_version)
+    return _receipt(row), True
+
+
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def submit_dossier(
     body: SubmitDossier,
@@ -302,16 +327,14 @@ async def submit_dossier(
     idempotency_key: IdempotencyKey = None,
 ) -> Receipt:
     """Submit a dossier; the answer is the receipt. Resending with the same Idempotency-Key returns the same dossier."""
-    row, pinned = await run_in_threadpool(_register_submission, session, body, idempotency_key, base_calendar)
-    await run_in_threadpool(release, session)
-    if pinned is None:
+    if idempotency_key and idempotency_key.startswith(RESERVED_KEY_PREFIXES):
+        raise field_error(
+            ["header", "Idempotency-Key"], f"keys starting with {' or '.join(RESERVED_KEY_PREFIXES)} are reserved"
+        )
+    receipt, created = await receive_dossier(body, idempotency_key, session, client, settings, base_calendar)
+    if not created:
         response.status_code = status.HTTP_200_OK
-        if not row.workflow_started:
-            await _start_workflow(client, settings, session, row)
-        return _receipt(row)
-    await _start_workflow(client, settings, session, row, pinned)
-    log.info("dossier %s submitted for %s v%d", row.code, row.procedure_code, row.procedure_version)
-    return _receipt(row)
+    return receipt
 
 
 def _row_or_404(session: Session, code: str) -> DossierRow:
