@@ -33,6 +33,7 @@ router = APIRouter(tags=["results"])
 
 DocumentId = Annotated[str, Path(pattern=IDENTIFIER, max_length=63)]
 ResultId = Annotated[str, Path(pattern=RESULT_ID_PATTERN)]
+TOO_LARGE = 413  # Content Too Large (named differently across Starlette versions)
 
 
 class ResultView(BaseModel):
@@ -188,7 +189,7 @@ class _BoundedUploadRoute(APIRoute):
             limit = get_settings().result_upload_max_bytes + 64 * 1024  # the file, plus the form's own framing
             declared = request.headers.get("content-length")
             if declared is not None and (not declared.isdigit() or int(declared) > limit):
-                raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"uploads are limited to {limit} bytes")
+                raise HTTPException(TOO_LARGE, f"uploads are limited to {limit} bytes")
             received = 0
             receive = request.receive
 
@@ -197,9 +198,7 @@ class _BoundedUploadRoute(APIRoute):
                 message = await receive()
                 received += len(message.get("body", b""))
                 if received > limit:  # a body sent without (or beyond) its declared length
-                    raise HTTPException(
-                        status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"uploads are limited to {limit} bytes"
-                    )
+                    raise HTTPException(TOO_LARGE, f"uploads are limited to {limit} bytes")
                 return message
 
             return await handle(Request(request.scope, counted))
@@ -221,9 +220,7 @@ async def verify_result(
     """Anyone checks a document: `valid` (issued by us, unaltered, signature good), `tampered`, or `unknown`."""
     content = await file.read(settings.result_upload_max_bytes + 1)
     if len(content) > settings.result_upload_max_bytes:
-        raise HTTPException(
-            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"files are limited to {settings.result_upload_max_bytes} bytes"
-        )
+        raise HTTPException(TOO_LARGE, f"files are limited to {settings.result_upload_max_bytes} bytes")
     try:
         return await run_in_threadpool(verify_document, session, authority, content, result_id)
     except SigningUnavailable as exc:
