@@ -142,3 +142,20 @@ def test_an_outage_of_the_result_store_makes_the_dossier_wait_and_each_document_
     # The documents deposited are the ones the citizen downloads.
     listed = {r["document_id"]: r["sha256"] for r in api.get(f"/dossiers/{dossier}/results").json()}
     assert {d["document_id"]: d["sha256"] for d in deposits} == listed
+
+
+def test_a_refusal_by_the_result_store_is_noted_and_the_result_stands(api, simulator):
+    code, unit = unique_codes()
+    deploy(api, three_step_procedure(code, unit))
+    dossier = submit(api, code)["dossier_code"]
+    decide(api, dossier, "reception", unit)
+    wait_for_step(api, dossier, "approval")
+    simulator.put("/_sim/faults/result_store", json={"refuse": True})
+    decide(api, dossier, "approval", unit)
+    view = wait_for_status(api, dossier, 10, finished=True)
+    [entry] = view["results"]
+    assert entry["deposited"] is False and "refuses deposit" in entry["deposit_refusal"]
+    assert "the result store refused extract_copy" in view["timeline"][-2]["summary"]
+    [result] = api.get(f"/dossiers/{dossier}/results").json()
+    assert result["deposited"] is False
+    assert api.get(result["pdf_url"]).content.startswith(b"%PDF")
