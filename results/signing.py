@@ -115,8 +115,13 @@ class SigningAuthority:
         """The unit's key and certificate chain, generated (and certified by the root) on first use where allowed."""
         if not UNIT_CODE.match(unit_code):
             raise ValueError(f"not an agency code: {unit_code!r}")
-        root = self.root()
+        root = self._root_checked()
         with self._lock:
+            cached = self._signers.get(unit_code)
+            if cached is not None and cached.certificate.not_valid_after_utc <= datetime.now(UTC):
+                del self._signers[
+                    unit_code
+                ]  # expired while we ran: read the file again, an operator may have renewed it
             if unit_code not in self._signers:
                 path = self._folder / "units" / f"{unit_code}.pem"
                 if not path.exists():
@@ -131,6 +136,12 @@ class SigningAuthority:
                     raise SigningUnavailable(f"the certificate of {unit_code} does not chain to the root: {problem}")
                 self._signers[unit_code] = UnitSigner(unit_code, key, chain)
             return self._signers[unit_code]
+
+    def _root_checked(self) -> x509.Certificate:
+        root = self.root()
+        if root.not_valid_after_utc <= datetime.now(UTC):
+            raise SigningUnavailable(f"the root certificate {root.subject.rfc4514_string()} has expired")
+        return root
 
     def verify(self, data: bytes, signature_b64: str, chain_pem: str, at: datetime) -> str | None:
         """None when the signature over `data` is good and its certificate chains to our root; else why not."""

@@ -131,6 +131,9 @@ def _download(row: IssuedResultRow, content: bytes, media_type: str, suffix: str
             "Content-Disposition": f'attachment; filename="{row.id}.{suffix}"',
             "ETag": f'"{row.sha256 if suffix == "pdf" else row.html_sha256}"',
             "X-Result-Id": row.id,
+            # The document is data, never a page of this site: no scripts, nothing fetched.
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+            "X-Content-Type-Options": "nosniff",
         },
     )
 
