@@ -12,10 +12,15 @@ from temporalio.worker import Worker
 from activities.agencies import AgencyActivities
 from activities.legal_clock import LegalClockActivities
 from activities.read_model import ReadModelActivities
+from activities.result_store import ResultStoreClient
+from activities.results import ResultActivities
 from domain.settings import Settings, get_settings
 from domain.temporal import connect, ensure_search_attributes
 from domain.working_calendar import WorkingCalendar, parse_cutoff
 from readmodel.db import engine_for, init_db
+from results.issuing import ResultIssuer
+from results.render import ResultRenderer
+from results.signing import SigningAuthority
 from workflows.dossier import DossierWorkflow
 
 log = logging.getLogger("motcua.worker")
@@ -37,6 +42,16 @@ async def run_worker(settings: Settings) -> None:
             portal_base_url=settings.portal_base_url,
             agency_systems_base_url=settings.agency_systems_base_url,
         )
+        results = ResultActivities(
+            engine,
+            ResultIssuer(
+                engine,
+                SigningAuthority.from_settings(settings),
+                ResultRenderer(settings.data_dir / "fonts"),
+                public_base_url=settings.public_base_url,
+            ),
+            ResultStoreClient(http, settings.result_store_base_url),
+        )
         with ThreadPoolExecutor(max_workers=64, thread_name_prefix="read-model") as executor:
             worker = Worker(
                 client,
@@ -50,6 +65,7 @@ async def run_worker(settings: Settings) -> None:
                     legal_clock.appointment_deadline,
                     agencies.call_system,
                     agencies.push_portal_status,
+                    results.issue_results,
                 ],
                 activity_executor=executor,
                 max_concurrent_activities=64,

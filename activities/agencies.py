@@ -61,23 +61,29 @@ class AgencyActivities:
         )
 
     async def _post(self, url: str, idempotency_key: str, payload: dict) -> dict:
-        attempt = activity.info().attempt
-        try:
-            response = await self._http.post(url, json=payload, headers={"Idempotency-Key": idempotency_key})
-        except httpx.HTTPError as exc:
-            log.warning("POST %s failed (attempt %d): %s", url, attempt, exc)
-            raise AgencyUnavailable(f"{url}: {type(exc).__name__}: {exc}") from exc
-        if response.status_code >= 500 or response.status_code == 429:
-            log.warning("POST %s answered %d (attempt %d)", url, response.status_code, attempt)
-            raise AgencyUnavailable(f"{url} answered {response.status_code}")
-        if response.status_code >= 400:
-            raise ApplicationError(
-                _refusal_message(response),
-                {"status_code": response.status_code},
-                type="AgencyRefused",
-                non_retryable=True,
-            )
-        return response.json() if response.content else {}
+        return await post_idempotent(self._http, url, idempotency_key, payload)
+
+
+async def post_idempotent(http: httpx.AsyncClient, url: str, idempotency_key: str, payload: dict) -> dict:
+    """POST a write to an external system: transport faults and 5xx raise the retryable AgencyUnavailable,
+    a 4xx answer the non-retryable AgencyRefused."""
+    attempt = activity.info().attempt
+    try:
+        response = await http.post(url, json=payload, headers={"Idempotency-Key": idempotency_key})
+    except httpx.HTTPError as exc:
+        log.warning("POST %s failed (attempt %d): %s", url, attempt, exc)
+        raise AgencyUnavailable(f"{url}: {type(exc).__name__}: {exc}") from exc
+    if response.status_code >= 500 or response.status_code == 429:
+        log.warning("POST %s answered %d (attempt %d)", url, response.status_code, attempt)
+        raise AgencyUnavailable(f"{url} answered {response.status_code}")
+    if response.status_code >= 400:
+        raise ApplicationError(
+            _refusal_message(response),
+            {"status_code": response.status_code},
+            type="AgencyRefused",
+            non_retryable=True,
+        )
+    return response.json() if response.content else {}
 
 
 def _refusal_message(response: httpx.Response) -> str:

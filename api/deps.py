@@ -73,9 +73,14 @@ CalendarDep = Annotated[WorkingCalendar, Depends(get_calendar)]
 class Principal:
     """Who is calling: an officer (from the registry), a citizen (by citizen ID), or nobody in particular."""
 
-    kind: Literal["officer", "citizen", "anonymous"]
+    kind: Literal["officer", "citizen", "anonymous", "portal"]
     officer: OfficerProfile | None = None
     citizen_id: str | None = None
+
+    @property
+    def channel(self) -> str:
+        """Where an applicant's submission comes from when no counter officer receives it."""
+        return "portal" if self.kind == "portal" else "online"
 
     def actor(self, channel: str = "api", *, role: str | None = None) -> Actor:
         if self.officer is not None:
@@ -89,10 +94,11 @@ class Principal:
             )
         if self.citizen_id is not None:
             return Actor(kind="citizen", actor_id=self.citizen_id, channel=channel)
-        return Actor(kind="anonymous", channel=channel)
+        return Actor(kind=self.kind, channel=channel)
 
 
 ANONYMOUS = Principal(kind="anonymous")
+PORTAL = Principal(kind="portal")  # the national portal pushing a dossier submitted there
 BearerHeader = Annotated[str | None, Header(alias="Authorization", max_length=8000, include_in_schema=False)]
 
 

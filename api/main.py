@@ -21,7 +21,9 @@ from api.routes import (
     inbox,
     officers,
     operations,
+    portal,
     procedures,
+    results,
     statistics,
     units,
 )
@@ -64,6 +66,9 @@ def create_app() -> FastAPI:
     app.include_router(officers.router)
     app.include_router(audit.router)
     app.include_router(auth.router)
+    app.include_router(results.router)
+    app.include_router(results.verification)
+    app.include_router(portal.router)
 
     @app.get("/health", tags=["operations"])
     def health(session: SessionDep) -> dict[str, str]:

@@ -23,6 +23,7 @@ def run(args: argparse.Namespace) -> int:
         temporal_namespace=settings.temporal_namespace,
         database_url=settings.database_url,
         console_logs=True,
+        **({"portal_api_key": settings.portal_api_key.get_secret_value()} if settings.portal_api_key else {}),
     )
     stack = Stack(config)
     stopping = False

@@ -60,6 +60,7 @@ class StackConfig:
     database_url: str | None = None
     temporal_ui: bool = True
     console_logs: bool = False  # worker and API log to the console (make run) or to files (tests)
+    portal_api_key: str = "dev-portal-key"  # shared by the API and the simulator's portal (development only)
     extra_env: dict[str, str] = field(default_factory=dict)
     # Development only: this officer id holds the administrator role (production sets its own, or none).
     bootstrap_administrator: str = "admin"
@@ -117,6 +118,9 @@ class StackConfig:
                         },
                     ]
                 ),  # fmt: skip
+                "RESULT_STORE_BASE_URL": f"{self.simulator_url}/result-store",
+                "PUBLIC_BASE_URL": self.api_url,
+                "PORTAL_API_KEY": self.portal_api_key,
                 "PYTHONUNBUFFERED": "1",
             }
         )

@@ -212,9 +212,19 @@ def _check_steps(d: ProcedureDefinition, errors: list[DefinitionError]) -> None:
             _check_scope(branch.steps, [*loc, "branches", b, "steps"], branch.steps[0].id, errors)
 
     branch_ids = {b.id for _, step in all_steps for b in step.branches or []}
+    from results import template_names  # the templates shipped beside the code that renders them
+
+    templates = template_names()
     for i, doc in enumerate(d.results):
         if doc.branch is not None and doc.branch not in branch_ids:
             _err(errors, ["results", i, "branch"], f"no parallel step has a branch {doc.branch!r}", "unknown_name")
+        if doc.template is not None and doc.template not in templates:
+            _err(
+                errors,
+                ["results", i, "template"],
+                f"unknown result template {doc.template!r}; one of: {', '.join(sorted(templates))}",
+                "unknown_name",
+            )
 
     if not any(e.type in {"unknown_step", "loop", "duplicate"} for e in errors):
         # Conditional steps (skip_when) count only against the extended limit of special cases.

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +51,24 @@ class Settings(BaseSettings):
     agency_systems_base_url: str = "http://127.0.0.1:8100/systems"
     agency_api_token: str | None = Field(default=None, description="Bearer token sent to agency systems")
     agency_call_timeout_seconds: float = 10.0
+    # The electronic result store (kho kết quả điện tử) where issued results are deposited.
+    result_store_base_url: str = "http://127.0.0.1:8100/result-store"
+    # Where citizens reach the API; printed on every result so anyone can verify it.
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    # Signed results. Each unit signs with its own key; its certificate is issued by the root CA below.
+    # Unset paths live under <data_dir>/signing: root-ca.pem (the trust anchor), root-ca.key.pem (the root's
+    # key, needed only to issue unit certificates) and units/<agency code>.pem (a unit's key and certificate chain).
+    signing_dir: Path | None = None
+    signing_root_certificate: Path | None = None
+    signing_root_key: Path | None = None
+    signing_key_passphrase: SecretStr | None = None  # encrypts the keys generated on first use
+    # Generate the root and unit keys on first use; unset: everywhere but production.
+    signing_generate_keys: bool | None = None
+    result_upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+
+    # The national public-service portal pushes dossiers with this shared key (X-Portal-Key); unset: refused.
+    portal_api_key: SecretStr | None = None
 
     # Legal clock defaults (issue: the legal clock refines these per jurisdiction).
     timezone: str = "Asia/Ho_Chi_Minh"
@@ -82,6 +100,16 @@ class Settings(BaseSettings):
     def issues_own_tokens(self) -> bool:
         if self.own_issuer_enabled is not None:
             return self.own_issuer_enabled
+        return self.environment != Environment.production
+
+    @property
+    def signing_folder(self) -> Path:
+        return self.signing_dir or self.data_dir / "signing"
+
+    @property
+    def generates_signing_keys(self) -> bool:
+        if self.signing_generate_keys is not None:
+            return self.signing_generate_keys
         return self.environment != Environment.production
 
     @property

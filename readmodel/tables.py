@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -204,3 +204,35 @@ class AuditEntryRow(SQLModel, table=True):
     action: str = Field(max_length=60)
     target: str = Field(index=True, max_length=200)  # what was acted on: dossier code, procedure code, unit …
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class IssuedResultRow(SQLModel, table=True):
+    """A result document issued electronically: rendered, signed by its unit, deposited in the result store.
+
+    Written once per dossier and document (a retried issue finds it here); the signed manifest is kept
+    verbatim so verification never depends on how a database round-trips times or text."""
+
+    __tablename__ = "issued_result"
+    __table_args__ = (UniqueConstraint("dossier_code", "document_id", name="uq_issued_result_document"),)
+
+    id: str = Field(primary_key=True, max_length=40)  # the result id printed on the document
+    dossier_code: str = Field(index=True, max_length=100)
+    document_id: str = Field(max_length=63)
+    name: str = Field(max_length=300)
+    template: str = Field(max_length=200)
+    unit_code: str = Field(max_length=80)
+    unit_name: str = Field(max_length=300)
+    signer: str | None = Field(default=None, max_length=100)
+    sha256: str = Field(index=True, max_length=64)  # of the PDF, the document of record
+    html_sha256: str = Field(index=True, max_length=64)
+    manifest: str  # the exact bytes signed (canonical JSON), naming both hashes
+    signature: str  # base64
+    signature_algorithm: str = Field(max_length=40)
+    certificate_chain_pem: str
+    certificate_subject: str = Field(max_length=500)
+    html: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    pdf: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    issued_at: datetime
+    deposited_at: datetime | None = None
+    store_reference: str | None = Field(default=None, max_length=200)
+    deposit_refusal: str | None = None

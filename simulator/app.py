@@ -1,22 +1,28 @@
-"""Agency simulator: stands in for the national portal, the population database and specialised systems.
+"""Agency simulator: stands in for the national portal, the population database, specialised systems and
+the electronic result store.
 
 It speaks the HTTP contracts motcua's adapters use, honours an Idempotency-Key on every write
 (a repeated key returns the first answer and has no second effect), records every call so tests
 can prove "nothing lost, nothing twice", and takes injected faults per system: an error rate,
-added latency, a full outage for N seconds, or business refusals.
+an answer lost after the write was applied, added latency, a full outage for N seconds, or business
+refusals. It also plays the portal's side of inbound dossiers (`/_sim/portal/push`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hashlib
+import os
 import random
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Header, HTTPException, Path, Query
+import httpx
+from fastapi import FastAPI, Header, HTTPException, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from simulator import identity
@@ -26,6 +32,8 @@ SYSTEM_NAME = r"^[a-z][a-z0-9_]{0,62}$"
 
 class Fault(BaseModel):
     error_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+    # The write is applied, then its answer is lost (502): only an idempotency key keeps the retry harmless.
+    lost_answer_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
     latency_ms: Annotated[int, Field(ge=0, le=60_000)] = 0
     down_for_seconds: Annotated[float, Field(ge=0, le=86_400)] = 0
     refuse: bool = False
@@ -38,6 +46,7 @@ class RecordedCall(BaseModel):
     dossier_code: str | None
     at: datetime
     outcome: str  # applied | duplicate | failed | down | refused
+    answer_lost: bool = False  # applied, but the caller never heard it
     body: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -54,6 +63,9 @@ class _State:
         self.references = 0
         self.assessment_vnd = 250_000
         self.random = random.Random(20250701)
+        self.results: dict[str, dict[str, Any]] = {}  # the result store: result id → deposit
+        self.result_contents: dict[str, bytes] = {}
+        self.pushed: dict[str, dict[str, Any]] = {}  # portal reference → the receipt motcua answered
 
 
 state = _State()
@@ -98,6 +110,10 @@ async def _gate(system: str, operation: str, key: str | None, body: dict[str, An
 def _remember(system: str, key: str | None, answer: dict[str, Any]) -> dict[str, Any]:
     if key is not None:
         state.answers[(system, key)] = answer
+    fault = state.faults.get(system)
+    if fault and fault.lost_answer_rate and state.random.random() < fault.lost_answer_rate:
+        state.calls[-1].answer_lost = True  # the call just gated: no await since, so it is the last one
+        raise HTTPException(502, f"{system} applied the call but its answer was lost (injected)")
     return answer
 
 
@@ -170,7 +186,123 @@ async def system_call(
     return _remember(system, idempotency_key, {"reference": reference, "data": data})
 
 
+class ResultDeposit(BaseModel):
+    result_id: Annotated[str, Field(min_length=1, max_length=40)]
+    dossier_code: Annotated[str, Field(min_length=1, max_length=100)]
+    document_id: Annotated[str, Field(min_length=1, max_length=63)]
+    name: str
+    issuer_unit: str
+    signer: str | None = None
+    issued_at: datetime
+    media_type: str = "application/pdf"
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    signature: str
+    signature_algorithm: str
+    signed_manifest: str
+    certificate_chain_pem: str
+    content_base64: Annotated[str, Field(max_length=30_000_000)]
+
+
+@app.post("/result-store/results")
+async def deposit_result(deposit: ResultDeposit, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
+    """Electronic result store (kho kết quả điện tử): keep one signed result; the key makes a repeat harmless."""
+    recorded = deposit.model_dump(mode="json", exclude={"content_base64"})
+    recorded["content_bytes"] = len(deposit.content_base64) * 3 // 4
+    earlier = await _gate("result_store", "deposit", idempotency_key, recorded)
+    if earlier is not None:
+        return earlier
+    try:
+        content = base64.b64decode(deposit.content_base64, validate=True)
+    except (binascii.Error, ValueError):
+        content = b""
+    problem = None
+    if idempotency_key is None:
+        problem = "a deposit carries an Idempotency-Key"
+    elif hashlib.sha256(content).hexdigest() != deposit.sha256:
+        problem = "the content does not match its sha256"
+    if problem:
+        state.calls[-1].outcome = "refused"
+        raise HTTPException(422, problem)
+    state.references += 1
+    reference = f"KKQ-{state.references:08d}"
+    state.results[deposit.result_id] = {**recorded, "reference": reference, "deposited_at": datetime.now(UTC)}
+    state.result_contents[deposit.result_id] = content
+    return _remember("result_store", idempotency_key, {"reference": reference, "result_id": deposit.result_id})
+
+
+@app.get("/result-store/results")
+def stored_results(dossier_code: Annotated[str | None, Query(max_length=100)] = None) -> list[dict[str, Any]]:
+    """The deposits the store keeps (one per result), optionally of one dossier."""
+    return [r for r in state.results.values() if dossier_code is None or r["dossier_code"] == dossier_code]
+
+
+@app.get("/result-store/results/{result_id}")
+def stored_result(result_id: Annotated[str, Path(max_length=40)]) -> dict[str, Any]:
+    if result_id not in state.results:
+        raise HTTPException(404, "the result store has no such result")
+    return state.results[result_id]
+
+
+@app.get("/result-store/results/{result_id}/content")
+def stored_result_content(result_id: Annotated[str, Path(max_length=40)]) -> Response:
+    if result_id not in state.result_contents:
+        raise HTTPException(404, "the result store has no such result")
+    return Response(state.result_contents[result_id], media_type=state.results[result_id]["media_type"])
+
+
 # ------------------------------------------------------------------------- control plane
+
+
+class PortalPush(BaseModel):
+    """Make the portal push a dossier submitted there to motcua (the portal's side of the contract)."""
+
+    target_url: Annotated[str, Field(pattern=r"^https?://", max_length=500)]  # motcua's POST /portal/dossiers
+    portal_reference: Annotated[str, Field(min_length=1, max_length=80)]
+    procedure_code: str
+    applicant: dict[str, Any]
+    form: dict[str, Any]
+    receiving_unit: str | None = None
+    api_key: str | None = None  # default: PORTAL_API_KEY from the simulator's environment
+
+
+@app.post("/_sim/portal/push")
+async def portal_push(push: PortalPush) -> dict[str, Any]:
+    key = push.api_key if push.api_key is not None else os.environ.get("PORTAL_API_KEY")
+    body = push.model_dump(exclude={"target_url", "api_key"}, exclude_none=True)
+    try:
+        async with httpx.AsyncClient(timeout=30) as http:
+            response = await http.post(push.target_url, json=body, headers={"X-Portal-Key": key} if key else {})
+    except httpx.HTTPError as exc:
+        raise HTTPException(502, f"motcua did not answer the push: {exc}") from exc
+    try:
+        answer: Any = response.json()
+    except ValueError:
+        answer = response.text
+    dossier_code = answer.get("dossier_code") if isinstance(answer, dict) else None
+    state.calls.append(
+        RecordedCall(
+            system="portal",
+            operation="push_dossier",
+            idempotency_key=push.portal_reference,
+            dossier_code=dossier_code,
+            at=datetime.now(UTC),
+            outcome="applied" if response.is_success else "refused",
+            body={"status_code": response.status_code, "portal_reference": push.portal_reference},
+        )
+    )
+    if response.is_success and dossier_code:
+        state.pushed[push.portal_reference] = answer
+    return {"status_code": response.status_code, "answer": answer}
+
+
+@app.get("/_sim/portal/pushed/{portal_reference}")
+def portal_pushed(portal_reference: Annotated[str, Path(max_length=80)]) -> dict[str, Any]:
+    """A dossier the portal pushed: motcua's receipt, and every status motcua pushed back for it."""
+    receipt = state.pushed.get(portal_reference)
+    if receipt is None:
+        raise HTTPException(404, "the portal pushed no such dossier")
+    statuses = state.portal.get(receipt["dossier_code"], [])
+    return {"portal_reference": portal_reference, "receipt": receipt, "statuses": [s["status"] for s in statuses]}
 
 
 @app.get("/_sim/calls")

@@ -30,6 +30,8 @@ from temporalio.worker import Worker
 from activities.agencies import AgencyActivities
 from activities.legal_clock import LegalClockActivities
 from activities.read_model import ReadModelActivities
+from activities.result_store import ResultStoreClient
+from activities.results import ResultActivities
 from domain.definition import parse_definition
 from domain.dossier import (
     ApologySubmission,
@@ -50,6 +52,9 @@ from domain.working_calendar import WorkingCalendar
 from readmodel import dossiers
 from readmodel.db import engine_for, init_db
 from readmodel.tables import DossierRow
+from results.issuing import ResultIssuer
+from results.render import ResultRenderer
+from results.signing import SigningAuthority
 from workflows.dossier import DossierWorkflow
 
 TEST_SERVER = PROJECT_ROOT / "devstack" / "temporal-test-server" / "temporal-test-server"
@@ -176,6 +181,16 @@ async def legal_clock(simulator_url: str, folder: Path) -> AsyncIterator[Clock]:
             )
             read_model = ReadModelActivities(engine, CALENDAR)
             clock = LegalClockActivities(engine, CALENDAR)
+            results = ResultActivities(
+                engine,
+                ResultIssuer(
+                    engine,
+                    SigningAuthority(folder / "signing", generate=True),
+                    ResultRenderer(folder / "fonts"),
+                    public_base_url="http://127.0.0.1:8000",
+                ),
+                ResultStoreClient(http, f"{simulator_url}/result-store"),
+            )
             with ThreadPoolExecutor(max_workers=8) as executor:
                 async with Worker(
                     env.client,
@@ -189,6 +204,7 @@ async def legal_clock(simulator_url: str, folder: Path) -> AsyncIterator[Clock]:
                         clock.appointment_deadline,
                         agencies.call_system,
                         agencies.push_portal_status,
+                        results.issue_results,
                     ],
                     activity_executor=executor,
                 ):

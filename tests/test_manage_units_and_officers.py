@@ -12,7 +12,9 @@ def test_the_shipped_registry_has_the_34_provinces_and_sample_wards(api):
     provinces = api.get("/units", params={"kind": "province"}).json()
     assert len(provinces) == 34
     assert len({p["area_code"] for p in provinces}) == 34
-    assert {"Thành phố Hồ Chí Minh", "Thành phố Huế", "Thành phố Hà Nội", "Tỉnh Cà Mau"} <= {p["name"] for p in provinces}
+    assert {"Thành phố Hồ Chí Minh", "Thành phố Huế", "Thành phố Hà Nội", "Tỉnh Cà Mau"} <= {
+        p["name"] for p in provinces
+    }
     hcmc_wards = api.get("/units", params={"parent": "H29", "kind": "ward"}).json()
     hue_wards = api.get("/units", params={"parent": "H15", "kind": "ward"}).json()
     assert len(hcmc_wards) >= 10 and len(hue_wards) >= 10
@@ -30,7 +32,10 @@ def test_bad_units_are_refused_with_the_field(api):
 
     assert put("H29.50.05.90").json()["detail"][0]["loc"] == ["body", "area_code"]
     assert put("H29.50.05.90", area_code="123").json()["detail"][0]["loc"] == ["body", "area_code"]
-    assert put("H29.50.05.90", area_code="27901", parent_code="H99").json()["detail"][0]["loc"] == ["body", "parent_code"]
+    assert put("H29.50.05.90", area_code="27901", parent_code="H99").json()["detail"][0]["loc"] == [
+        "body",
+        "parent_code",
+    ]
     clash = put("H29.50.05.90", area_code="26734")  # Phường Sài Gòn's area
     assert clash.status_code == 409 and "H29.50.05.13" in clash.json()["detail"]
 
@@ -57,7 +62,8 @@ def test_a_ward_registered_through_the_api_is_competent_for_the_next_dossier(api
     assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["body", "form", "address"]
 
     registered = api.put(
-        "/units/H29.50.05.91", json={"name": "Phường Thử Nghiệm", "kind": "ward", "parent_code": "H29", "area_code": "27911"}
+        "/units/H29.50.05.91",
+        json={"name": "Phường Thử Nghiệm", "kind": "ward", "parent_code": "H29", "area_code": "27911"},
     )
     assert registered.status_code == 201, registered.text
     assert registered.json()["province_code"] == "79"
@@ -69,9 +75,9 @@ def test_a_ward_registered_through_the_api_is_competent_for_the_next_dossier(api
 def test_officers_and_delegations(api):
     _, unit = unique_codes()
     identities().register_unit(unit)
-    assert api.put("/officers/o-1", json={"full_name": "A", "unit_code": "NOPE", "roles": ["leader"]}).json()[
-        "detail"
-    ][0]["loc"] == ["body", "unit_code"]
+    assert api.put("/officers/o-1", json={"full_name": "A", "unit_code": "NOPE", "roles": ["leader"]}).json()["detail"][
+        0
+    ]["loc"] == ["body", "unit_code"]
     assert api.put("/officers/o-1", json={"full_name": "A", "unit_code": unit, "roles": ["mayor"]}).status_code == 422
     leader = officer("leader", unit, "leader-deleg")
     deputy = officer("specialist", unit, "deputy-deleg")

@@ -73,7 +73,7 @@ def test_dossier_approved_after_a_supplement_returns_its_result(api, simulator, 
         "submitted", "step_started", "decision",          # reception
         "step_started", "agency_called",                   # civil-status lookup
         "step_started", "supplement_requested", "supplemented", "decision",  # leader
-        "result_issued", "finished",
+        "step_started", "result_issued", "finished",      # result: signed, deposited in the result store
     ]  # fmt: skip
     assert [e["seq"] for e in view["timeline"]] == list(range(1, len(kinds) + 1))
     assert any("leader-7" in (e["actor"] or "") for e in view["timeline"])

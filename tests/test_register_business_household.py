@@ -41,6 +41,7 @@ def test_household_business_is_registered_and_sent_to_the_tax_authority(api, sim
     assert [(c["system"], c["operation"]) for c in calls if c["system"] != "portal"] == [
         ("business_registration", "check_name_unique"),
         ("tax", "register_household"),
+        ("result_store", "deposit"),
     ]
 
 

@@ -26,8 +26,9 @@ with workflow.unsafe.imports_passed_through():
     from activities.agencies import AgencyActivities
     from activities.legal_clock import LegalClockActivities
     from activities.read_model import ReadModelActivities
+    from activities.results import ResultActivities
     from domain import expressions
-    from domain.definition import Branch, DecisionKind, Role, Step, StepKind
+    from domain.definition import Branch, DecisionKind, FieldType, Role, Step, StepKind
     from domain.dossier import (
         ActiveStep,
         ActorRef,
@@ -61,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
         TransitionBatch,
         Withdrawal,
     )
+    from domain.results import RESULT_STORE, IssuedResult, ResultField, ResultIssue, ResultToIssue
     from domain.working_calendar import VIETNAM as _calendar
     from forms.eform import FormInvalid, validate_form
 
@@ -81,6 +83,9 @@ AGENCY_RETRY = RetryPolicy(
 )
 
 NOT_AWAITING = "NotAwaiting"
+# Results are signed and deposited by an activity since this patch; dossiers that reached their result
+# step before it replay the old path.
+SIGNED_RESULTS = "signed-results"
 NOT_YOUR_STEP = "NotYourStep"
 
 
@@ -128,6 +133,9 @@ class DossierWorkflow:
         self._clock_version = 0  # bumped whenever deadlines may have moved, to wake the watchers
         self._withdrawal: tuple[int, Withdrawal] | None = None
         self._message_by: dict[int, ActorRef] = {}  # ticket → who sent the message (the audit trail)
+        # Who signs the results: the officer of the last approval step, else the last officer of the receiving unit.
+        self._approved_by: OfficerRef | None = None
+        self._received_by: OfficerRef | None = None
 
     # ----------------------------------------------------------------------------------- run
 
@@ -283,6 +291,10 @@ class DossierWorkflow:
                 case DecisionKind.approve:
                     if step.kind == StepKind.reception and self._base_status == PortalStatus.registered:
                         self._base_status = PortalStatus.accepted
+                    if step.kind == StepKind.approval:
+                        self._approved_by = decision.officer
+                    elif decision.officer.unit_code == self._input.receiving_unit:
+                        self._received_by = decision.officer
                     self._leave(step)
                     await self._record(self._decision_event(step, actor, f"{step.name}: approved", detail, by))
                     self._applied(ticket, step.id)
@@ -640,17 +652,80 @@ class DossierWorkflow:
         raise _Refused(PortalStatus.stopped, "stopped", f"{summary}: {outcome.reason}")
 
     async def _result_step(self, step: Step) -> str | None:
+        """Issue the results: rendered, signed with the key of the unit that approved them, deposited in the
+        electronic result store. While the store is down the dossier waits on it (status 9), then returns them."""
+        if not workflow.patched(SIGNED_RESULTS):
+            return await self._unsigned_result_step(step)
         self._base_status = PortalStatus.completed
-        self._enter(step, Awaiting.system)
+        self._enter(step, Awaiting.system, system=RESULT_STORE)
         catalogue = {d.id: d for d in self._definition.results}
         wanted = step.documents or list(catalogue)
         # A document that comes from a parallel branch exists only if that branch went through.
         documents = [
-            (doc, catalogue[doc].name)
+            ResultToIssue(document_id=doc, name=catalogue[doc].name, template=catalogue[doc].template)
             for doc in wanted
             if catalogue[doc].branch is None or self._branch_outcomes.get(catalogue[doc].branch or "") == "done"
-        ] or [("result", self._definition.name)]
+        ] or [ResultToIssue(document_id="result", name=self._definition.name)]
+        signer = self._approved_by or self._received_by
+        signing_unit = self._approved_by.unit_code if self._approved_by else self._input.receiving_unit
+        await self._record(
+            DossierEvent(
+                kind="step_started", at=workflow.now(), step_id=step.id,
+                summary=f"{step.name}: signing as {signing_unit} and depositing in the electronic result store",
+            )
+        )  # fmt: skip
+        issued = await workflow.execute_activity_method(
+            ResultActivities.issue_results,
+            ResultIssue(
+                dossier_code=self._input.dossier_code,
+                procedure_code=self._definition.code,
+                procedure_name=self._definition.name,
+                procedure_version=self._input.snapshot.version,
+                receiving_unit=self._input.receiving_unit,
+                received_at=self._input.received_at,
+                signing_unit=signing_unit,
+                signer=signer.officer_id if signer else None,
+                legal_basis=list(self._definition.legal_basis),
+                applicant=self._input.applicant,
+                form=self._form,
+                fields=[
+                    ResultField(name=f.name, label=f.label, type=f.type.value)
+                    for f in self._definition.form.fields
+                    if f.type != FieldType.attachment
+                ],
+                agency_results=self._agency_results,
+                documents=documents,
+            ),
+            start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=AGENCY_RETRY,
+        )
         # The results of interconnected child dossiers are returned together with this dossier's own.
+        self._state.results = [*self._child_results, *(self._result_entry(r) for r in issued.results)]
+        refused = [r for r in issued.results if r.deposit_refusal]
+        await self._record(
+            DossierEvent(
+                kind="result_issued", at=workflow.now(), step_id=step.id,
+                summary=f"{step.name}: result issued ({', '.join(r.name for r in issued.results)}), "
+                f"signed by {signing_unit}"
+                + (f"; the result store refused {', '.join(r.document_id for r in refused)}" if refused else ""),
+                detail={"results": self._state.results},
+            )
+        )  # fmt: skip
+        # Results are electronic: issuing them returns them to the applicant.
+        self._base_status = PortalStatus.result_returned
+        self._leave(step)
+        return step.next
+
+    async def _unsigned_result_step(self, step: Step) -> str | None:
+        """The result step as it was before signed results, for dossiers whose history already went through it."""
+        self._base_status = PortalStatus.completed
+        self._enter(step, Awaiting.system)
+        catalogue = {d.id: d for d in self._definition.results}
+        documents = [
+            (doc, catalogue[doc].name)
+            for doc in step.documents or list(catalogue)
+            if catalogue[doc].branch is None or self._branch_outcomes.get(catalogue[doc].branch or "") == "done"
+        ] or [("result", self._definition.name)]
         self._state.results = [
             *self._child_results,
             *(
@@ -665,10 +740,27 @@ class DossierWorkflow:
                 detail={"results": self._state.results},
             )
         )  # fmt: skip
-        # Results are electronic: issuing them returns them to the applicant.
         self._base_status = PortalStatus.result_returned
         self._leave(step)
         return step.next
+
+    def _result_entry(self, result: IssuedResult) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "document": result.name,
+            "id": result.document_id,
+            "reference": f"{self._input.dossier_code}/{result.document_id}",
+            "electronic": True,
+            "result_id": result.result_id,
+            "sha256": result.sha256,
+            "html_sha256": result.html_sha256,
+            "unit_code": result.unit_code,
+            "signer": result.signer,
+            "issued_at": result.issued_at.isoformat(),
+            "deposited": result.deposited,
+        }
+        if result.deposit_refusal:
+            entry["deposit_refusal"] = result.deposit_refusal
+        return entry
 
     # ----------------------------------------------------------------------------- the clock
 

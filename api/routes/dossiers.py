@@ -64,6 +64,9 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/dossiers", tags=["dossiers"])
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
+# Keys motcua makes for dossiers it registers itself; a citizen's key may not take one of them.
+PORTAL_KEY_PREFIX = "portal:"
+RESERVED_KEY_PREFIXES = (PORTAL_KEY_PREFIX, "child:")
 
 
 class SubmitDossier(BaseModel):
@@ -284,7 +287,7 @@ def _submitter(
                 ["body", "receiving_unit"],
                 f"{receiving_unit!r} does not receive this procedure online; one of: {', '.join(definition_receiving)}",
             )
-        return Channel.online, receiving_unit, ActorRef(**asdict(principal.actor("online")))
+        return Channel.online, receiving_unit, ActorRef(**asdict(principal.actor(principal.channel)))
     capacity = principal.officer.holds("reception", body.receiving_unit)
     if capacity is None:
         where = f" at {body.receiving_unit}" if body.receiving_unit else ""
@@ -379,6 +382,32 @@ def _register_submission(
     return row, pinned
 
 
+async def receive_dossier(
+    body: SubmitDossier,
+    idempotency_key: str | None,
+    session: Session,
+    client: Client,
+    settings: Settings,
+    base_calendar: WorkingCalendar,
+    principal: Principal,
+    secrets: LookupSecrets,
+) -> tuple[Receipt, bool]:
+    """Register a dossier and start its processing: the one path of every channel (the API, the national portal).
+
+    Returns the receipt, and whether the dossier is new (False: the same Idempotency-Key was seen before)."""
+    row, pinned = await run_in_threadpool(
+        _register_submission, session, body, idempotency_key, base_calendar, principal
+    )
+    await run_in_threadpool(release, session)
+    if pinned is None:
+        if not row.workflow_started:
+            await _start_workflow(client, settings, session, row)
+        return _receipt(row, secrets), False
+    await _start_workflow(client, settings, session, row, pinned)
+    log.info("dossier %s submitted for %s v%d", row.code, row.procedure_code, row.procedure_version)
+    return _receipt(row, secrets), True
+
+
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def submit_dossier(
     body: SubmitDossier,
@@ -395,18 +424,16 @@ async def submit_dossier(
     (a citizen's token makes the dossier theirs); a reception officer receives at any counter for any
     procedure, and the dossier goes to the unit competent for the applicant's address.
     Resending with the same Idempotency-Key returns the same dossier."""
-    row, pinned = await run_in_threadpool(
-        _register_submission, session, body, idempotency_key, base_calendar, principal
+    if idempotency_key and idempotency_key.startswith(RESERVED_KEY_PREFIXES):
+        raise field_error(
+            ["header", "Idempotency-Key"], f"keys starting with {' or '.join(RESERVED_KEY_PREFIXES)} are reserved"
+        )
+    receipt, created = await receive_dossier(
+        body, idempotency_key, session, client, settings, base_calendar, principal, secrets
     )
-    await run_in_threadpool(release, session)
-    if pinned is None:
+    if not created:
         response.status_code = status.HTTP_200_OK
-        if not row.workflow_started:
-            await _start_workflow(client, settings, session, row)
-        return _receipt(row, secrets)
-    await _start_workflow(client, settings, session, row, pinned)
-    log.info("dossier %s submitted for %s v%d", row.code, row.procedure_code, row.procedure_version)
-    return _receipt(row, secrets)
+    return receipt
 
 
 @router.get("/{code}")

@@ -1,0 +1,146 @@
+"""Result documents rendered from jinja2 templates, as HTML and as PDF, from the same template.
+
+A definition names a template per result document (`results[].template`); without one the generic
+`result.html` is used. Templates extend `_layout.html` (national heading, issuing unit, result id,
+signature block and the verification hint). The PDF is drawn by fpdf2 from the same HTML, so templates
+keep to the HTML it understands (headings, paragraphs, b/i/u, font, br, hr, lists, and tables whose
+cells hold plain text); the `<head>` (styles, metadata) is for browsers only.
+
+The text is set in Noto Sans, embedded from the `pymupdf-fonts` package (SIL OFL), which covers
+Vietnamese; its font files are written once under the data folder, where fpdf2 reads them.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fpdf import FPDF
+from fpdf.fonts import TextStyle
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from results import DEFAULT_TEMPLATE, TEMPLATES
+from results.files import publish_once
+
+log = logging.getLogger(__name__)
+FONT_FAMILY = "NotoSans"
+# fontTools explains every table it leaves out while subsetting the embedded font; that is expected.
+logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
+
+_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+_environment = Environment(
+    loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True
+)
+_BROWSER_ONLY = re.compile(r"<!doctype[^>]*>|<head>.*?</head>|</?html[^>]*>|</?body[^>]*>|<!--.*?-->", re.I | re.S)
+_PDF_TAG_STYLES = {
+    "h1": TextStyle(color="#000000", font_size_pt=15, t_margin=6, b_margin=1, font_style="B", l_margin="Center"),
+    "h2": TextStyle(color="#000000", font_size_pt=12, t_margin=4, b_margin=1, font_style="B"),
+    "h3": TextStyle(color="#000000", font_size_pt=11, t_margin=3, b_margin=1, font_style="B"),
+    "p": TextStyle(t_margin=1, b_margin=2),
+}
+_FONTS = {"": "notos", "B": "notosbo", "I": "notosit", "BI": "notosbi"}  # pymupdf_fonts.fontbuffers keys
+
+
+@lru_cache
+def _local(moment: datetime) -> datetime:
+    return moment.astimezone(_ZONE)
+
+
+def _long_date(moment: datetime | date) -> str:
+    day = _local(moment).date() if isinstance(moment, datetime) else moment
+    return f"ngày {day.day:02d} tháng {day.month:02d} năm {day.year}"
+
+
+def _short_date(value: Any) -> str:
+    if isinstance(value, datetime):
+        return f"{_local(value):%d/%m/%Y}"
+    if isinstance(value, date):
+        return f"{value:%d/%m/%Y}"
+    if isinstance(value, str):
+        try:
+            return f"{date.fromisoformat(value[:10]):%d/%m/%Y}"
+        except ValueError:
+            return value
+    return "" if value is None else str(value)
+
+
+def _money(value: Any) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{int(value):,} đồng".replace(",", ".")
+    return "" if value is None else str(value)
+
+
+def as_text(value: Any) -> str:
+    """A form value as a line of text (lists joined, an address spelled out, absent as empty)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "Có" if value else "Không"
+    if isinstance(value, list):
+        return ("; " if any(isinstance(v, dict) for v in value) else ", ").join(as_text(v) for v in value)
+    if isinstance(value, dict):
+        if "detail" in value or "ward_code" in value:
+            return ", ".join(str(value[k]) for k in ("detail", "ward_code", "province_code") if value.get(k))
+        if "name" in value and "sha256" in value:  # an attachment: named, never inlined
+            return str(value["name"])
+        return " - ".join(as_text(v) for v in value.values() if v not in (None, ""))
+    return str(value)
+
+
+def field_text(value: Any, field_type: str) -> str:
+    """A form value spelled as its eForm field type wants (money in đồng, dates dd/mm/yyyy)."""
+    if field_type == "money":
+        return _money(value)
+    if field_type == "date":
+        return _short_date(value)
+    return as_text(value)
+
+
+_environment.filters.update(long_date=_long_date, short_date=_short_date, money=_money, text=as_text)
+
+
+class ResultRenderer:
+    def __init__(self, font_folder: Path) -> None:
+        self._font_folder = font_folder
+        self._font_paths: dict[str, Path] | None = None
+
+    def render(self, template: str | None, context: dict[str, Any]) -> tuple[bytes, bytes]:
+        """The document as (HTML, PDF) bytes."""
+        html = _environment.get_template(template or DEFAULT_TEMPLATE).render(**context)
+        return html.encode("utf-8"), self._pdf(html, context)
+
+    def _pdf(self, html: str, context: dict[str, Any]) -> bytes:
+        pdf = FPDF(format="A4")
+        pdf.set_margins(20, 15, 15)
+        for style, path in self.fonts().items():
+            pdf.add_font(FONT_FAMILY, style, str(path))
+        pdf.set_font(FONT_FAMILY, size=11)
+        pdf.set_creator("motcua")
+        pdf.set_title(str(context.get("document", {}).get("name", "")))
+        pdf.set_author(str(context.get("unit", {}).get("name", "")))
+        # The result id in the document information dictionary, which is never compressed: a verifier
+        # finds which result an altered file claims to be without parsing the page content.
+        result_id = str(context.get("result_id", ""))
+        pdf.set_subject(result_id)
+        pdf.set_keywords(f"motcua-result-id:{result_id}")
+        pdf.add_page()
+        pdf.write_html(_BROWSER_ONLY.sub("", html), font_family=FONT_FAMILY, tag_styles=_PDF_TAG_STYLES)
+        return bytes(pdf.output())
+
+    def fonts(self) -> dict[str, Path]:
+        if self._font_paths is None:
+            import pymupdf_fonts  # imported here: it decompresses megabytes of font data on first use
+
+            paths = {}
+            for style, loader in _FONTS.items():
+                path = self._font_folder / f"{FONT_FAMILY}-{style or 'R'}.ttf"
+                if not path.exists():
+                    publish_once(path, pymupdf_fonts.fontbuffers[loader](), mode=0o644)
+                paths[style] = path
+            self._font_paths = paths
+        return self._font_paths
