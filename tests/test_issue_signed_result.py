@@ -80,7 +80,7 @@ def test_the_approving_leaders_unit_signs(api):
     assert (result["issuer_unit_code"], result["signer"]) == (LAND_OFFICE, "director-2")
     public = api.get(f"/results/{result['result_id']}").json()
     assert f"OU={LAND_OFFICE}" in public["certificate_subject"] and public["signature_valid"] is True
-    assert public["issuer_unit_name"] == "Văn phòng Đăng ký đất đai TP.HCM"
+    assert public["issuer_unit_name"] == "Văn phòng Đăng ký đất đai Thành phố Hồ Chí Minh"  # from the registry
 
 
 def test_without_an_approval_step_the_receiving_unit_signs(api):
