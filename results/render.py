@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import re
 from datetime import date, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -46,7 +45,6 @@ _PDF_TAG_STYLES = {
 _FONTS = {"": "notos", "B": "notosbo", "I": "notosit", "BI": "notosbi"}  # pymupdf_fonts.fontbuffers keys
 
 
-@lru_cache
 def _local(moment: datetime) -> datetime:
     return moment.astimezone(_ZONE)
 
