@@ -7,7 +7,7 @@ TEMPORAL_CLI := .tools/bin/temporal
 
 TEST_SERVER_LIB := .tools/temporal-test-server/lib
 
-.PHONY: setup venv temporal-cli test-server run test bench clean
+.PHONY: setup venv temporal-cli test-server run test bench clean chaos
 
 setup: venv temporal-cli
 
@@ -47,6 +47,11 @@ run: setup
 test: setup test-server
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# The fault-injection scenarios on larger batches, and a longer fuzz of the whole API.
+chaos: setup test-server
+	MOTCUA_CHAOS_DOSSIERS=$(or $(DOSSIERS),30) $(BIN)/python -m pytest -m chaos -o timeout=1800
+	MOTCUA_FUZZ_EXAMPLES=$(or $(EXAMPLES),30) $(BIN)/python -m pytest tests/test_bad_input_fuzzing.py -o timeout=3600
 
 # Figures beside baselines measured in the same run (see bench/__main__.py; `ARGS=--help`).
 bench: setup

@@ -235,6 +235,26 @@ def reconcile(
             raise typer.Exit(1)
 
 
+@app.command("reconcile-workflows")
+def reconcile_workflows(
+    updated_within_hours: Annotated[int, typer.Option(help="dossiers changed this recently")] = 24,
+    api_url: ApiUrl = DEFAULT_API,
+) -> None:
+    """Compare recent dossiers in the read model with their workflows; exit 1 on a difference that stays."""
+    with _client(api_url) as client:
+        response = client.get(
+            "/operations/workflow-reconciliation", params={"updated_within_hours": updated_within_hours}, timeout=300
+        )
+        if response.status_code != 200:
+            _fail(response)
+        report = response.json()
+        typer.echo(f"checked {report['checked']} dossiers: {report['in_sync']} in sync")
+        for d in report["differences"]:
+            typer.echo(f"  {d['dossier_code']} {d['field']}: workflow {d['workflow']}, read model {d['read_model']}")
+        if report["differences"]:
+            raise typer.Exit(1)
+
+
 def main() -> None:
     try:
         app()

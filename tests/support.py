@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -81,6 +82,7 @@ class StackIdentities:
         self.issuer = TokenIssuer(Settings(data_dir=data_dir))
         self.api_url = api_url
         self._registered: dict[str, tuple[str, set[str]]] = {}
+        self._lock = threading.Lock()
         self._admin = self.issuer.issue_officer(ADMINISTRATOR)
 
     def admin(self) -> dict[str, str]:
@@ -92,12 +94,13 @@ class StackIdentities:
     def officer(self, role: str, unit: str, officer_id: str | None = None) -> dict[str, str]:
         """An officer holding `role` at `unit` (both registered on first use)."""
         officer_id = officer_id or f"{role}@{unit}"
-        known_unit, roles = self._registered.get(officer_id, (unit, set()))
-        if known_unit != unit or role not in roles:
-            roles = (roles if known_unit == unit else set()) | {role}
-            self.register_unit(unit)
-            self.put(f"/officers/{officer_id}", {"full_name": officer_id, "unit_code": unit, "roles": sorted(roles)})
-            self._registered[officer_id] = (unit, roles)
+        with self._lock:  # tests drive dossiers from several threads
+            known_unit, roles = self._registered.get(officer_id, (unit, set()))
+            if known_unit != unit or role not in roles:
+                roles = (roles if known_unit == unit else set()) | {role}
+                self.register_unit(unit)
+                self.put(f"/officers/{officer_id}", {"full_name": officer_id, "unit_code": unit, "roles": sorted(roles)})
+                self._registered[officer_id] = (unit, roles)
         return {"Authorization": f"Bearer {self.issuer.issue_officer(officer_id)}"}
 
     def register_unit(self, unit: str, *, kind: str = "department", parent: str = "VN", **fields: Any) -> None:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Header, HTTPException, Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import Session
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, RPCTimeoutOrCancelledError, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -660,6 +660,11 @@ async def _update(client: Client, settings: Settings, code: str, update: Any, me
             code_ = status.HTTP_403_FORBIDDEN if cause.type == NOT_YOUR_STEP else status.HTTP_409_CONFLICT
             raise HTTPException(code_, cause.message) from None
         raise HTTPException(status.HTTP_409_CONFLICT, str(cause)) from None
+    except RPCTimeoutOrCancelledError:
+        # The message may still be applied (e.g. once a worker is back): the client asks again or looks.
+        raise HTTPException(
+            status.HTTP_504_GATEWAY_TIMEOUT, f"dossier {code} did not answer in time; send it again or look at it"
+        ) from None
     except RPCError as exc:
         raise _rpc_http_error(code, exc) from exc
 

@@ -1,22 +1,25 @@
-"""Operators see what waits on external systems, and whether the national portal agrees with us."""
+"""Operators see what waits on external systems, and whether the national portal and the workflows agree\nwith the read model."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from sqlmodel import col, select
+from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import SessionDep, SettingsDep, current_administrator
+from api.deps import SessionDep, SettingsDep, TemporalDep, current_administrator
+from domain.dossier import DossierLiveDetail
 from readmodel import dossiers
 from readmodel.db import as_utc, release, utcnow
 from readmodel.tables import DossierRow
+from workflows.dossier import DossierWorkflow
 
 router = APIRouter(prefix="/operations", tags=["operations"], dependencies=[Depends(current_administrator)])
 
@@ -119,3 +122,101 @@ async def reconcile_with_portal(
         if portal != ours[code]
     ]
     return Reconciliation(checked=len(codes), in_sync=len(codes) - len(differences), differences=differences)
+
+
+class WorkflowDifference(BaseModel):
+    dossier_code: str
+    field: str
+    workflow: Any
+    read_model: Any
+
+
+class WorkflowReconciliation(BaseModel):
+    checked: int
+    in_sync: int
+    differences: list[WorkflowDifference]
+
+
+def _read_model_facts(row: DossierRow) -> dict[str, Any]:
+    return {
+        "status": row.status,
+        "active_steps": sorted(s["step_id"] for s in row.active_steps),
+        "appointment_date": row.appointment_date.isoformat(),
+        "outcome": row.outcome,
+    }
+
+
+def _workflow_facts(detail: DossierLiveDetail) -> dict[str, Any]:
+    state = detail.state
+    return {
+        "status": int(state.status),
+        "active_steps": sorted(s.step_id for s in state.active_steps),
+        "appointment_date": state.appointment_date.isoformat(),
+        "outcome": state.outcome,
+    }
+
+
+@router.get("/workflow-reconciliation")
+async def reconcile_with_workflows(
+    session: SessionDep,
+    client: TemporalDep,
+    updated_within_hours: Annotated[int, Query(ge=1, le=24 * 90)] = 24,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+    settle_seconds: Annotated[float, Query(ge=0, le=60)] = 3.0,
+) -> WorkflowReconciliation:
+    """Compare each recently changed dossier in the read model with its workflow (a query): status, steps
+    under way, appointment date and outcome. The read model trails the workflow by design, so a difference
+    is looked at again after `settle_seconds`; one that stays is reported."""
+
+    def recent_codes() -> list[str]:
+        since = utcnow() - timedelta(hours=updated_within_hours)
+        codes = session.exec(
+            select(DossierRow.code)
+            .where(col(DossierRow.updated_at) >= since)
+            .order_by(col(DossierRow.updated_at).desc())
+            .limit(limit)
+        ).all()
+        release(session)
+        return list(codes)
+
+    def rows(codes: list[str]) -> dict[str, DossierRow]:
+        found = {row.code: row for row in session.exec(select(DossierRow).where(col(DossierRow.code).in_(codes)))}
+        release(session)
+        return found
+
+    gate = asyncio.Semaphore(16)
+
+    async def workflow(code: str) -> dict[str, Any] | None:
+        async with gate:
+            try:
+                return _workflow_facts(await client.get_workflow_handle(code).query(DossierWorkflow.detail))
+            except RPCError as exc:
+                if exc.status == RPCStatusCode.NOT_FOUND:
+                    return None
+                raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"workflow engine: {exc.message}") from None
+
+    async def compare(codes: list[str]) -> list[WorkflowDifference]:
+        ours = await run_in_threadpool(rows, codes)
+        theirs = await asyncio.gather(*(workflow(code) for code in codes))
+        differences = []
+        for code, live in zip(codes, theirs, strict=True):
+            stored = _read_model_facts(ours[code])
+            if live is None:
+                differences.append(WorkflowDifference(dossier_code=code, field="workflow", workflow=None,
+                                                      read_model="registered"))  # fmt: skip
+                continue
+            differences += [
+                WorkflowDifference(dossier_code=code, field=name, workflow=live[name], read_model=stored[name])
+                for name in stored
+                if stored[name] != live[name]
+            ]
+        return differences
+
+    codes = await run_in_threadpool(recent_codes)
+    differences = await compare(codes)
+    if differences and settle_seconds:
+        await asyncio.sleep(settle_seconds)
+        differences = await compare(sorted({d.dossier_code for d in differences}))
+    return WorkflowReconciliation(
+        checked=len(codes), in_sync=len(codes) - len({d.dossier_code for d in differences}), differences=differences
+    )
