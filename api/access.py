@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Path, status
 from sqlmodel import Session
 
-from api.deps import LookupSecretHeader, LookupSecretsDep, OfficerDep, PrincipalDep, SessionDep
+from api.deps import LookupSecretHeader, LookupSecretsDep, OfficerDep, Principal, PrincipalDep, SessionDep
 from domain.lookup_secret import LookupSecrets
 from readmodel import dossiers
 from readmodel.db import release
@@ -49,6 +49,12 @@ def readable_dossier(
     secret: LookupSecretHeader = None,
 ) -> DossierRow:
     """The applicant (citizen token or the receipt's lookup secret) and officers of the units involved."""
+    return authorize_read(session, code, principal, secrets, secret)
+
+
+def authorize_read(
+    session: Session, code: str, principal: Principal, secrets: LookupSecrets, secret: str | None
+) -> DossierRow:
     if principal.kind == "anonymous" and not secret:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

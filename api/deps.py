@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from sqlmodel import Session
 from temporalio.client import Client
 
@@ -21,10 +22,18 @@ from readmodel import organisation
 from readmodel.db import utcnow
 from readmodel.organisation import Actor, OfficerProfile
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+# Cheap dependencies are coroutines: a sync one costs every request a hop to the thread pool.
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def current_settings() -> Settings:
+    return get_settings()
+
+
+SettingsDep = Annotated[Settings, Depends(current_settings)]
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    # Creating a session does no I/O (it connects on first use, in the thread pool with the blocking work).
     with Session(request.app.state.engine) as session:
         yield session
 
@@ -52,7 +61,7 @@ async def get_temporal(request: Request, settings: SettingsDep) -> Client:
 TemporalDep = Annotated[Client, Depends(get_temporal)]
 
 
-def get_calendar(settings: SettingsDep) -> WorkingCalendar:
+async def get_calendar(settings: SettingsDep) -> WorkingCalendar:
     return _calendar(settings.timezone, settings.receipt_cutoff)
 
 
@@ -106,7 +115,7 @@ def _unauthorized(message: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def current_principal(
+async def current_principal(
     request: Request, session: SessionDep, settings: SettingsDep, authorization: BearerHeader = None
 ) -> Principal:
     """The caller named by the bearer token; anonymous without one. Officers' units and roles (and the
@@ -116,8 +125,13 @@ def current_principal(
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthorized("the Authorization header takes a bearer token")
+    # Verifying may fetch a provider's keys, and the registry is read from the database.
+    return await run_in_threadpool(_principal_of, request, session, settings, token.strip())
+
+
+def _principal_of(request: Request, session: Session, settings: Settings, token: str) -> Principal:
     try:
-        identity = request.app.state.token_verifier.verify(token.strip())
+        identity = request.app.state.token_verifier.verify(token)
     except InvalidToken as exc:
         raise _unauthorized(f"invalid token: {exc}") from None
     if identity.principal == "citizen":
@@ -134,7 +148,7 @@ def current_principal(
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
-def current_officer(principal: PrincipalDep) -> OfficerProfile:
+async def current_officer(principal: PrincipalDep) -> OfficerProfile:
     if principal.officer is None:
         if principal.kind == "anonymous":
             raise _unauthorized("an officer's bearer token is required")
@@ -145,7 +159,7 @@ def current_officer(principal: PrincipalDep) -> OfficerProfile:
 OfficerDep = Annotated[OfficerProfile, Depends(current_officer)]
 
 
-def current_administrator(officer: OfficerDep) -> OfficerProfile:
+async def current_administrator(officer: OfficerDep) -> OfficerProfile:
     if officer.holds("administrator") is None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this is for administrators")
     return officer
@@ -154,7 +168,7 @@ def current_administrator(officer: OfficerDep) -> OfficerProfile:
 AdministratorDep = Annotated[OfficerProfile, Depends(current_administrator)]
 
 
-def administrator_actor(administrator: AdministratorDep) -> Actor:
+async def administrator_actor(administrator: AdministratorDep) -> Actor:
     capacity = administrator.holds("administrator")
     return Actor(
         kind="officer",
@@ -167,7 +181,7 @@ def administrator_actor(administrator: AdministratorDep) -> Actor:
 AdministratorActorDep = Annotated[Actor, Depends(administrator_actor)]
 
 
-def get_lookup_secrets(request: Request) -> LookupSecrets:
+async def get_lookup_secrets(request: Request) -> LookupSecrets:
     return request.app.state.lookup_secrets
 
 
@@ -175,7 +189,7 @@ LookupSecretsDep = Annotated[LookupSecrets, Depends(get_lookup_secrets)]
 LookupSecretHeader = Annotated[str | None, Header(alias="X-Lookup-Secret", max_length=40)]
 
 
-def get_population(request: Request, settings: SettingsDep) -> PopulationClient:
+async def get_population(request: Request, settings: SettingsDep) -> PopulationClient:
     return PopulationClient(request.app.state.http, settings.population_base_url)
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import and_, delete, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from domain.dossier import Awaiting, Transition
-from readmodel.db import utcnow
+from readmodel.db import as_utc, utcnow
 from readmodel.tables import ActiveStepRow, DossierEventRow, DossierRow, DossierSerialRow
 
 
@@ -87,6 +88,19 @@ def events(session: Session, code: str) -> list[DossierEventRow]:
             select(DossierEventRow).where(DossierEventRow.dossier_code == code).order_by(col(DossierEventRow.seq))
         )
     )
+
+
+TIMELINE_COLUMNS = ("seq", "at", "kind", "step_id", "actor", "summary", "status", "actor_kind", "actor_id",
+                    "on_behalf_of", "unit_code", "channel")  # fmt: skip
+
+
+def timeline(session: Session, code: str) -> list[dict[str, Any]]:
+    """The dossier's events as plain rows, in order (the polled view: no ORM objects to build)."""
+    table = DossierEventRow.__table__
+    rows = session.execute(
+        select(*(table.c[name] for name in TIMELINE_COLUMNS)).where(table.c.dossier_code == code).order_by(table.c.seq)
+    )
+    return [{**row._mapping, "at": as_utc(row.at)} for row in rows]
 
 
 def mark_workflow_started(session: Session, code: str) -> None:

@@ -99,7 +99,9 @@ class StackIdentities:
             if known_unit != unit or role not in roles:
                 roles = (roles if known_unit == unit else set()) | {role}
                 self.register_unit(unit)
-                self.put(f"/officers/{officer_id}", {"full_name": officer_id, "unit_code": unit, "roles": sorted(roles)})
+                self.put(
+                    f"/officers/{officer_id}", {"full_name": officer_id, "unit_code": unit, "roles": sorted(roles)}
+                )
                 self._registered[officer_id] = (unit, roles)
         return {"Authorization": f"Bearer {self.issuer.issue_officer(officer_id)}"}
 

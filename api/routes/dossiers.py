@@ -9,18 +9,20 @@ from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Response, status
+from fastapi import APIRouter, Header, HTTPException, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from temporalio.client import Client, RPCTimeoutOrCancelledError, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.access import ApplicantDossier, OfficerDossier, ReadableDossier
+from api.access import ApplicantDossier, DossierCode, OfficerDossier, authorize_read
 from api.deps import (
     CalendarDep,
+    LookupSecretHeader,
     LookupSecretsDep,
     OfficerDep,
     Principal,
@@ -436,49 +438,48 @@ async def submit_dossier(
     return receipt
 
 
-@router.get("/{code}")
-def get_dossier(row: ReadableDossier, session: SessionDep, secrets: LookupSecretsDep) -> DossierView:
+@router.get("/{code}", response_model=DossierView)
+async def get_dossier(
+    code: DossierCode,
+    request: Request,
+    principal: PrincipalDep,
+    secrets: LookupSecretsDep,
+    secret: LookupSecretHeader = None,
+) -> Response:
     """Status, current step, appointment date and timeline, from the read model (never wakes the workflow).
     For the applicant (citizen token, or the receipt's lookup secret in X-Lookup-Secret) and officers
     of the units involved; anyone else gets 404."""
-    code = row.code
-    return DossierView(
-        **_receipt(row, secrets).model_dump(),
-        parent_code=row.parent_code,
-        original_appointment_date=row.original_appointment_date,
-        supplement_count=row.supplement_count,
-        suspended_working_hours=row.suspended_working_hours,
-        extended=row.extended,
-        apology=row.apology,
-        overdue=row.overdue,
-        overdue_without_apology=row.overdue_without_apology,
-        active_steps=[ActiveStepView.model_validate(step) for step in row.active_steps],
-        supplement_request=row.supplement_request,
-        fee_request=row.fee_request,
-        fees_paid_vnd=row.fees_paid_vnd,
-        partial=row.partial,
-        outcome=row.outcome,
-        outcome_reason=row.outcome_reason,
-        results=row.results,
-        completed_at=as_utc(row.completed_at) if row.completed_at else None,
-        timeline=[
-            TimelineEntry(
-                seq=e.seq,
-                at=as_utc(e.at),
-                kind=e.kind,
-                step_id=e.step_id,
-                actor=e.actor,
-                summary=e.summary,
-                status=e.status,
-                actor_kind=e.actor_kind,
-                actor_id=e.actor_id,
-                on_behalf_of=e.on_behalf_of,
-                unit_code=e.unit_code,
-                channel=e.channel,
-            )
-            for e in dossiers.events(session, code)
-        ],
-    )
+    # Citizens poll this: all its blocking work in one trip to the thread pool, and the view serialised once.
+    return await run_in_threadpool(_dossier_view, request.app.state.engine, code, principal, secrets, secret)
+
+
+def _dossier_view(
+    engine: Engine, code: str, principal: Principal, secrets: LookupSecrets, secret: str | None
+) -> Response:
+    with Session(engine) as session:
+        row = authorize_read(session, code, principal, secrets, secret)
+        view = DossierView(
+            **_receipt(row, secrets).model_dump(),
+            parent_code=row.parent_code,
+            original_appointment_date=row.original_appointment_date,
+            supplement_count=row.supplement_count,
+            suspended_working_hours=row.suspended_working_hours,
+            extended=row.extended,
+            apology=row.apology,
+            overdue=row.overdue,
+            overdue_without_apology=row.overdue_without_apology,
+            active_steps=[ActiveStepView.model_validate(step) for step in row.active_steps],
+            supplement_request=row.supplement_request,
+            fee_request=row.fee_request,
+            fees_paid_vnd=row.fees_paid_vnd,
+            partial=row.partial,
+            outcome=row.outcome,
+            outcome_reason=row.outcome_reason,
+            results=row.results,
+            completed_at=as_utc(row.completed_at) if row.completed_at else None,
+            timeline=[TimelineEntry.model_validate(event) for event in dossiers.timeline(session, code)],
+        )
+    return Response(view.model_dump_json(), media_type="application/json")
 
 
 @router.get("/{code}/live")
