@@ -5,16 +5,19 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from domain.units import Unit, UnitDirectory, shipped_units
 from readmodel.db import utcnow
 from readmodel.tables import AuditEntryRow, DelegationRow, OfficerRow, UnitRow
+
+Entry = TypeVar("Entry", UnitRow, OfficerRow)
 
 
 def seed_units(engine: Engine, units: list[Unit] | None = None) -> None:
@@ -60,6 +63,38 @@ def directory(session: Session) -> UnitDirectory:
     with _directory_lock:
         _directory_cache[key] = (stamp, built)
     return built
+
+
+def register_or_change(
+    session: Session,
+    model: type[Entry],
+    key: str,
+    values: dict[str, Any],
+    actor: Actor,
+    kind: str,
+    detail: dict[str, Any],
+) -> tuple[Entry, bool]:
+    """Register one registry entry (a unit, an officer) or change it, audited in the same transaction.
+    When two requests register the same entry at once, the later one becomes a change of it."""
+    for attempt in range(2):
+        row = session.get(model, key)
+        created = row is None
+        if row is None:
+            row = model(**values)
+        else:
+            row.sqlmodel_update(values)
+        session.add(row)
+        audit(session, actor, f"{kind}_registered" if created else f"{kind}_changed", key, detail)
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            if attempt:
+                raise
+            continue
+        session.refresh(row)
+        return row, created
+    raise AssertionError("unreachable")
 
 
 def units(session: Session, *, parent: str | None = None, kind: str | None = None) -> list[UnitRow]:

@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from api.deps import AdministratorActorDep, AdministratorDep, OfficerDep, SessionDep
@@ -114,25 +113,10 @@ def put_officer(
     unit = session.get(UnitRow, body.unit_code)
     if unit is None or not unit.active:
         raise field_error(["body", "unit_code"], f"no active unit {body.unit_code!r}")
-    for attempt in range(2):
-        row = session.get(OfficerRow, officer_id)
-        created = row is None
-        if row is None:
-            row = OfficerRow(officer_id=officer_id, full_name=body.full_name, unit_code=body.unit_code, roles=[],
-                             updated_at=utcnow())  # fmt: skip
-        row.sqlmodel_update({**body.model_dump(), "roles": sorted(set(body.roles)), "updated_at": utcnow()})
-        session.add(row)
-        organisation.audit(session, actor, "officer_registered" if created else "officer_changed", officer_id,
-                           body.model_dump())  # fmt: skip
-        try:
-            session.commit()
-            break
-        except IntegrityError:
-            # Registered at the same moment by another request: this one becomes a change of it.
-            session.rollback()
-            if attempt:
-                raise
-    session.refresh(row)
+    values = {**body.model_dump(), "officer_id": officer_id, "roles": sorted(set(body.roles)), "updated_at": utcnow()}
+    row, created = organisation.register_or_change(
+        session, OfficerRow, officer_id, values, actor, "officer", body.model_dump()
+    )
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return OfficerOut.of(row)
 

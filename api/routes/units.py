@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from api.deps import AdministratorActorDep, SessionDep
@@ -94,22 +93,7 @@ def put_unit(
                 status.HTTP_409_CONFLICT, f"{clash.code} is already the {body.kind} of area {body.area_code}"
             )
     province_code = body.area_code if body.kind == "province" else parent.province_code if parent else None
-    for attempt in range(2):
-        row = session.get(UnitRow, code)
-        created = row is None
-        if row is None:
-            row = UnitRow(code=code, name=body.name, kind=body.kind, updated_at=utcnow())
-        row.sqlmodel_update({**body.model_dump(), "province_code": province_code, "updated_at": utcnow()})
-        session.add(row)
-        organisation.audit(session, actor, "unit_registered" if created else "unit_changed", code, body.model_dump())
-        try:
-            session.commit()
-            break
-        except IntegrityError:
-            # Registered at the same moment by another request: this one becomes a change of it.
-            session.rollback()
-            if attempt:
-                raise
-    session.refresh(row)
+    values = {**body.model_dump(), "code": code, "province_code": province_code, "updated_at": utcnow()}
+    row, created = organisation.register_or_change(session, UnitRow, code, values, actor, "unit", body.model_dump())
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return UnitOut.of(row)
