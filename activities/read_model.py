@@ -13,7 +13,7 @@ from temporalio.exceptions import ApplicationError
 from domain.dossier import ChildDossier, ChildRegistration, PortalStatus, TransitionBatch
 from domain.units import NoCompetentUnit, resolve_step_units
 from domain.working_calendar import WorkingCalendar
-from readmodel import dossiers, organisation
+from readmodel import calendars, dossiers, organisation
 from readmodel.db import utcnow
 from readmodel.tables import DossierRow
 
@@ -43,10 +43,14 @@ class ReadModelActivities:
     def register_child_dossier(self, registration: ChildRegistration) -> ChildDossier:
         """Give an interconnected child its own dossier in the other agency (once, however often retried)."""
         definition = registration.snapshot.definition
-        key = f"child:{registration.parent_code}:{registration.step_id}:{registration.visit}"
+        key = dossiers.child_key(registration.parent_code, registration.step_id, registration.visit)
         received_at = utcnow()
         with Session(self._engine) as session:
             directory = organisation.directory(session)
+            # The child keeps the calendar of the agency that handles it (its province's days off).
+            jurisdiction = directory.jurisdiction_of(registration.receiving_unit)
+            calendar = calendars.calendar_for(session, jurisdiction, self._calendar)
+            appointment = calendar.appointment_date(received_at, definition.time_limit_working_days)
             try:
                 step_units = resolve_step_units(definition, registration.form, registration.receiving_unit, directory)
             except NoCompetentUnit as exc:
@@ -55,7 +59,7 @@ class ReadModelActivities:
                 row = dossiers.register(
                     session,
                     agency_code=registration.receiving_unit,
-                    day=self._calendar.local_date(received_at),
+                    day=calendar.local_date(received_at),
                     idempotency_key=key,
                     build=lambda code: DossierRow(
                         code=code,
@@ -70,9 +74,9 @@ class ReadModelActivities:
                         form=registration.form,
                         step_units=step_units,
                         received_at=received_at,
-                        appointment_date=self._calendar.appointment_date(
-                            received_at, definition.time_limit_working_days
-                        ),
+                        appointment_date=appointment,
+                        original_appointment_date=appointment,
+                        jurisdiction=jurisdiction,
                         idempotency_key=key,
                         request_hash=hashlib.sha256(key.encode()).hexdigest(),
                         workflow_started=True,  # the parent starts it as its child workflow next

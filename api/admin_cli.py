@@ -14,7 +14,7 @@ import httpx
 import typer
 import yaml
 
-from domain.definition import DefinitionInvalid, definition_json_schema, parse_definition
+from domain.definition import DefinitionInvalid, definition_json_schema, deployment_order, parse_definition
 from domain.settings import get_settings
 from domain.tokens import TokenIssuer
 
@@ -139,9 +139,14 @@ def schema() -> None:
 
 @app.command()
 def deploy(files: list[Path], api_url: ApiUrl = DEFAULT_API) -> None:
-    """Deploy definition files; unchanged content keeps its version."""
+    """Deploy definition files; unchanged content keeps its version. Child procedures deploy before the
+    procedures that start them, whatever the order of the files."""
+    try:
+        ordered = deployment_order([(path, _load(path)) for path in files])
+    except (OSError, ValueError, yaml.YAMLError):
+        ordered = files  # the API answers what is wrong with an unreadable file
     with _client(api_url) as client:
-        for path in files:
+        for path in ordered:
             content_type = "application/json" if path.suffix == ".json" else "application/yaml"
             response = client.post("/procedures", content=path.read_bytes(), headers={"Content-Type": content_type})
             if response.status_code not in (200, 201):

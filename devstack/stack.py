@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import IO
 
 import httpx
+import yaml
 
+from domain.definition import deployment_order
 from domain.settings import PROJECT_ROOT, Settings
 from domain.temporal import SEARCH_ATTRIBUTES
 from domain.tokens import TokenIssuer
@@ -271,10 +273,17 @@ def administrator_token(config: StackConfig) -> str:
     return TokenIssuer(Settings(data_dir=config.data_dir)).issue_officer(config.bootstrap_administrator)
 
 
+def procedure_files(folder: Path) -> list[Path]:
+    """The definitions in `folder`, in the order they deploy: each procedure after the child procedures it
+    starts in other agencies (deploy refuses a parent whose child is unknown), whatever the file names."""
+    paths = sorted(folder.glob("*.yaml"))
+    return deployment_order([(path, yaml.safe_load(path.read_text(encoding="utf-8"))) for path in paths])
+
+
 def deploy_procedures(api_url: str, folder: Path, token: str) -> list[dict[str, object]]:
     """Deploy every shipped definition through the public API, as an administrator would."""
     deployed = []
-    for path in sorted(folder.glob("*.yaml")):
+    for path in procedure_files(folder):
         response = httpx.post(
             f"{api_url}/procedures",
             content=path.read_bytes(),

@@ -15,6 +15,7 @@ _MERMAID_SHAPES = {
     StepKind.notification: (">", "]"),
     StepKind.fee: ("{{", "}}"),
     StepKind.parallel: ("[/", "/]"),
+    StepKind.child: ("[\\", "/]"),
     StepKind.result: ("([", "])"),
 }
 
@@ -23,6 +24,8 @@ def _label(step: Step) -> str:
     who = f" · {step.role.value}" if step.role else ""
     if step.system:
         who = f" · {step.system}.{step.operation}"
+    if step.procedure:
+        who = f" · dossier {step.procedure}" + (f" at {step.unit.unit_code}" if step.unit.unit_code else "")
     days = f" · {step.budget_working_days}d" if step.budget_working_days else ""
     text = f"{step.name}{who}{days}"
     return text.replace('"', "'")
@@ -72,6 +75,7 @@ _FILL = {
     StepKind.notification: "#f1f3f5",
     StepKind.fee: "#ffe8cc",
     StepKind.parallel: "#ebfbee",
+    StepKind.child: "#f3f0ff",
     StepKind.result: "#d3f9d8",
 }
 
@@ -165,6 +169,8 @@ def _subtitle(step: Step) -> str:
         bits.append(step.role.value)
     if step.system:
         bits.append(f"{step.system}.{step.operation}")
+    if step.procedure:
+        bits.append(f"dossier {step.procedure}")
     if step.budget_working_days:
         bits.append(f"{step.budget_working_days} working day(s)")
     return " · ".join(bits)[:40]

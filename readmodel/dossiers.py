@@ -74,6 +74,31 @@ def register(
     raise RuntimeError("could not register the dossier after repeated conflicts")
 
 
+CHILD_KEY_PREFIX = "child:"
+
+
+def child_key(parent_code: str, step_id: str, visit: int) -> str:
+    """The Idempotency-Key of the child dossier a parent's child step registers (one per visit of the step)."""
+    return f"{CHILD_KEY_PREFIX}{parent_code}:{step_id}:{visit}"
+
+
+def child_step_id(row: DossierRow) -> str | None:
+    """The parent's step that started this child dossier."""
+    key = row.idempotency_key or ""
+    return key.split(":")[2] if key.startswith(CHILD_KEY_PREFIX) and key.count(":") == 3 else None
+
+
+def children(session: Session, parent_code: str) -> list[DossierRow]:
+    """The interconnected dossiers a dossier started in other agencies, in the order they began."""
+    return list(
+        session.exec(
+            select(DossierRow)
+            .where(DossierRow.parent_code == parent_code)
+            .order_by(col(DossierRow.received_at), col(DossierRow.code))
+        )
+    )
+
+
 def find_by_idempotency_key(session: Session, key: str) -> DossierRow | None:
     return session.exec(select(DossierRow).where(DossierRow.idempotency_key == key)).first()
 

@@ -165,7 +165,28 @@ def child_problems(session: Session, definition: ProcedureDefinition) -> list[tu
             problems.append(([*loc, "procedure"], f"procedure {step.procedure} is not deployed; deploy it first"))
             continue
         try:
-            pinned_snapshot(session, child, (definition.code,))
+            pinned = pinned_snapshot(session, child, (definition.code,))
         except ChildNotInService as exc:
             problems.append(([*loc, "procedure"], str(exc)))
+            continue
+        problems += _input_problems(loc, step.inputs, definition, pinned.definition)
+    return problems
+
+
+def _input_problems(
+    loc: list[str | int], inputs: dict[str, str] | None, parent: ProcedureDefinition, child: ProcedureDefinition
+) -> list[tuple[list[str | int], str]]:
+    """The child's form is filled from `inputs` (else from the parent's fields of the same names): each input
+    names a field of the child's form, and every field the child always requires gets a value."""
+    fields = child.form.field_names
+    given = set(inputs) if inputs is not None else fields & parent.form.field_names
+    problems: list[tuple[list[str | int], str]] = [
+        ([*loc, "inputs", name], f"procedure {child.code} has no form field {name!r}")
+        for name in sorted(given - fields)
+    ]
+    missing = [f.name for f in child.form.fields if f.required and not f.required_when and f.name not in given]
+    if missing:
+        problems.append(
+            ([*loc, "inputs"], f"procedure {child.code} requires {', '.join(missing)}, which no input gives")
+        )
     return problems

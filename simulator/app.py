@@ -183,6 +183,9 @@ async def system_call(
     if operation.startswith("assess"):
         # A financial obligation assessed by the tax authority (registration fee), realistic in size.
         data["amount_vnd"] = state.assessment_vnd
+    if operation == "register_birth":
+        # Registering a birth gives the child a personal identification number (national population database).
+        data["personal_id"] = f"079{state.references:09d}"
     return _remember(system, idempotency_key, {"reference": reference, "data": data})
 
 

@@ -286,3 +286,49 @@ def portal_statuses(simulator: httpx.Client, dossier: str, last: int, timeout: f
         return statuses if statuses and statuses[-1] == last else None
 
     return wait_until(probe, timeout=timeout, what=f"the portal to hear status {last} for {dossier}")
+
+
+BIRTH_WARD = "H29.50.05.13"
+
+
+def submit_birth(api: httpx.Client, *, register_residence: bool = True) -> str:
+    """A mother applies online at the ward for the interconnected birth registration (3.000722) of her child."""
+    response = api.post(
+        "/dossiers",
+        json={
+            "procedure_code": "3.000722",
+            "receiving_unit": BIRTH_WARD,
+            "applicant": {"full_name": "Lê Thị Mẹ", "citizen_id": APPLICANT["citizen_id"]},
+            "form": {
+                "child_name": "Lê Minh An",
+                "child_date_of_birth": "2026-11-10",
+                "child_place_of_birth": "Bệnh viện Từ Dũ, TP.HCM",
+                "child_sex": "male",
+                "child_ethnicity": "Kinh",
+                "child_nationality": "Việt Nam",
+                "mother_id": APPLICANT["citizen_id"],
+                "mother_name": "Lê Thị Mẹ",
+                "father_id": "079188000002",
+                "father_name": "Lê Văn Cha",
+                "residence_address": {"province_code": "79", "ward_code": "26734", "detail": "12 Lê Lợi"},
+                "register_residence": register_residence,
+                "insurance_facility": "79-024",
+                "birth_certificate": attachment("giay-chung-sinh.pdf"),
+            },
+        },
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["dossier_code"]
+
+
+def child_dossiers(api: httpx.Client, dossier: str, count: int) -> dict[str, str]:
+    """The interconnected dossiers `dossier` started in other agencies (procedure code → dossier code), once
+    `count` of them are under way and the parent shows the steps waiting on them."""
+
+    def probe() -> dict[str, Any] | None:
+        view = api.get(f"/dossiers/{dossier}").json()
+        waiting = [s for s in view["active_steps"] if s.get("child_dossier_code")]
+        return view if len(view["children"]) == count and len(waiting) == count else None
+
+    view = wait_until(probe, what=f"{dossier} to start {count} child dossier(s)")
+    return {child["procedure_code"]: child["dossier_code"] for child in view["children"]}

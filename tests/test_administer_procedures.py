@@ -76,7 +76,9 @@ def test_step_graph_as_mermaid_and_svg(api, shipped):
     mermaid = api.get("/procedures/3.000722/graph").json()["mermaid"]
     assert mermaid.startswith("flowchart TD")
     assert "subgraph residence" in mermaid and "subgraph insurance" in mermaid
-    assert "after_birth --> police_review" in mermaid and "after_birth --> insurance_review" in mermaid
+    assert "after_birth --> residence_registration" in mermaid and "after_birth --> insurance_card_issuance" in mermaid
+    # A child step names the procedure the other agency runs, and where.
+    assert "dossier 1.004222 at H29.CA" in mermaid and "dossier 1.001779 at H29.BHXH" in mermaid
     land = api.get("/procedures/1.012783/graph").json()["mermaid"]
     assert 'leader_approval -. "return" .-> records_check' in land
     assert "skip when reason != 'remeasured'" in land

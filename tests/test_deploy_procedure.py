@@ -7,7 +7,8 @@ import json
 
 import yaml
 
-from domain.definition import definition_json_schema
+from devstack.stack import administrator_token, deploy_procedures, procedure_files
+from domain.definition import definition_json_schema, deployment_order
 from domain.settings import PROJECT_ROOT
 from tests.support import three_step_procedure, unique_codes
 
@@ -44,9 +45,50 @@ def test_form_schema_is_published(api):
 
 
 def test_shipped_procedures_deploy(api):
-    for path in sorted((PROJECT_ROOT / "procedures").glob("*.yaml")):
+    for path in procedure_files(PROJECT_ROOT / "procedures"):
         response = api.post("/procedures", content=path.read_bytes(), headers={"Content-Type": "application/yaml"})
         assert response.status_code in (200, 201), f"{path.name}: {response.text}"
+
+
+def _with_child_step(parent: dict, child_code: str) -> dict:
+    parent = copy.deepcopy(parent)
+    parent["steps"][1] = {
+        "id": "lookup", "kind": "child", "name": "Liên thông", "procedure": child_code,
+        "unit": {"select": "fixed_unit", "unit_code": "H29.CA"}, "next": "approval",
+    }  # fmt: skip
+    return parent
+
+
+def test_child_procedures_deploy_before_their_parents_whatever_the_file_names(api, stack, tmp_path):
+    grandchild_code, _ = unique_codes()
+    child_code, _ = unique_codes()
+    code, unit = unique_codes()
+    grandchild = three_step_procedure(grandchild_code, "H29.CA")
+    child = _with_child_step(three_step_procedure(child_code, "H29.CA"), grandchild_code)
+    parent = _with_child_step(three_step_procedure(code, unit), child_code)
+    files = {"a-parent.yaml": parent, "b-child.yaml": child, "c-grandchild.yaml": grandchild}
+    for name, definition in files.items():
+        (tmp_path / name).write_text(yaml.safe_dump(definition, allow_unicode=True), encoding="utf-8")
+    # In the order of the file names the parent would come first, and be refused: its child is unknown.
+    refused = api.post(
+        "/procedures", content=(tmp_path / "a-parent.yaml").read_bytes(), headers={"Content-Type": "application/yaml"}
+    )
+    assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["body", "steps", 1, "procedure"]
+
+    assert [p.name for p in procedure_files(tmp_path)] == ["c-grandchild.yaml", "b-child.yaml", "a-parent.yaml"]
+    deployed = deploy_procedures(stack.config.api_url, tmp_path, administrator_token(stack.config))
+    assert [(d["code"], d["created"]) for d in deployed] == [(grandchild_code, True), (child_code, True), (code, True)]
+
+
+def test_deployment_order_keeps_the_given_order_otherwise():
+    a, b, c = ({"code": f"9.90000{i}", "steps": []} for i in range(3))
+    b_starts_a = {**b, "steps": [{"kind": "parallel", "branches": [{"steps": [{"procedure": a["code"]}]}]}]}
+    assert deployment_order([("b", b_starts_a), ("c", c), ("a", a)]) == ["c", "a", "b"]
+    # A child already deployed (not among the documents) holds nothing back; a loop keeps the order given.
+    assert deployment_order([("b", b_starts_a), ("c", c)]) == ["b", "c"]
+    a_starts_b = {**a, "steps": [{"procedure": b["code"]}]}
+    assert deployment_order([("a", a_starts_b), ("b", b_starts_a)]) == ["a", "b"]
+    assert deployment_order([("broken", "not a mapping"), ("c", c)]) == ["broken", "c"]
 
 
 def _errors(response) -> set[tuple]:

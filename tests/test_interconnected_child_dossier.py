@@ -121,3 +121,18 @@ def test_refused_child_stops_the_parent(api):
     decide(api, child, "police_review", OTHER_AGENCY, "reject", reason="Chỗ ở không hợp pháp")
     view = wait_for_status(api, parent, 8, finished=True)
     assert view["outcome"] == "stopped" and "Chỗ ở không hợp pháp" in view["outcome_reason"]
+
+
+def test_child_inputs_must_fill_the_child_procedures_form(api):
+    code, unit = unique_codes()
+    child_code, _ = unique_codes()
+    deploy(api, _child_procedure(child_code))
+    parent = _parent_procedure(code, unit, child_code)
+    parent["steps"][1]["inputs"] = {"citizen_id": "requester_id", "nickname": "subject_name"}
+    refused = api.post("/procedures", json=parent)
+    assert refused.status_code == 422
+    assert {(tuple(e["loc"]), e["type"]) for e in refused.json()["detail"]} == {
+        (("body", "steps", 1, "inputs", "nickname"), "child_procedure"),
+        (("body", "steps", 1, "inputs"), "child_procedure"),
+    }
+    assert "full_name" in next(e["msg"] for e in refused.json()["detail"] if e["loc"][-1] == "inputs")

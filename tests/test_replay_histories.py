@@ -16,9 +16,12 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from tests.support import (
+    BIRTH_WARD,
+    child_dossiers,
     decide,
     deploy,
     submit,
+    submit_birth,
     three_step_procedure,
     unique_codes,
     wait_for_status,
@@ -48,8 +51,33 @@ def _run_recordable_dossiers(api) -> dict[str, str]:
     return {"approved-after-supplement": supplemented, "refused-at-reception": refused}
 
 
-def test_fresh_histories_replay_on_the_current_workflow(api, stack):
-    dossiers = _run_recordable_dossiers(api)
+def _run_interconnected_dossiers(api) -> dict[str, str]:
+    """The birth registration with its police and social-insurance child dossiers, completed; and one
+    withdrawn while its child dossiers were under way (they stop with it)."""
+    completed = submit_birth(api)
+    withdrawn = submit_birth(api)
+    for dossier in (completed, withdrawn):
+        decide(api, dossier, "reception", BIRTH_WARD)
+        decide(api, dossier, "register_birth", BIRTH_WARD)
+    children = child_dossiers(api, completed, 2)
+    stopping = child_dossiers(api, withdrawn, 2)
+    decide(api, stopping["1.004222"], "police_review", "H29.CA")  # the police leader has it when it stops
+    api.post(f"/dossiers/{withdrawn}/withdrawal", json={"reason": "Gia đình chuyển nơi cư trú"}).raise_for_status()
+    decide(api, children["1.004222"], "police_review", "H29.CA")
+    decide(api, children["1.004222"], "police_approval", "H29.CA")
+    decide(api, children["1.001779"], "insurance_review", "H29.BHXH")
+    wait_for_status(api, completed, 10, finished=True)
+    wait_for_status(api, withdrawn, 7, finished=True)
+    return {
+        "interconnected-birth-completed": completed,
+        "interconnected-residence-completed": children["1.004222"],
+        "interconnected-birth-withdrawn": withdrawn,
+        "interconnected-residence-stopped-with-parent": stopping["1.004222"],
+    }
+
+
+def test_fresh_histories_replay_on_the_current_workflow(api, stack, shipped):
+    dossiers = {**_run_recordable_dossiers(api), **_run_interconnected_dossiers(api)}
 
     async def replay(client: Client) -> dict[str, WorkflowHistory]:
         histories = {}

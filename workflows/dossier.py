@@ -86,6 +86,11 @@ NOT_AWAITING = "NotAwaiting"
 # Results are signed and deposited by an activity since this patch; dossiers that reached their result
 # step before it replay the old path.
 SIGNED_RESULTS = "signed-results"
+# Since this patch a dossier whose processing ends while interconnected child dossiers are under way (withdrawn,
+# stopped by a sibling branch, or itself stopped by its own parent) stops them first: a child dossier asked to
+# stop (a Temporal cancellation) ends with status 8 instead of being cancelled mid-step, and a branch never goes
+# on past a child that stopped with it. Earlier histories replay the old path.
+STOP_CHILDREN_WITH_PARENT = "stop-children-with-parent"
 NOT_YOUR_STEP = "NotYourStep"
 
 
@@ -128,11 +133,15 @@ class DossierWorkflow:
         self._portal_pushed_status: PortalStatus | None = None
         self._branch_outcomes: dict[str, str] = {}  # branch id → done | refused
         self._paid_steps: set[str] = set()
-        self._child_results: list[dict[str, Any]] = []
+        # Results of interconnected child dossiers, with the position of the step that started each: they
+        # are returned in the order of the definition's steps, whichever child finished first.
+        self._child_results: list[tuple[int, dict[str, Any]]] = []
+        self._step_order = {step.id: i for i, (_, step) in enumerate(self._definition.all_steps())}
         self._state.original_appointment_date = input.appointment_date
         self._clock_version = 0  # bumped whenever deadlines may have moved, to wake the watchers
         self._withdrawal: tuple[int, Withdrawal] | None = None
         self._message_by: dict[int, ActorRef] = {}  # ticket → who sent the message (the audit trail)
+        self._stopping: set[asyncio.Task[Any]] = set()  # paths told to stop: the dossier's processing is ending
         # Who signs the results: the officer of the last approval step, else the last officer of the receiving unit.
         self._approved_by: OfficerRef | None = None
         self._received_by: OfficerRef | None = None
@@ -197,15 +206,35 @@ class DossierWorkflow:
         )
 
     async def _run_until_withdrawn(self) -> None:
-        """Run the step graph; an applicant's withdrawal (status 7) ends it wherever it stands."""
+        """Run the step graph; an applicant's withdrawal (status 7) ends it wherever it stands, and so does the
+        end of the dossier that started this one as an interconnected child (status 8)."""
         main = asyncio.create_task(self._run_path(self._definition.steps, self._definition.start_step))
-        await workflow.wait_condition(lambda: main.done() or self._withdrawal is not None)
+        try:
+            await workflow.wait_condition(lambda: main.done() or self._withdrawal is not None)
+        except asyncio.CancelledError:
+            if not workflow.patched(STOP_CHILDREN_WITH_PARENT):
+                raise
+            await self._stop([main])
+            parent = workflow.info().parent
+            raise _Refused(
+                PortalStatus.stopped,
+                "stopped",
+                f"stopped with {parent.workflow_id}, the interconnected dossier that started this one"
+                if parent is not None
+                else "processing was cancelled",
+            ) from None
         if main.done():
             return main.result()
-        main.cancel()
-        await asyncio.gather(main, return_exceptions=True)
+        await self._stop([main])
         assert self._withdrawal is not None
         raise _Refused(PortalStatus.withdrawn, "withdrawn", self._withdrawal[1].reason)
+
+    async def _stop(self, paths: list[asyncio.Task[Any]]) -> None:
+        """Stop paths of the step graph under way (and the child dossiers they wait on), and wait until they have."""
+        for path in paths:
+            self._stopping.add(path)
+            path.cancel()
+        await asyncio.gather(*paths, return_exceptions=True)
 
     async def _run_path(self, steps: list[Step], start: str) -> None:
         by_id = {step.id: step for step in steps}
@@ -535,9 +564,12 @@ class DossierWorkflow:
             for finished in workflow.as_completed(tasks):
                 await finished
         except _Refused:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await self._stop(tasks)
+            raise
+        except asyncio.CancelledError:
+            # The dossier's processing is ending (withdrawn, or stopped from elsewhere): so are its branches.
+            if workflow.patched(STOP_CHILDREN_WITH_PARENT):
+                await self._stop(tasks)
             raise
         return step.next
 
@@ -633,6 +665,8 @@ class DossierWorkflow:
                 ]
             ),
         )
+        # Told to stop meanwhile, this path asked the child to stop too and waited for it to end.
+        stopping = asyncio.current_task() in self._stopping
         self._leave(step)
         summary = f"{step.name}: dossier {child.dossier_code} ended {outcome.outcome}"
         await self._record(
@@ -642,9 +676,12 @@ class DossierWorkflow:
                 detail=outcome.model_dump(mode="json"),
             )
         )  # fmt: skip
+        if stopping and workflow.patched(STOP_CHILDREN_WITH_PARENT):
+            raise asyncio.CancelledError
         if outcome.outcome == "completed":
-            self._child_results += [{**r, "from_dossier": child.dossier_code} for r in outcome.results]
-            self._state.results = list(self._child_results)
+            position = self._step_order[step.id]
+            self._child_results += [(position, {**r, "from_dossier": child.dossier_code}) for r in outcome.results]
+            self._state.results = self._returned_child_results()
             return step.next
         if step.on_refusal == "continue":
             self._state.partial = True
@@ -700,7 +737,7 @@ class DossierWorkflow:
             retry_policy=AGENCY_RETRY,
         )
         # The results of interconnected child dossiers are returned together with this dossier's own.
-        self._state.results = [*self._child_results, *(self._result_entry(r) for r in issued.results)]
+        self._state.results = [*self._returned_child_results(), *(self._result_entry(r) for r in issued.results)]
         refused = [r for r in issued.results if r.deposit_refusal]
         await self._record(
             DossierEvent(
@@ -727,7 +764,7 @@ class DossierWorkflow:
             if catalogue[doc].branch is None or self._branch_outcomes.get(catalogue[doc].branch or "") == "done"
         ] or [("result", self._definition.name)]
         self._state.results = [
-            *self._child_results,
+            *self._returned_child_results(),
             *(
                 {"document": name, "id": doc, "reference": f"{self._input.dossier_code}/{doc}", "electronic": True}
                 for doc, name in documents
@@ -743,6 +780,9 @@ class DossierWorkflow:
         self._base_status = PortalStatus.result_returned
         self._leave(step)
         return step.next
+
+    def _returned_child_results(self) -> list[dict[str, Any]]:
+        return [entry for _, entry in sorted(self._child_results, key=lambda item: item[0])]
 
     def _result_entry(self, result: IssuedResult) -> dict[str, Any]:
         entry: dict[str, Any] = {

@@ -158,8 +158,26 @@ class TimelineEntry(BaseModel):
     channel: str | None = None
 
 
+class ChildDossierView(BaseModel):
+    """An interconnected dossier this one started in another agency (its own code, unit and status)."""
+
+    dossier_code: str
+    step_id: str | None  # the step of this dossier that started it
+    procedure_code: str
+    procedure_name: str
+    receiving_unit: str
+    status: int
+    status_name: str
+    outcome: str | None
+    partial: bool
+    appointment_date: date
+    completed_at: datetime | None
+
+
 class DossierView(Receipt):
     parent_code: str | None
+    # Interconnected dossiers started in other agencies, with their progress (read model, like the rest).
+    children: list[ChildDossierView] = []
     original_appointment_date: date | None
     supplement_count: int
     suspended_working_hours: float
@@ -461,6 +479,22 @@ def _dossier_view(
         view = DossierView(
             **_receipt(row, secrets).model_dump(),
             parent_code=row.parent_code,
+            children=[
+                ChildDossierView(
+                    dossier_code=child.code,
+                    step_id=dossiers.child_step_id(child),
+                    procedure_code=child.procedure_code,
+                    procedure_name=child.procedure_name,
+                    receiving_unit=child.receiving_unit,
+                    status=child.status,
+                    status_name=PortalStatus(child.status).name,
+                    outcome=child.outcome,
+                    partial=child.partial,
+                    appointment_date=child.appointment_date,
+                    completed_at=as_utc(child.completed_at) if child.completed_at else None,
+                )
+                for child in dossiers.children(session, code)
+            ],
             original_appointment_date=row.original_appointment_date,
             supplement_count=row.supplement_count,
             suspended_working_hours=row.suspended_working_hours,

@@ -27,6 +27,7 @@ class InboxItem(BaseModel):
     appointment_date: date
     received_at: datetime
     status: int
+    parent_code: str | None = None  # an interconnected child dossier: the dossier that started it
 
 
 router = APIRouter(prefix="/inbox", tags=["officers"])
@@ -57,6 +58,7 @@ def inbox(
             appointment_date=dossier.appointment_date,
             received_at=as_utc(dossier.received_at),
             status=dossier.status,
+            parent_code=dossier.parent_code,
         )
         for step, dossier in rows
     ]
