@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from api.deps import SessionDep
 from api.routes import (
+    attachments,
     audit,
     auth,
     calendars,
@@ -69,6 +70,8 @@ def create_app() -> FastAPI:
     app.include_router(results.router)
     app.include_router(results.verification)
     app.include_router(portal.router)
+    app.include_router(attachments.uploads)
+    app.include_router(attachments.router)
 
     @app.get("/health", tags=["operations"])
     def health(session: SessionDep) -> dict[str, str]:
