@@ -11,6 +11,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from api import pages
 from api.deps import SessionDep
 from api.routes import (
     attachments,
@@ -72,6 +73,7 @@ def create_app() -> FastAPI:
     app.include_router(portal.router)
     app.include_router(attachments.uploads)
     app.include_router(attachments.router)
+    pages.install(app)
 
     @app.get("/health", tags=["operations"])
     def health(session: SessionDep) -> dict[str, str]:
