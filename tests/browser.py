@@ -58,12 +58,17 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def new_page(browser: Any, stack: Stack) -> Iterator[Callable[..., Any]]:
-    """Opens a page in a fresh browser context (its own cookies): `new_page()` or `new_page(viewport=PHONE)`."""
+    """Opens a page in a fresh browser context (its own cookies): `new_page()`, `new_page(viewport=PHONE)`,
+    or `new_page(javascript=False)` for a browser that runs no script."""
     contexts: list[Any] = []
 
-    def open_page(viewport: dict[str, int] | None = None) -> Any:
+    def open_page(viewport: dict[str, int] | None = None, javascript: bool = True) -> Any:
         context = browser.new_context(
-            base_url=stack.config.api_url, viewport=viewport or DESKTOP, accept_downloads=True, locale="vi-VN"
+            base_url=stack.config.api_url,
+            viewport=viewport or DESKTOP,
+            accept_downloads=True,
+            locale="vi-VN",
+            java_script_enabled=javascript,
         )
         contexts.append(context)
         page = context.new_page()

@@ -4,7 +4,10 @@ from the first Tab to the submit button, and a layout that fits a phone."""
 
 from __future__ import annotations
 
-from tests.browser import PHONE, screenshot, sign_in_as_citizen
+import hashlib
+import re
+
+from tests.browser import PDF, PHONE, screenshot, sign_in_as_citizen
 from tests.support import APPLICANT
 
 BIRTH = "3.000722"
@@ -165,3 +168,55 @@ def test_an_upload_refused_is_said_next_to_its_field(shipped, new_page):
     assert "f-birth_certificate-error" in field.get_attribute("aria-describedby")
     assert page.locator('input[data-descriptor-for="f-birth_certificate"]').input_value() == ""
     assert page.locator("#submit-dossier").is_enabled()
+
+
+def _fill_the_birth_form(page) -> None:
+    page.fill("#f-applicant-full_name", "Lê Thị Hoa")
+    page.fill("#f-child_name", "Lê Minh An")
+    page.fill("#f-child_date_of_birth", "2026-11-01")
+    page.fill("#f-child_place_of_birth", "Bệnh viện Từ Dũ")
+    page.select_option("#f-child_sex", "male")
+    page.fill("#f-child_ethnicity", "Kinh")
+    page.fill("#f-child_nationality", "Việt Nam")
+    page.fill("#f-mother_id", "079190000001")
+    page.fill("#f-mother_name", "Lê Thị Hoa")
+    page.fill("#f-residence_address-province_code", "79")
+    page.fill("#f-residence_address-ward_code", "26734")
+    page.fill("#f-residence_address-detail", "12 Nguyễn Trãi")
+    page.select_option("#f-insurance_facility", "79-001")
+
+
+def test_an_uploaded_file_stays_with_the_form_while_it_is_corrected(api, shipped, new_page):
+    page = new_page()
+    page.goto(f"/citizen/procedures/{BIRTH}")
+    _fill_the_birth_form(page)
+    page.fill("#f-child_ethnicity", "")  # one mistake to correct
+    page.set_input_files(
+        "#f-birth_certificate", files=[{"name": "giay-chung-sinh.pdf", "mimeType": "application/pdf", "buffer": PDF}]
+    )
+    page.locator('#f-birth_certificate-status:has-text("Đã tải lên")').wait_for()
+    page.locator("#submit-dossier").click()
+    assert page.locator("#f-child_ethnicity").get_attribute("aria-invalid") == "true"
+    # Shown again with the file already uploaded: no need to choose it again.
+    assert "giay-chung-sinh.pdf" in page.locator("#f-birth_certificate-status").inner_text()
+    assert page.locator("#f-birth_certificate").get_attribute("required") is None
+    page.fill("#f-child_ethnicity", "Kinh")
+    page.locator("#submit-dossier").click()
+    page.wait_for_url(re.compile(r"/citizen/dossiers/[^/?]+\?received=1$"))
+    dossier = page.locator("#receipt-code").inner_text()
+    opened = page.request.get(f"/dossiers/{dossier}/attachments/{hashlib.sha256(PDF).hexdigest()}")
+    assert opened.status == 200 and opened.body() == PDF
+
+
+def test_without_any_script_the_form_carries_its_files_itself(api, shipped, new_page):
+    page = new_page(javascript=False)
+    page.goto(f"/citizen/procedures/{BIRTH}")
+    _fill_the_birth_form(page)
+    page.set_input_files(
+        "#f-birth_certificate", files=[{"name": "scan.pdf", "mimeType": "application/pdf", "buffer": PDF}]
+    )
+    page.locator("#submit-dossier").click()
+    page.wait_for_url(re.compile(r"/citizen/dossiers/[^/?]+\?received=1$"))
+    dossier = page.locator("#receipt-code").inner_text()
+    opened = page.request.get(f"/dossiers/{dossier}/attachments/{hashlib.sha256(PDF).hexdigest()}")
+    assert opened.status == 200 and opened.body() == PDF
