@@ -6,8 +6,9 @@ TEMPORAL_CLI_VERSION := v1.5.1
 TEMPORAL_CLI := .tools/bin/temporal
 
 TEST_SERVER_LIB := .tools/temporal-test-server/lib
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup venv temporal-cli test-server run test bench clean chaos
+.PHONY: setup venv temporal-cli test-server browser run test bench clean chaos
 
 setup: venv temporal-cli
 
@@ -41,10 +42,21 @@ $(TEST_SERVER_LIB)/.installed: devstack/temporal-test-server/pom.xml
 	mvn -q -B -f devstack/temporal-test-server/pom.xml dependency:copy-dependencies -DoutputDirectory=$(CURDIR)/$(TEST_SERVER_LIB)
 	@touch $@
 
+# The page tests drive Debian's Chromium with Playwright (never a browser Playwright downloads itself);
+# it is installed from Debian's packages when missing, with sudo unless already root.
+browser:
+	@if [ -x $(CHROMIUM) ]; then \
+		true; \
+	else \
+		echo "installing Debian's chromium for the browser tests …"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	fi
+
 run: setup
 	$(BIN)/python -m devstack run
 
-test: setup test-server
+test: setup test-server browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

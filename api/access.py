@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Path, status
 from sqlmodel import Session
 
-from api.deps import LookupSecretHeader, LookupSecretsDep, OfficerDep, Principal, PrincipalDep, SessionDep
+from api.deps import LookupSecretDep, LookupSecretsDep, OfficerDep, Principal, PrincipalDep, SessionDep
 from domain.lookup_secret import LookupSecrets
 from readmodel import dossiers
 from readmodel.db import release
@@ -46,7 +46,7 @@ def readable_dossier(
     session: SessionDep,
     principal: PrincipalDep,
     secrets: LookupSecretsDep,
-    secret: LookupSecretHeader = None,
+    secret: LookupSecretDep,
 ) -> DossierRow:
     """The applicant (citizen token or the receipt's lookup secret) and officers of the units involved."""
     return authorize_read(session, code, principal, secrets, secret)
@@ -77,7 +77,7 @@ ReadableDossier = Annotated[DossierRow, Depends(readable_dossier)]
 
 
 def applicant_dossier(row: ReadableDossier, principal: PrincipalDep, secrets: LookupSecretsDep,
-                      secret: LookupSecretHeader = None) -> DossierRow:  # fmt: skip
+                      secret: LookupSecretDep) -> DossierRow:  # fmt: skip
     """What the applicant does (supplement, pay, withdraw): the applicant, or a counter officer helping them."""
     if principal.officer is not None and not _secret_opens(secrets, row, secret):
         counters = {row.receiving_unit, row.handling_unit}

@@ -13,6 +13,7 @@ from sqlmodel import Session
 from temporalio.client import Client
 
 from activities.population import PopulationClient
+from api import browser_session
 from domain.lookup_secret import LookupSecrets
 from domain.settings import Settings, get_settings
 from domain.temporal import connect, ensure_search_attributes
@@ -118,21 +119,29 @@ def _unauthorized(message: str) -> HTTPException:
 async def current_principal(
     request: Request, session: SessionDep, settings: SettingsDep, authorization: BearerHeader = None
 ) -> Principal:
-    """The caller named by the bearer token; anonymous without one. Officers' units and roles (and the
-    delegations they hold today) come from the registry, not from the token."""
-    if not authorization:
-        return ANONYMOUS
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise _unauthorized("the Authorization header takes a bearer token")
+    """The caller named by the bearer token, else by the pages' sign-in cookie (for reading, and for changes
+    that prove they come from our pages: see api/browser_session.py); anonymous without either. Officers'
+    units and roles (and the delegations they hold today) come from the registry, not from the token."""
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise _unauthorized("the Authorization header takes a bearer token")
+        from_cookie = False
+    else:
+        cookie = browser_session.session_token(request)
+        if cookie is None:
+            return ANONYMOUS
+        token, from_cookie = cookie, True
     # Verifying may fetch a provider's keys, and the registry is read from the database.
-    return await run_in_threadpool(_principal_of, request, session, settings, token.strip())
+    return await run_in_threadpool(_principal_of, request, session, settings, token.strip(), from_cookie)
 
 
-def _principal_of(request: Request, session: Session, settings: Settings, token: str) -> Principal:
+def _principal_of(request: Request, session: Session, settings: Settings, token: str, from_cookie: bool) -> Principal:
     try:
         identity = request.app.state.token_verifier.verify(token)
     except InvalidToken as exc:
+        if from_cookie:
+            return ANONYMOUS  # an expired sign-in cookie: the pages ask the browser to sign in again
         raise _unauthorized(f"invalid token: {exc}") from None
     if identity.principal == "citizen":
         return Principal(kind="citizen", citizen_id=identity.citizen_id)
@@ -187,6 +196,14 @@ async def get_lookup_secrets(request: Request) -> LookupSecrets:
 
 LookupSecretsDep = Annotated[LookupSecrets, Depends(get_lookup_secrets)]
 LookupSecretHeader = Annotated[str | None, Header(alias="X-Lookup-Secret", max_length=40)]
+
+
+async def lookup_secret(request: Request, header: LookupSecretHeader = None) -> str | None:
+    """The receipt's lookup secret: the X-Lookup-Secret header, else the one a browser keeps for this dossier."""
+    return header or browser_session.lookup_secret(request, request.path_params.get("code"))
+
+
+LookupSecretDep = Annotated[str | None, Depends(lookup_secret)]
 
 
 async def get_population(request: Request, settings: SettingsDep) -> PopulationClient:

@@ -11,8 +11,10 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from api import pages
 from api.deps import SessionDep
 from api.routes import (
+    attachments,
     audit,
     auth,
     calendars,
@@ -69,6 +71,9 @@ def create_app() -> FastAPI:
     app.include_router(results.router)
     app.include_router(results.verification)
     app.include_router(portal.router)
+    app.include_router(attachments.uploads)
+    app.include_router(attachments.router)
+    pages.install(app)
 
     @app.get("/health", tags=["operations"])
     def health(session: SessionDep) -> dict[str, str]:

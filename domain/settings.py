@@ -67,6 +67,13 @@ class Settings(BaseSettings):
     signing_generate_keys: bool | None = None
     result_upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
 
+    # Files applicants attach to their eForm (POST /attachments): largest accepted, the media types accepted
+    # (each dossier component narrows them further), and where they are kept (by content hash; default
+    # <data_dir>/attachments).
+    attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    attachment_media_types: list[str] = ["application/pdf", "image/jpeg", "image/png"]
+    attachments_dir: Path | None = None
+
     # The national public-service portal pushes dossiers with this shared key (X-Portal-Key); unset: refused.
     portal_api_key: SecretStr | None = None
 
@@ -111,6 +118,15 @@ class Settings(BaseSettings):
         if self.signing_generate_keys is not None:
             return self.signing_generate_keys
         return self.environment != Environment.production
+
+    @property
+    def attachment_folder(self) -> Path:
+        return self.attachments_dir or self.data_dir / "attachments"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """The pages' cookies travel over HTTPS only when citizens reach motcua over HTTPS."""
+        return self.public_base_url.startswith("https://")
 
     @property
     def issuer_key_path(self) -> Path:

@@ -1,12 +1,19 @@
-"""The eForm as an HTML form, rendered with jinja2 from the same definition that validates it."""
+"""The eForm as an HTML form, rendered with jinja2 from the same definition that validates it.
+
+`render_form` gives the whole form (GET /procedures/{code}/form.html); `render_fields` gives only the fields,
+for pages that wrap them in a form of their own, with the values entered so far, the messages of
+`validate_form` next to the fields they concern, and the fields filled from national databases marked."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
-from domain.definition import ProcedureDefinition
+from domain.definition import FieldType, FormField, ProcedureDefinition
 
 _environment = Environment(
     loader=PackageLoader("forms", "templates"), autoescape=select_autoescape(["html"]), trim_blocks=True
@@ -19,19 +26,106 @@ _INPUT_TYPES = {
     "email": "email",
     "citizen_id": "text",
 }
+# Beside a file input: the descriptor of the file already uploaded for that field (JSON), so a page that
+# shows its messages again does not lose it, and a browser that uploads with a progress bar sends it.
+DESCRIPTOR_SUFFIX = "__descriptor"
+TEXTS = {
+    "required": "bắt buộc",
+    "submit": "Nộp hồ sơ",
+    "province_code": "Mã tỉnh/thành phố",
+    "ward_code": "Mã xã/phường",
+    "detail": "Số nhà, đường",
+    "prefill_source": "(điền sẵn từ CSDL quốc gia về dân cư)",
+    "prefilled": "Đã điền sẵn từ Cơ sở dữ liệu quốc gia về dân cư",
+    "uploaded": "Đã tải lên",
+    "upload_progress": "Tiến độ tải lên",
+    "add_item": "Thêm mục",
+    "item": "Mục",
+    "choose": "— Chọn —",
+    "working_days": "ngày làm việc",
+    "fee": "Lệ phí: {amount} đồng",
+}
+
+
+@dataclass
+class FormState:
+    """What a page shows in the form: values entered (nested, as the eForm validates them), messages by
+    field path (`address.ward_code`, `children.0.name`), fields filled from national databases, and
+    how many items each repeating group shows."""
+
+    values: Mapping[str, Any] = field(default_factory=dict)
+    errors: Mapping[str, list[str]] = field(default_factory=dict)
+    prefilled: frozenset[str] = frozenset()
+    group_items: Mapping[str, int] = field(default_factory=dict)
+
+
+def value_at(values: Any, path: str) -> Any:
+    """The value at a dotted path of nested form values (None when absent)."""
+    current = values
+    for part in path.split("."):
+        if isinstance(current, Mapping):
+            current = current.get(part)
+        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
+            current = current[int(part)]
+        else:
+            return None
+    return current
+
+
+def _items(state: FormState, path: str, group: FormField) -> int:
+    present = value_at(state.values, path)
+    count = max(len(present) if isinstance(present, list) else 0, group.min_items or 0, 1)
+    return min(max(count, state.group_items.get(path, 0)), group.max_items or 200)
+
+
+def _context(definition: ProcedureDefinition, state: FormState, texts: Mapping[str, str] | None) -> dict[str, Any]:
+    merged = {**TEXTS, **(texts or {})}
+    fee = definition.fee
+    fee_text = merged["fee"].format(amount=f"{fee.amount_vnd:,}") if fee.amount_vnd else (fee.description or "")
+    return {
+        "definition": definition,
+        "values": state.values,
+        "errors": state.errors,
+        "prefilled": state.prefilled,
+        "value_of": lambda path: value_at(state.values, path),
+        "items_of": lambda path, group: _items(state, path, group),
+        "texts": merged,
+        "fee_text": fee_text,
+        "components": {c.id: c for c in definition.components},
+        "input_types": _INPUT_TYPES,
+        "descriptor_suffix": DESCRIPTOR_SUFFIX,
+        "has_attachments": has_attachments(definition),
+    }
+
+
+def has_attachments(definition: ProcedureDefinition) -> bool:
+    return any(f.type == FieldType.attachment for _, f in definition.form.walk())
+
+
+def fee_text(definition: ProcedureDefinition, texts: Mapping[str, str] | None = None) -> str:
+    return str(_context(definition, FormState(), texts)["fee_text"])
 
 
 def render_form(
-    definition: ProcedureDefinition, *, version: int, action: str = "/dossiers", values: dict[str, Any] | None = None
+    definition: ProcedureDefinition,
+    *,
+    version: int,
+    action: str = "/dossiers",
+    values: dict[str, Any] | None = None,
+    texts: Mapping[str, str] | None = None,
 ) -> str:
-    fee = definition.fee
-    fee_text = f"Lệ phí: {fee.amount_vnd:,} đồng" if fee.amount_vnd else (fee.description or "")
-    return _environment.get_template("eform.html").render(
-        definition=definition,
-        version=version,
-        action=action,
-        values=values or {},
-        fee_text=fee_text,
-        components={c.id: c for c in definition.components},
-        input_types=_INPUT_TYPES,
-    )
+    context = _context(definition, FormState(values=values or {}), texts)
+    return _environment.get_template("eform.html").render(**context, version=version, action=action, show_actions=False)
+
+
+def render_fields(
+    definition: ProcedureDefinition,
+    *,
+    state: FormState | None = None,
+    texts: Mapping[str, str] | None = None,
+    group_actions: bool = True,
+) -> Markup:
+    """Only the fields, for a page's own form; with group actions, a button under each repeating group
+    posts `action=add:<group path>` to show one more item."""
+    context = _context(definition, state or FormState(), texts)
+    return Markup(_environment.get_template("eform_only_fields.html").render(**context, show_actions=group_actions))

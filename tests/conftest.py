@@ -14,6 +14,7 @@ from devstack.stack import Stack, StackConfig, administrator_token, deploy_proce
 from domain.settings import PROJECT_ROOT
 from readmodel.db import engine_for
 from tests import support
+from tests.browser import browser, new_page  # noqa: F401  (the page tests' fixtures: a real Chromium)
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.access import ApplicantDossier, DossierCode, OfficerDossier, authorize_read
 from api.deps import (
     CalendarDep,
-    LookupSecretHeader,
+    LookupSecretDep,
     LookupSecretsDep,
     OfficerDep,
     Principal,
@@ -462,7 +462,7 @@ async def get_dossier(
     request: Request,
     principal: PrincipalDep,
     secrets: LookupSecretsDep,
-    secret: LookupSecretHeader = None,
+    secret: LookupSecretDep,
 ) -> Response:
     """Status, current step, appointment date and timeline, from the read model (never wakes the workflow).
     For the applicant (citizen token, or the receipt's lookup secret in X-Lookup-Secret) and officers

@@ -7,22 +7,19 @@ Verification and the public metadata of a result show nothing personal: no dossi
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Request, Response, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Response, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
-from fastapi.routing import APIRoute
 from pydantic import BaseModel
-from starlette.types import Message
 
 from api.access import ReadableDossier
 from api.deps import SessionDep, SettingsDep
+from api.uploads import TOO_LARGE, bounded_upload_route
 from domain.definition import IDENTIFIER
 from domain.dossier import PortalStatus
 from domain.results import RESULT_ID_PATTERN
-from domain.settings import get_settings
 from readmodel import results as stored
 from readmodel.db import as_utc
 from readmodel.tables import DossierRow, IssuedResultRow
@@ -33,7 +30,6 @@ router = APIRouter(tags=["results"])
 
 DocumentId = Annotated[str, Path(pattern=IDENTIFIER, max_length=63)]
 ResultId = Annotated[str, Path(pattern=RESULT_ID_PATTERN)]
-TOO_LARGE = 413  # Content Too Large (named differently across Starlette versions)
 
 
 class ResultView(BaseModel):
@@ -182,34 +178,7 @@ def public_result(result_id: ResultId, session: SessionDep, authority: Authority
     )
 
 
-class _BoundedUploadRoute(APIRoute):
-    """Refuses a request body larger than the configured upload limit before it is parsed or spooled."""
-
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
-        handle = super().get_route_handler()
-
-        async def bounded(request: Request) -> Response:
-            limit = get_settings().result_upload_max_bytes + 64 * 1024  # the file, plus the form's own framing
-            declared = request.headers.get("content-length")
-            if declared is not None and (not declared.isdigit() or int(declared) > limit):
-                raise HTTPException(TOO_LARGE, f"uploads are limited to {limit} bytes")
-            received = 0
-            receive = request.receive
-
-            async def counted() -> Message:
-                nonlocal received
-                message = await receive()
-                received += len(message.get("body", b""))
-                if received > limit:  # a body sent without (or beyond) its declared length
-                    raise HTTPException(TOO_LARGE, f"uploads are limited to {limit} bytes")
-                return message
-
-            return await handle(Request(request.scope, counted))
-
-        return bounded
-
-
-verification = APIRouter(tags=["results"], route_class=_BoundedUploadRoute)
+verification = APIRouter(tags=["results"], route_class=bounded_upload_route(lambda s: s.result_upload_max_bytes))
 
 
 @verification.post("/results/verify")

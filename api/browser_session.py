@@ -1,0 +1,107 @@
+"""Browsers on motcua's pages: the sign-in token and the lookup secrets travel in cookies, not headers.
+
+A browser cannot send a bearer header when it follows a link, so the pages keep the token in an HttpOnly,
+SameSite=Strict cookie, and the lookup secrets of the dossiers looked up in another. Those cookies count
+for reading; for a change (any method but GET/HEAD/OPTIONS) only when the request also proves it comes
+from one of our pages (CSRF): the double-submit token, sent back in the form field `csrf_token` or the
+header `X-CSRF-Token`, must equal the `motcua_csrf` cookie. API clients with a bearer header are unaffected.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from fastapi import Request, Response
+
+from domain.settings import Settings
+
+SESSION_COOKIE = "motcua_session"
+CSRF_COOKIE = "motcua_csrf"
+LOOKUP_COOKIE = "motcua_lookup"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+LOOKUPS_KEPT = 10  # dossiers a browser remembers having looked up
+_CSRF_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+_LOOKUP = re.compile(r"^([A-Za-z0-9.-]{1,100}):([A-Za-z0-9]{1,40})$")
+
+
+def csrf_token(request: Request) -> str:
+    """The browser's CSRF token (made on its first page; the page's response sets the cookie)."""
+    token = getattr(request.state, "csrf_token", None) or request.cookies.get(CSRF_COOKIE, "")
+    if not _CSRF_TOKEN.match(token):
+        token = secrets.token_urlsafe(32)
+    request.state.csrf_token = token
+    return token
+
+
+def renew_csrf_token(request: Request) -> str:
+    """A fresh token, when who is signed in changes."""
+    request.state.csrf_token = secrets.token_urlsafe(32)
+    return request.state.csrf_token
+
+
+def prove_csrf(request: Request, presented: str | None) -> bool:
+    """Whether the token presented with a change matches the browser's cookie; remembered for the request."""
+    expected = request.cookies.get(CSRF_COOKIE, "")
+    proven = bool(presented) and bool(expected) and secrets.compare_digest(str(presented), expected)
+    if proven:
+        request.state.csrf_proven = True
+    return proven
+
+
+def cookies_authorize(request: Request) -> bool:
+    """Cookies speak for the browser on reads, and on changes that proved they come from our pages."""
+    if request.method in SAFE_METHODS or getattr(request.state, "csrf_proven", False):
+        return True
+    return prove_csrf(request, request.headers.get(CSRF_HEADER))
+
+
+def session_token(request: Request) -> str | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    return token if token and len(token) <= 8000 and cookies_authorize(request) else None
+
+
+def lookups(request: Request) -> dict[str, str]:
+    """Dossier code → lookup secret, for the dossiers this browser looked up (or submitted)."""
+    found: dict[str, str] = {}
+    for item in request.cookies.get(LOOKUP_COOKIE, "").split("|"):
+        match = _LOOKUP.match(item)
+        if match:
+            found[match.group(1)] = match.group(2)
+    return found
+
+
+def lookup_secret(request: Request, code: str | None) -> str | None:
+    if not code or not cookies_authorize(request):
+        return None
+    return lookups(request).get(code)
+
+
+def _cookie(response: Response, settings: Settings, name: str, value: str, max_age: int | None = None) -> None:
+    response.set_cookie(
+        name, value, max_age=max_age, path="/", httponly=True, samesite="strict", secure=settings.secure_cookies
+    )
+
+
+def keep_csrf_token(request: Request, response: Response, settings: Settings) -> None:
+    token = getattr(request.state, "csrf_token", None)
+    if token and token != request.cookies.get(CSRF_COOKIE):
+        _cookie(response, settings, CSRF_COOKIE, token)
+
+
+def sign_in(request: Request, response: Response, settings: Settings, token: str) -> None:
+    _cookie(response, settings, SESSION_COOKIE, token, max_age=settings.token_lifetime_minutes * 60)
+    _cookie(response, settings, CSRF_COOKIE, renew_csrf_token(request))
+
+
+def sign_out(request: Request, response: Response, settings: Settings) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=settings.secure_cookies)
+    _cookie(response, settings, CSRF_COOKIE, renew_csrf_token(request))
+
+
+def remember_lookup(request: Request, response: Response, settings: Settings, code: str, secret: str) -> None:
+    kept = {k: v for k, v in lookups(request).items() if k != code}
+    items = [*(f"{k}:{v}" for k, v in kept.items()), f"{code}:{secret}"][-LOOKUPS_KEPT:]
+    _cookie(response, settings, LOOKUP_COOKIE, "|".join(i for i in items if _LOOKUP.match(i)))

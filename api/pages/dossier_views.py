@@ -1,0 +1,73 @@
+"""What a dossier page shows, read through the API's own functions: the dossier view (GET /dossiers/{code}),
+its results once returned, its form data and attachments, and its step graph with the current step marked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from markupsafe import Markup
+from sqlmodel import Session
+
+from api.pages.i18n import language_of, translator
+from api.routes.dossiers import _definition_of, get_dossier
+from api.routes.results import list_results
+from domain import step_graph
+from domain.definition import FieldType, FormField, ProcedureDefinition
+from domain.dossier import PortalStatus
+from domain.lookup_secret import LookupSecrets
+from readmodel.tables import DossierRow
+
+STATUS_NAMES = {
+    1: "Mới đăng ký",
+    2: "Đã tiếp nhận",
+    3: "Không được tiếp nhận",
+    4: "Đang xử lý",
+    5: "Yêu cầu bổ sung",
+    6: "Yêu cầu thực hiện nghĩa vụ tài chính",
+    7: "Đã rút hồ sơ",
+    8: "Dừng xử lý",
+    9: "Đã xử lý xong",
+    10: "Đã trả kết quả",
+}
+AWAITING = {"officer": "Chờ cán bộ", "applicant": "Chờ người nộp", "system": "Chờ hệ thống {system}"}
+
+
+def dossier_context(request: Request, row: DossierRow, session: Session, secrets: LookupSecrets) -> dict[str, Any]:
+    view = get_dossier(row, session, secrets)
+    results = list_results(row, session) if row.status == PortalStatus.result_returned else []
+    return {
+        "row": row,
+        "view": view,
+        "results": results,
+        "status_names": STATUS_NAMES,
+        "awaiting": AWAITING,
+        "t": translator(language_of(request)),
+    }
+
+
+def form_data(definition: ProcedureDefinition, values: dict[str, Any]) -> list[dict[str, Any]]:
+    """The dossier's form values with their labels, in the order of the eForm (group items nested)."""
+
+    def rows(fields: list[FormField], data: dict[str, Any]) -> list[dict[str, Any]]:
+        shown = []
+        for field in fields:
+            if field.name not in data:
+                continue
+            value = data[field.name]
+            entry: dict[str, Any] = {"label": field.label, "type": field.type.value, "value": value}
+            if field.type == FieldType.group and isinstance(value, list):
+                entry["group_items"] = [
+                    rows(list(field.fields or []), item) for item in value if isinstance(item, dict)
+                ]
+            shown.append(entry)
+        return shown
+
+    return rows(list(definition.form.fields), values)
+
+
+def step_graph_picture(row: DossierRow, session: Session) -> Markup:
+    """The procedure's step graph (the version the dossier runs on) with its active steps outlined."""
+    definition = _definition_of(session, row).definition
+    active = {step["step_id"] for step in row.active_steps}
+    return Markup(step_graph.svg(definition, highlight=active))

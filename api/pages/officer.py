@@ -1,0 +1,221 @@
+"""Officers' pages: the inbox of steps for their roles and units (delegations included), most urgent first;
+the dossier page with its form data, attachments, timeline and step graph, and the decisions the officer
+may take; the counter's reception of dossiers brought in person or by post."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from api.access import OfficerDossier
+from api.deps import (
+    CalendarDep,
+    LookupSecretsDep,
+    OfficerDep,
+    PopulationDep,
+    PrincipalDep,
+    SessionDep,
+    SettingsDep,
+    TemporalDep,
+)
+from api.pages import dossier_forms
+from api.pages.citizen import FILES_PER_POST
+from api.pages.dossier_forms import EFormEntry
+from api.pages.dossier_views import dossier_context, form_data, step_graph_picture
+from api.pages.errors import csrf_protected, messages
+from api.pages.rendering import render
+from api.routes import procedures as procedure_routes
+from api.routes.dossiers import DecisionIn, _definition_of, decide, receive_dossier
+from api.routes.inbox import inbox
+from api.uploads import bounded_upload_route
+from domain.attachments import descriptors_in
+from domain.definition import DecisionKind
+from readmodel.organisation import OfficerProfile
+from readmodel.tables import DossierRow
+
+router = APIRouter(
+    prefix="/officer",
+    include_in_schema=False,
+    dependencies=[Depends(csrf_protected)],
+    route_class=bounded_upload_route(lambda s: FILES_PER_POST * s.attachment_max_bytes),
+)
+DECISION_LABELS = {
+    DecisionKind.approve: "Đồng ý, chuyển bước tiếp theo",
+    DecisionKind.reject: "Từ chối",
+    DecisionKind.request_supplement: "Yêu cầu bổ sung",
+    DecisionKind.return_: "Trả lại bước trước",
+}
+
+
+@router.get("/inbox")
+def inbox_page(
+    request: Request, officer: OfficerDep, session: SessionDep, principal: PrincipalDep, decided: str = ""
+) -> Response:
+    """Steps awaiting a role the officer holds (or holds for someone), earliest deadline first (GET /inbox)."""
+    items = inbox(officer, session, limit=500, offset=0)
+    behalf = {(c.role, c.unit_code): c.on_behalf_of for c in officer.capacities}
+    listed = [(item, behalf.get((item.role or "", item.unit_code or ""))) for item in items]
+    return render(request, "inbox.html", {"listed": listed, "decided": decided[:100]}, principal=principal)
+
+
+def _decisions(officer: OfficerProfile, row: DossierRow, session: SessionDep) -> list[dict[str, Any]]:
+    """The steps of this dossier awaiting a decision this officer may take, with the decisions allowed."""
+    definition = _definition_of(session, row).definition
+    open_steps = []
+    for step in row.active_steps:
+        if step.get("awaiting") != "officer" or not officer.holds(step.get("role") or "", step.get("unit_code")):
+            continue
+        allowed = definition.step(step["step_id"]).allowed_decisions
+        open_steps.append({"step": step, "decisions": [(d.value, DECISION_LABELS[d]) for d in allowed]})
+    return open_steps
+
+
+def _dossier_page(
+    request: Request,
+    row: DossierRow,
+    session: SessionDep,
+    secrets: LookupSecretsDep,
+    officer: OfficerProfile,
+    principal: PrincipalDep,
+    *,
+    notice: str | None = None,
+    errors: dict[str, dict[str, list[str]]] | None = None,
+    general: list[str] | None = None,
+    entered: dict[str, str] | None = None,
+    status_code: int = status.HTTP_200_OK,
+) -> Response:
+    context = dossier_context(request, row, session, secrets)
+    definition = _definition_of(session, row).definition
+    return render(
+        request,
+        "officer_dossier.html",
+        {
+            **context,
+            "form_rows": form_data(definition, row.form),
+            "attachments": descriptors_in(row.form),
+            "graph": step_graph_picture(row, session),
+            "open_steps": _decisions(officer, row, session),
+            "errors": errors or {},
+            "general": general or [],
+            "entered": entered or {},
+            "notice": context["t"](notice) if notice else None,
+        },
+        principal=principal,
+        status_code=status_code,
+    )
+
+
+@router.get("/dossiers/{code}")
+def dossier_page(
+    request: Request,
+    row: OfficerDossier,
+    session: SessionDep,
+    secrets: LookupSecretsDep,
+    officer: OfficerDep,
+    principal: PrincipalDep,
+    received: bool = False,
+) -> Response:
+    notice = "Hồ sơ đã được tiếp nhận." if received else None
+    return _dossier_page(request, row, session, secrets, officer, principal, notice=notice)
+
+
+@router.post("/dossiers/{code}")
+async def take_decision(
+    request: Request,
+    row: OfficerDossier,
+    session: SessionDep,
+    secrets: LookupSecretsDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+    officer: OfficerDep,
+    principal: PrincipalDep,
+) -> Response:
+    """A decision on a step, through the API's own path (POST /dossiers/{code}/decisions)."""
+    form = await request.form()
+    step_id, decision = str(form.get("step_id") or ""), str(form.get("decision") or "")
+    reason = str(form.get("reason") or "").strip() or None
+    missing = [line.strip() for line in str(form.get("missing") or "").splitlines() if line.strip()]
+    entered = {"step_id": step_id, "reason": reason or "", "missing": "\n".join(missing)}
+    try:
+        body = DecisionIn(step_id=step_id, decision=decision, reason=reason, missing=missing)  # type: ignore[arg-type]
+        await decide(row.code, body, row, client, settings, officer)
+    except (ValidationError, HTTPException) as exc:
+        detail = list(exc.errors(include_url=False)) if isinstance(exc, ValidationError) else exc.detail
+        said = messages(detail)
+        code = status.HTTP_422_UNPROCESSABLE_ENTITY if isinstance(exc, ValidationError) else exc.status_code
+        if code == 422:
+            field = "missing" if decision == DecisionKind.request_supplement.value else "reason"
+            errors, general = {step_id: {field: [m.removeprefix(": ") for m in said]}}, []
+        else:
+            errors, general = {}, said
+        return _dossier_page(request, row, session, secrets, officer, principal, errors=errors, general=general,
+                             entered=entered, status_code=code)  # fmt: skip
+    return RedirectResponse(f"/officer/inbox?decided={row.code}", status.HTTP_303_SEE_OTHER)
+
+
+# ------------------------------------------------------------------------------ the counter
+
+ProcedureCode = Annotated[str, Path(min_length=1, max_length=40)]
+
+
+def counter_units(officer: OfficerDep) -> list[str]:
+    units = sorted({c.unit_code for c in officer.capacities if c.role == "reception"})
+    if not units:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "only a reception officer receives dossiers at the counter")
+    return units
+
+
+CounterUnits = Annotated[list[str], Depends(counter_units)]
+
+
+@router.get("/reception")
+def choose_procedure(request: Request, session: SessionDep, units: CounterUnits, principal: PrincipalDep) -> Response:
+    listed = dossier_forms.procedures_in_service(session)
+    intro = "Chọn thủ tục để tiếp nhận hồ sơ trực tiếp hoặc qua bưu chính."
+    return render(request, "procedures.html", {"listed": listed, "link_base": "/officer/reception", "intro": intro},
+                  principal=principal)  # fmt: skip
+
+
+@router.get("/reception/{code}")
+def counter_eform(
+    request: Request, units: CounterUnits, session: SessionDep, code: ProcedureCode, principal: PrincipalDep
+) -> Response:
+    row = dossier_forms.procedure_in_service(session, code)
+    entry = EFormEntry(channel=1, receiving_unit=units[0])
+    return dossier_forms.render_eform_page(
+        request, row, entry, principal=principal, action=request.url.path, counter_units=units
+    )
+
+
+@router.post("/reception/{code}")
+async def receive_at_counter(
+    request: Request,
+    code: ProcedureCode,
+    units: CounterUnits,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+    calendar: CalendarDep,
+    principal: PrincipalDep,
+    secrets: LookupSecretsDep,
+    population: PopulationDep,
+) -> Response:
+    """Receive a dossier in person or by post: the API's own path, as the reception officer."""
+    row = dossier_forms.procedure_in_service(session, code)
+    answer = await dossier_forms.handle_eform_post(
+        request,
+        row,
+        settings=settings,
+        ask_prefill=lambda version, body: procedure_routes.prefill(version.code, body, session, population, principal),
+        receive=lambda body, key: receive_dossier(body, key, session, client, settings, calendar, principal, secrets),
+        again=lambda entry: dossier_forms.render_eform_page(
+            request, row, entry, principal=principal, action=request.url.path, counter_units=units
+        ),
+    )
+    if isinstance(answer, Response):
+        return answer
+    receipt = answer[0]
+    return RedirectResponse(f"/officer/dossiers/{receipt.dossier_code}?received=1", status.HTTP_303_SEE_OTHER)

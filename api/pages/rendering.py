@@ -1,0 +1,75 @@
+"""Rendering the pages: one jinja2 environment, the language, the CSRF token and the security headers."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from api import browser_session
+from api.deps import Principal
+from api.pages import i18n
+from domain.settings import get_settings
+
+_environment = Environment(
+    loader=PackageLoader("api.pages", "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+# Our pages run only our own script and style files; nothing frames them, forms post only here.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+        "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+def local_time(moment: datetime | None, zone: str) -> str:
+    if moment is None:
+        return ""
+    return moment.astimezone(ZoneInfo(zone)).strftime("%H:%M %d/%m/%Y")
+
+
+def local_date(day: date | None) -> str:
+    return day.strftime("%d/%m/%Y") if day else ""
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    principal: Principal | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    settings = get_settings()
+    language = i18n.language_of(request)
+    t = i18n.translator(language)
+    values: dict[str, Any] = {
+        "request": request,
+        "t": t,
+        "translate_errors": lambda errors: {path: [t(m) for m in said] for path, said in (errors or {}).items()},
+        "language": language,
+        "csrf_token": browser_session.csrf_token(request),
+        "csrf_field": browser_session.CSRF_FIELD,
+        "principal": principal,
+        "own_sign_in": settings.issues_own_tokens,
+        "local_time": lambda moment: local_time(moment, settings.timezone),
+        "local_date": local_date,
+        "language_url": lambda code: i18n.switch_url(request, code),
+        "notice": None,
+    }
+    html = _environment.get_template(template).render({**values, **(context or {})})
+    response = HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
+    browser_session.keep_csrf_token(request, response, settings)
+    i18n.keep_language(request, response, settings)
+    return response

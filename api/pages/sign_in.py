@@ -1,0 +1,85 @@
+"""The home page, the development sign-in and signing out.
+
+Development sign-in (own issuer on: development and tests) issues motcua's own token for an officer of the
+registry or a 12-digit citizen ID and keeps it in the HttpOnly, SameSite=Strict sign-in cookie. In
+production the page is off: officers and citizens bring tokens of the national SSO and VNeID (an OpenID
+Connect authorization-code login to them is not part of these pages yet)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
+from fastapi.responses import RedirectResponse, Response
+
+from api import browser_session
+from api.deps import CalendarDep, PrincipalDep, SessionDep, SettingsDep
+from api.pages.errors import csrf_protected, local_path
+from api.pages.rendering import render
+from readmodel import organisation
+from readmodel.db import utcnow
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protected)])
+CITIZEN_ID = re.compile(r"^\d{12}$")
+Text = Annotated[str, Form(max_length=200)]
+
+
+@router.get("/")
+def home(request: Request, principal: PrincipalDep) -> Response:
+    return render(request, "home.html", principal=principal)
+
+
+@router.get("/sign-in")
+def sign_in_page(request: Request, principal: PrincipalDep, settings: SettingsDep, next: str | None = None) -> Response:
+    if not settings.issues_own_tokens:
+        return render(request, "sign_in_off.html", principal=principal, status_code=status.HTTP_404_NOT_FOUND)
+    return render(request, "sign_in.html", {"next": local_path(next, ""), "errors": {}, "values": {}},
+                  principal=principal)  # fmt: skip
+
+
+@router.post("/sign-in")
+def sign_in(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    calendar: CalendarDep,
+    principal: PrincipalDep,
+    kind: Annotated[str, Form(pattern="^(officer|citizen)$")],
+    officer_id: Text = "",
+    citizen_id: Text = "",
+    next: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    issuer = request.app.state.token_issuer
+    if not settings.issues_own_tokens or issuer is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "development sign-in is off in this installation")
+    if kind == "officer":
+        profile = organisation.officer_profile(
+            session, officer_id.strip(), calendar.local_date(utcnow()),
+            bootstrap_administrator=settings.bootstrap_administrator,
+        )  # fmt: skip
+        problem = None if profile else ("officer_id", "Không có cán bộ này trong danh bạ đơn vị.")
+    else:
+        profile = None
+        problem = (
+            None if CITIZEN_ID.match(citizen_id.strip()) else ("citizen_id", "Số định danh cá nhân gồm 12 chữ số.")
+        )
+    if problem is not None:
+        values = {"officer_id": officer_id, "citizen_id": citizen_id}
+        return render(request, "sign_in.html", {"next": local_path(next, ""), "errors": {problem[0]: [problem[1]]},
+                      "values": values}, principal=principal, status_code=422)  # fmt: skip
+    if profile is not None:
+        token = issuer.issue_officer(profile.officer_id)
+        home = "/admin/procedures" if profile.holds("administrator") else "/officer/inbox"
+    else:
+        token, home = issuer.issue_citizen(citizen_id.strip()), "/citizen/procedures"
+    response = RedirectResponse(local_path(next, home), status.HTTP_303_SEE_OTHER)
+    browser_session.sign_in(request, response, settings, token)
+    return response
+
+
+@router.post("/sign-out")
+def sign_out(request: Request, settings: SettingsDep) -> Response:
+    response = RedirectResponse("/", status.HTTP_303_SEE_OTHER)
+    browser_session.sign_out(request, response, settings)
+    return response

@@ -1,0 +1,87 @@
+"""The service-quality dashboard: the indicators of GET /statistics per unit, procedure and period, as
+server-drawn bar charts with the table beside them."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from markupsafe import Markup
+
+from api.deps import CalendarDep, OfficerDep, PrincipalDep, SessionDep
+from api.pages.charts import Bar, bar_chart
+from api.pages.errors import csrf_protected, messages
+from api.pages.i18n import language_of, translator
+from api.pages.rendering import render
+from api.routes.statistics import get_statistics
+from readmodel.db import utcnow
+
+router = APIRouter(prefix="/admin", include_in_schema=False, dependencies=[Depends(csrf_protected)])
+Text = Annotated[str, Query(max_length=80)]
+
+
+def _percent(rate: float | None) -> str:
+    return "—" if rate is None else f"{rate * 100:.1f} %"
+
+
+def _day(text: str, default: date, field: str, errors: dict[str, list[str]]) -> date:
+    if not text:
+        return default
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        errors[field] = ["Input should be a valid date in the format YYYY-MM-DD"]
+        return default
+
+
+@router.get("/statistics")
+def statistics_dashboard(
+    request: Request,
+    session: SessionDep,
+    base: CalendarDep,
+    officer: OfficerDep,
+    principal: PrincipalDep,
+    start: Text = "",
+    end: Text = "",
+    agency: Text = "",
+    procedure: Text = "",
+) -> Response:
+    """For officers: the indicators of the period (this month by default) per unit and procedure."""
+    t = translator(language_of(request))
+    today = base.local_date(utcnow())
+    errors: dict[str, list[str]] = {}
+    first, last = _day(start, today.replace(day=1), "start", errors), _day(end, today, "end", errors)
+    result, general = None, []
+    if not errors:
+        try:
+            result = get_statistics(session, base, first, last, agency.strip() or None, procedure.strip() or None)
+        except HTTPException as exc:
+            general = messages(exc.detail)
+    charts: list[Markup] = []
+    if result is not None and result.groups:
+        labels = [f"{g['agency']} · {g['procedure']}" for g in result.groups]
+        charts.append(Markup(bar_chart(
+            t("Hồ sơ tiếp nhận theo đơn vị và thủ tục"),
+            [Bar(label, g["received"], str(g["received"])) for label, g in zip(labels, result.groups, strict=True)],
+            chart_id="chart-received",
+        )))  # fmt: skip
+        charts.append(Markup(bar_chart(
+            t("Tỷ lệ giải quyết đúng hạn theo đơn vị và thủ tục (%)"),
+            [Bar(label, None if g["on_time_rate"] is None else g["on_time_rate"] * 100, _percent(g["on_time_rate"]))
+             for label, g in zip(labels, result.groups, strict=True)],
+            maximum=100,
+            chart_id="chart-on-time",
+        )))  # fmt: skip
+    query = urlencode({"start": first.isoformat(), "end": last.isoformat(),
+                       **({"agency": agency} if agency else {}), **({"procedure": procedure} if procedure else {})})  # fmt: skip
+    return render(
+        request,
+        "statistics.html",
+        {"result": result, "charts": charts, "errors": errors, "general": general, "percent": _percent,
+         "values": {"start": first.isoformat(), "end": last.isoformat(), "agency": agency, "procedure": procedure},
+         "csv_url": f"/statistics.csv?{query}"},
+        principal=principal,
+        status_code=422 if errors or general else status.HTTP_200_OK,
+    )  # fmt: skip
