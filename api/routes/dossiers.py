@@ -68,7 +68,7 @@ router = APIRouter(prefix="/dossiers", tags=["dossiers"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
 # Keys motcua makes for dossiers it registers itself; a citizen's key may not take one of them.
 PORTAL_KEY_PREFIX = "portal:"
-RESERVED_KEY_PREFIXES = (PORTAL_KEY_PREFIX, "child:")
+RESERVED_KEY_PREFIXES = (PORTAL_KEY_PREFIX, "child:", "web:")  # web: the pages' own submissions
 
 
 class SubmitDossier(BaseModel):
