@@ -10,7 +10,7 @@ from markupsafe import Markup
 from sqlmodel import Session
 
 from api.pages.i18n import language_of, translator
-from api.routes.dossiers import _definition_of, get_dossier
+from api.routes.dossiers import _definition_of, dossier_view
 from api.routes.results import list_results
 from domain import step_graph
 from domain.definition import FieldType, FormField, ProcedureDefinition
@@ -34,7 +34,7 @@ AWAITING = {"officer": "Chờ cán bộ", "applicant": "Chờ người nộp", "
 
 
 def dossier_context(request: Request, row: DossierRow, session: Session, secrets: LookupSecrets) -> dict[str, Any]:
-    view = get_dossier(row, session, secrets)
+    view = dossier_view(session, row, secrets)
     results = list_results(row, session) if row.status == PortalStatus.result_returned else []
     return {
         "row": row,

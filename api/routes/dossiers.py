@@ -476,44 +476,50 @@ def _dossier_view(
 ) -> Response:
     with Session(engine) as session:
         row = authorize_read(session, code, principal, secrets, secret)
-        view = DossierView(
-            **_receipt(row, secrets).model_dump(),
-            parent_code=row.parent_code,
-            children=[
-                ChildDossierView(
-                    dossier_code=child.code,
-                    step_id=dossiers.child_step_id(child),
-                    procedure_code=child.procedure_code,
-                    procedure_name=child.procedure_name,
-                    receiving_unit=child.receiving_unit,
-                    status=child.status,
-                    status_name=PortalStatus(child.status).name,
-                    outcome=child.outcome,
-                    partial=child.partial,
-                    appointment_date=child.appointment_date,
-                    completed_at=as_utc(child.completed_at) if child.completed_at else None,
-                )
-                for child in dossiers.children(session, code)
-            ],
-            original_appointment_date=row.original_appointment_date,
-            supplement_count=row.supplement_count,
-            suspended_working_hours=row.suspended_working_hours,
-            extended=row.extended,
-            apology=row.apology,
-            overdue=row.overdue,
-            overdue_without_apology=row.overdue_without_apology,
-            active_steps=[ActiveStepView.model_validate(step) for step in row.active_steps],
-            supplement_request=row.supplement_request,
-            fee_request=row.fee_request,
-            fees_paid_vnd=row.fees_paid_vnd,
-            partial=row.partial,
-            outcome=row.outcome,
-            outcome_reason=row.outcome_reason,
-            results=row.results,
-            completed_at=as_utc(row.completed_at) if row.completed_at else None,
-            timeline=[TimelineEntry.model_validate(event) for event in dossiers.timeline(session, code)],
-        )
+        view = dossier_view(session, row, secrets)
     return Response(view.model_dump_json(), media_type="application/json")
+
+
+def dossier_view(session: Session, row: DossierRow, secrets: LookupSecrets) -> DossierView:
+    """The dossier as the applicant and officers see it: receipt, state, children and timeline."""
+    code = row.code
+    return DossierView(
+        **_receipt(row, secrets).model_dump(),
+        parent_code=row.parent_code,
+        children=[
+            ChildDossierView(
+                dossier_code=child.code,
+                step_id=dossiers.child_step_id(child),
+                procedure_code=child.procedure_code,
+                procedure_name=child.procedure_name,
+                receiving_unit=child.receiving_unit,
+                status=child.status,
+                status_name=PortalStatus(child.status).name,
+                outcome=child.outcome,
+                partial=child.partial,
+                appointment_date=child.appointment_date,
+                completed_at=as_utc(child.completed_at) if child.completed_at else None,
+            )
+            for child in dossiers.children(session, code)
+        ],
+        original_appointment_date=row.original_appointment_date,
+        supplement_count=row.supplement_count,
+        suspended_working_hours=row.suspended_working_hours,
+        extended=row.extended,
+        apology=row.apology,
+        overdue=row.overdue,
+        overdue_without_apology=row.overdue_without_apology,
+        active_steps=[ActiveStepView.model_validate(step) for step in row.active_steps],
+        supplement_request=row.supplement_request,
+        fee_request=row.fee_request,
+        fees_paid_vnd=row.fees_paid_vnd,
+        partial=row.partial,
+        outcome=row.outcome,
+        outcome_reason=row.outcome_reason,
+        results=row.results,
+        completed_at=as_utc(row.completed_at) if row.completed_at else None,
+        timeline=[TimelineEntry.model_validate(event) for event in dossiers.timeline(session, code)],
+    )
 
 
 @router.get("/{code}/live")
