@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
@@ -38,6 +39,9 @@ from readmodel.db import engine_for, init_db
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings = get_settings()
+    # Blocking work (database reads) runs in a thread pool; past a few threads per core they only contend
+    # for the interpreter lock and the connection pool.
+    anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
     app.state.engine = engine_for(settings.sqlalchemy_url)
     init_db(app.state.engine)
     app.state.temporal = None  # connected on first use, so the API serves polls while Temporal starts

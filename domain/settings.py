@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Ho_Chi_Minh"
     receipt_cutoff: str = "15:00"
 
+    # Threads the API gives blocking work (database reads and writes).
+    api_threads: int = Field(default=8, ge=1, le=200)
+
     # Decisions and supplements wait this long for the workflow to accept them.
     update_timeout_seconds: float = 15.0
 
