@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -11,26 +10,17 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
+from domain.files import publish_once
+
 
 def load_or_create(path: Path, create: Callable[[], bytes]) -> bytes:
-    """The file's bytes; when it does not exist yet, write `create()` there without racing another process."""
+    """The file's bytes; when it does not exist yet, `create()` them there without racing another process
+    (whichever process publishes first, everyone then uses its content)."""
     try:
         return path.read_bytes()
     except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    candidate = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(create())
-    try:
-        # link() fails when another process won the race: everyone then uses the winner's key.
-        os.link(candidate, path)
-    except FileExistsError:
-        pass
-    finally:
-        candidate.unlink()
-    return path.read_bytes()
+        publish_once(path, create())
+        return path.read_bytes()
 
 
 def rsa_private_key(path: Path) -> RSAPrivateKey:

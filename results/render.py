@@ -23,8 +23,8 @@ from fpdf import FPDF
 from fpdf.fonts import TextStyle
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from domain.files import publish_once
 from results import DEFAULT_TEMPLATE, TEMPLATES
-from results.files import publish_once
 
 log = logging.getLogger(__name__)
 FONT_FAMILY = "NotoSans"

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
-from results.files import publish_once
+from domain.files import publish_once
 
 if TYPE_CHECKING:
     from domain.settings import Settings
