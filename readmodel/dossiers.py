@@ -24,8 +24,8 @@ class IdempotencyConflict(Exception):
 
 
 def dossier_code(agency_code: str, day: date, serial: int) -> str:
-    if serial > 9999:
-        raise OverflowError(f"more than 9999 dossiers received by {agency_code} on {day}")
+    """`<agency>-YYMMDD-NNNN`. A counter that receives more than 9,999 dossiers in a day goes on with a longer
+    serial rather than turning citizens away: codes stay unique, the 10,000th is `…-10000`."""
     return f"{agency_code}-{day:%y%m%d}-{serial:04d}"
 
 

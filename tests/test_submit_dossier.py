@@ -7,10 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import httpx
+from sqlalchemy import text
 from temporalio.client import Client
 
 from devstack.stack import free_port
 from domain.working_calendar import VIETNAM
+from readmodel.db import engine_for
 from tests.support import APPLICANT, VALID_FORM, deploy, submit, three_step_procedure, unique_codes, with_temporal
 
 
@@ -120,3 +122,18 @@ def test_two_api_processes_never_hand_out_the_same_code(api, stack):
         stack.kill("api-second")
     serials = sorted(int(c.rsplit("-", 1)[1]) for c in codes)
     assert serials == list(range(1, 41))
+
+
+def test_a_counter_past_9999_dossiers_in_a_day_goes_on_with_a_longer_serial(api, stack):
+    code, unit = unique_codes()
+    deploy(api, three_step_procedure(code, unit))
+    first = submit(api, code)["dossier_code"]
+    day = first.split("-")[-2]
+    with engine_for(stack.config.sqlalchemy_url).begin() as connection:
+        connection.execute(
+            text("UPDATE dossier_serial SET last = 9999 WHERE agency_code = :unit AND day = :day"),
+            {"unit": unit, "day": day},
+        )
+    response = api.post("/dossiers", json={"procedure_code": code, "applicant": APPLICANT, "form": VALID_FORM})
+    assert response.status_code == 201, response.text
+    assert response.json()["dossier_code"] == f"{unit}-{day}-10000"
