@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from temporalio.client import Client
 from tqdm import tqdm
 
@@ -353,6 +353,30 @@ async def submit_in_flight(api_url: str, count: int) -> None:
     progress.close()
 
 
+WAITING = text("SELECT count(*) FROM dossier_active_step WHERE unit_code = :unit AND awaiting = 'officer'")
+
+
+def waiting_for_officers(url: str) -> int:
+    with engine_for(url).connect() as connection:
+        return connection.execute(WAITING, {"unit": UNIT}).scalar_one()
+
+
+async def settled(url: str, expected: int, timeout: float) -> float:
+    """Seconds until `expected` bench dossiers wait for an officer (their workflows have caught up)."""
+    started = time.monotonic()
+    progress = tqdm(total=expected, desc="backlog draining", unit="dossier", leave=False)
+    try:
+        while time.monotonic() - started < timeout:
+            waiting = await asyncio.to_thread(waiting_for_officers, url)
+            progress.update(min(waiting, expected) - progress.n)
+            if waiting >= expected:
+                return time.monotonic() - started
+            await asyncio.sleep(1)
+        raise TimeoutError(f"{expected} dossiers did not settle within {timeout:.0f}s")
+    finally:
+        progress.close()
+
+
 async def inbox_ms(api_url: str, samples: int = 50) -> float:
     latencies = []
     async with httpx.AsyncClient(base_url=api_url, timeout=30) as http:
@@ -463,12 +487,15 @@ async def run(args: argparse.Namespace) -> list[Figure]:
 
         in_flight = 0
         for level in args.growth:
+            waiting_before = waiting_for_officers(stack.config.sqlalchemy_url)
             await submit_in_flight(api, level - in_flight)
+            # "In flight" means at rest, waiting for officers: measure once the burst's backlog has drained.
+            settle = await settled(stack.config.sqlalchemy_url, waiting_before + level - in_flight, args.timeout)
             in_flight = level
-            await asyncio.sleep(2)
             (rps, p99), _ = await poll_figures(api, stack.bare_url, codes, max(3, args.poll_seconds // 2), secrets)  # type: ignore[attr-defined]
             decisions = await decisions_under_load(api, 20, 1)
             figures += [
+                Figure(f"growth {level:,} in flight", "settle after the burst", round(settle, 1), "s"),
                 Figure(f"growth {level:,} in flight", "poll req/s", round(rps), "1/s"),
                 Figure(f"growth {level:,} in flight", "poll p99", round(p99, 2), "ms"),
                 Figure(f"growth {level:,} in flight", "inbox p99", round(await inbox_ms(api), 1), "ms"),
