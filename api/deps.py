@@ -14,6 +14,7 @@ from temporalio.client import Client
 
 from activities.population import PopulationClient
 from api import browser_session
+from domain.dossier import ActorRef
 from domain.lookup_secret import LookupSecrets
 from domain.settings import Settings, get_settings
 from domain.temporal import connect, ensure_search_attributes
@@ -21,7 +22,7 @@ from domain.tokens import InvalidToken
 from domain.working_calendar import WorkingCalendar, parse_cutoff
 from readmodel import organisation
 from readmodel.db import utcnow
-from readmodel.organisation import Actor, OfficerProfile
+from readmodel.organisation import OfficerProfile
 
 # Cheap dependencies are coroutines: a sync one costs every request a hop to the thread pool.
 
@@ -92,10 +93,11 @@ class Principal:
         """Where an applicant's submission comes from when no counter officer receives it."""
         return "portal" if self.kind == "portal" else "online"
 
-    def actor(self, channel: str = "api", *, role: str | None = None) -> Actor:
+    def actor(self, channel: str = "api", *, role: str | None = None, unit: str | None = None) -> ActorRef:
+        """Who acts, for the audit trail; an officer in the capacity of `role` (at `unit`, when given)."""
         if self.officer is not None:
-            capacity = self.officer.holds(role) if role else None
-            return Actor(
+            capacity = self.officer.holds(role, unit) if role else None
+            return ActorRef(
                 kind="officer",
                 actor_id=self.officer.officer_id,
                 on_behalf_of=capacity.on_behalf_of if capacity else None,
@@ -103,8 +105,8 @@ class Principal:
                 channel=channel,
             )
         if self.citizen_id is not None:
-            return Actor(kind="citizen", actor_id=self.citizen_id, channel=channel)
-        return Actor(kind=self.kind, channel=channel)
+            return ActorRef(kind="citizen", actor_id=self.citizen_id, channel=channel)
+        return ActorRef(kind=self.kind, channel=channel)
 
 
 ANONYMOUS = Principal(kind="anonymous")
@@ -177,9 +179,9 @@ async def current_administrator(officer: OfficerDep) -> OfficerProfile:
 AdministratorDep = Annotated[OfficerProfile, Depends(current_administrator)]
 
 
-async def administrator_actor(administrator: AdministratorDep) -> Actor:
+async def administrator_actor(administrator: AdministratorDep) -> ActorRef:
     capacity = administrator.holds("administrator")
-    return Actor(
+    return ActorRef(
         kind="officer",
         actor_id=administrator.officer_id,
         on_behalf_of=capacity.on_behalf_of if capacity else None,
@@ -187,7 +189,7 @@ async def administrator_actor(administrator: AdministratorDep) -> Actor:
     )
 
 
-AdministratorActorDep = Annotated[Actor, Depends(administrator_actor)]
+AdministratorActorDep = Annotated[ActorRef, Depends(administrator_actor)]
 
 
 async def get_lookup_secrets(request: Request) -> LookupSecrets:

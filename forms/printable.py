@@ -56,14 +56,14 @@ def hand_offs(events: list[Any], step_names: dict[str, str]) -> list[HandOff]:
                 step_name=step_names.get(event.step_id, event.step_id),
                 unit_code=detail.get("unit_code"),
                 role=detail.get("role"),
-                handed_over_at=_utc(event.at),
+                handed_over_at=as_utc(event.at),
                 due_at=datetime.fromisoformat(detail["due_at"]),
             )
             handoffs.append(handoff)
             open_steps[event.step_id] = handoff
         elif event.kind == "decision" and event.step_id in open_steps:
             handoff = open_steps.pop(event.step_id)
-            handoff.finished_at = _utc(event.at)
+            handoff.finished_at = as_utc(event.at)
             handoff.finished_by = event.actor
             handoff.outcome = detail.get("decision")
             if "step_due_at" in detail:
@@ -71,10 +71,6 @@ def hand_offs(events: list[Any], step_names: dict[str, str]) -> list[HandOff]:
         elif event.kind == "escalated" and event.step_id in open_steps and detail.get("action") == "reassign":
             open_steps[event.step_id].outcome = "reassigned"
     return handoffs
-
-
-def _utc(moment: datetime) -> datetime:
-    return as_utc(moment)
 
 
 def _local(moment: datetime | None, zone: ZoneInfo) -> str | None:

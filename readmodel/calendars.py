@@ -6,10 +6,11 @@ from datetime import date
 
 from sqlmodel import Session, col, select
 
+from domain.dossier import ActorRef
 from domain.units import NATIONAL
 from domain.working_calendar import WorkingCalendar
 from readmodel.db import utcnow
-from readmodel.organisation import Actor, audit
+from readmodel.organisation import audit
 from readmodel.tables import CalendarDayRow
 
 
@@ -20,7 +21,7 @@ def days(session: Session, jurisdiction: str, year: int | None = None) -> list[C
     return list(session.exec(query.order_by(col(CalendarDayRow.day))))
 
 
-def put_day(session: Session, jurisdiction: str, day: date, kind: str, reason: str, actor: Actor) -> CalendarDayRow:
+def put_day(session: Session, jurisdiction: str, day: date, kind: str, reason: str, actor: ActorRef) -> CalendarDayRow:
     row = session.get(CalendarDayRow, (jurisdiction, day))
     if row is None:
         row = CalendarDayRow(jurisdiction=jurisdiction, day=day, kind=kind, reason=reason, changed_at=utcnow())
@@ -33,7 +34,7 @@ def put_day(session: Session, jurisdiction: str, day: date, kind: str, reason: s
     return row
 
 
-def delete_day(session: Session, jurisdiction: str, day: date, actor: Actor) -> bool:
+def delete_day(session: Session, jurisdiction: str, day: date, actor: ActorRef) -> bool:
     row = session.get(CalendarDayRow, (jurisdiction, day))
     if row is None:
         return False

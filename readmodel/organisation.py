@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from domain.dossier import ActorRef
 from domain.units import Unit, UnitDirectory, shipped_units
 from readmodel.db import utcnow
 from readmodel.tables import AuditEntryRow, DelegationRow, OfficerRow, UnitRow
@@ -70,7 +71,7 @@ def register_or_change(
     model: type[Entry],
     key: str,
     values: dict[str, Any],
-    actor: Actor,
+    actor: ActorRef,
     kind: str,
     detail: dict[str, Any],
 ) -> tuple[Entry, bool]:
@@ -184,18 +185,7 @@ def delegations(session: Session, officer_id: str | None = None) -> list[Delegat
 # ----------------------------------------------------------------------------- audit trail
 
 
-@dataclass(frozen=True)
-class Actor:
-    """Who acts, for the audit trail."""
-
-    kind: str  # officer | citizen | anonymous | portal | system
-    actor_id: str | None = None
-    on_behalf_of: str | None = None
-    unit_code: str | None = None
-    channel: str = "api"
-
-
-def audit(session: Session, actor: Actor, action: str, target: str, detail: dict[str, Any] | None = None,
+def audit(session: Session, actor: ActorRef, action: str, target: str, detail: dict[str, Any] | None = None,
           at: datetime | None = None) -> None:  # fmt: skip
     """Add an audit entry to the session's transaction, so the act and its record commit together."""
     session.add(

@@ -10,9 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from domain.definition import ProcedureDefinition
-from domain.dossier import DefinitionSnapshot
+from domain.dossier import ActorRef, DefinitionSnapshot
 from readmodel.db import utcnow
-from readmodel.organisation import Actor, audit
+from readmodel.organisation import audit
 from readmodel.tables import ProcedureVersionRow
 
 
@@ -22,7 +22,7 @@ class Deployment:
     created: bool
 
 
-def deploy(session: Session, definition: ProcedureDefinition, actor: Actor | None = None) -> Deployment:
+def deploy(session: Session, definition: ProcedureDefinition, actor: ActorRef | None = None) -> Deployment:
     """Store a new version unless this exact content is already deployed (deploy is idempotent)."""
     content_hash = definition.content_hash()
     for _ in range(5):
@@ -64,7 +64,7 @@ def deploy(session: Session, definition: ProcedureDefinition, actor: Actor | Non
     raise RuntimeError(f"could not deploy {definition.code}: too much concurrent deployment")
 
 
-def retire(session: Session, code: str, actor: Actor | None = None) -> datetime:
+def retire(session: Session, code: str, actor: ActorRef | None = None) -> datetime:
     moment = utcnow()
     session.execute(
         update(ProcedureVersionRow)
@@ -77,7 +77,7 @@ def retire(session: Session, code: str, actor: Actor | None = None) -> datetime:
     return moment
 
 
-def reactivate(session: Session, code: str, actor: Actor | None = None) -> None:
+def reactivate(session: Session, code: str, actor: ActorRef | None = None) -> None:
     session.execute(update(ProcedureVersionRow).where(col(ProcedureVersionRow.code) == code).values(retired_at=None))
     if actor is not None:
         audit(session, actor, "procedure_reactivated", code)

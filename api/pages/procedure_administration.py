@@ -4,7 +4,6 @@ the error and the line it points at)."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Annotated, Any
 
 import yaml
@@ -18,16 +17,16 @@ from api.pages.rendering import render
 from api.routes.procedures import MAX_DEFINITION_BYTES
 from domain.definition import DefinitionInvalid, ProcedureDefinition, parse_definition
 from domain.definition_source import line_of
+from domain.dossier import ActorRef
 from readmodel import procedures
-from readmodel.organisation import Actor
 
 router = APIRouter(prefix="/admin/procedures", include_in_schema=False, dependencies=[Depends(csrf_protected)])
 ProcedureCode = Annotated[str, Path(min_length=1, max_length=40)]
 
 
-def web_actor(actor: Actor) -> Actor:
+def web_actor(actor: ActorRef) -> ActorRef:
     """An administrator acting through the pages: the audit trail says so (channel `web`)."""
-    return dataclasses.replace(actor, channel="web")
+    return actor.model_copy(update={"channel": "web"})
 
 
 @router.get("")

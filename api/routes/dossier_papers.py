@@ -8,13 +8,15 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
+from sqlmodel import Session
 
 from api.access import ReadableDossier
 from api.deps import LookupSecretsDep, SessionDep, SettingsDep
 from api.routes.dossiers import _definition_of, _receipt
-from forms.printable import Timeliness, hand_offs, render_process_control_slip, render_receipt
+from forms.printable import HandOff, Timeliness, hand_offs, render_process_control_slip, render_receipt
 from readmodel import dossiers, organisation
 from readmodel.db import utcnow
+from readmodel.tables import DossierRow
 
 router = APIRouter(prefix="/dossiers", tags=["dossiers"])
 
@@ -50,7 +52,7 @@ def receipt_page(row: ReadableDossier, session: SessionDep, secrets: LookupSecre
     )
 
 
-def _hand_offs(row: ReadableDossier, session: SessionDep):  # noqa: ANN202
+def _hand_offs(row: DossierRow, session: Session) -> list[HandOff]:
     definition = _definition_of(session, row).definition
     names = {step.id: step.name for _, step in definition.all_steps()}
     return hand_offs(dossiers.events(session, row.code), names)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
@@ -307,7 +306,7 @@ def _submitter(
                 ["body", "receiving_unit"],
                 f"{receiving_unit!r} does not receive this procedure online; one of: {', '.join(definition_receiving)}",
             )
-        return Channel.online, receiving_unit, ActorRef(**asdict(principal.actor(principal.channel)))
+        return Channel.online, receiving_unit, principal.actor(principal.channel)
     capacity = principal.officer.holds("reception", body.receiving_unit)
     if capacity is None:
         where = f" at {body.receiving_unit}" if body.receiving_unit else ""
@@ -317,9 +316,7 @@ def _submitter(
     channel = body.channel or Channel.in_person
     if channel == Channel.online:
         raise field_error(["body", "channel"], "an officer receives dossiers in person or by post")
-    actor = ActorRef(kind="officer", actor_id=principal.officer.officer_id, on_behalf_of=capacity.on_behalf_of,
-                     unit_code=capacity.unit_code, channel=channel.name)  # fmt: skip
-    return channel, capacity.unit_code, actor
+    return channel, capacity.unit_code, principal.actor(channel.name, role="reception", unit=capacity.unit_code)
 
 
 def _register_submission(
@@ -685,12 +682,9 @@ def _officer_ref(officer: OfficerProfile) -> OfficerRef:
 
 def _applicant_actor(principal: Principal, row: DossierRow) -> ActorRef:
     if principal.officer is not None:
-        counter = principal.officer.holds("reception", row.receiving_unit) or principal.officer.holds("reception")
-        return ActorRef(kind="officer", actor_id=principal.officer.officer_id,
-                        on_behalf_of=counter.on_behalf_of if counter else None,
-                        unit_code=counter.unit_code if counter else principal.officer.unit_code,
-                        channel="in_person")  # fmt: skip
-    return ActorRef(**asdict(principal.actor("online")))
+        at_counter = principal.officer.holds("reception", row.receiving_unit) is not None
+        return principal.actor("in_person", role="reception", unit=row.receiving_unit if at_counter else None)
+    return principal.actor("online")
 
 
 async def _update(client: Client, settings: Settings, code: str, update: Any, message: Any) -> MessageAccepted:

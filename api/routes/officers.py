@@ -12,9 +12,9 @@ from sqlmodel import col, select
 from api.deps import AdministratorActorDep, AdministratorDep, OfficerDep, SessionDep
 from api.errors import field_error
 from domain.definition import AGENCY_CODE, AgencyCode
+from domain.dossier import ActorRef
 from readmodel import organisation
 from readmodel.db import as_utc, utcnow
-from readmodel.organisation import Actor
 from readmodel.tables import DelegationRow, OfficerRow, UnitRow
 
 router = APIRouter(prefix="/officers", tags=["officers"])
@@ -121,11 +121,11 @@ def put_officer(
     return OfficerOut.of(row)
 
 
-def _may_manage_delegations(officer: OfficerDep, delegator_id: str) -> Actor:
+def _may_manage_delegations(officer: OfficerDep, delegator_id: str) -> ActorRef:
     """Administrators, and the delegator for their own roles."""
     if officer.officer_id != delegator_id and officer.holds("administrator") is None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "only the delegator or an administrator manages delegations")
-    return Actor(kind="officer", actor_id=officer.officer_id, unit_code=officer.unit_code)
+    return ActorRef(kind="officer", actor_id=officer.officer_id, unit_code=officer.unit_code)
 
 
 @router.get("/{officer_id}/delegations")
