@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import sys
+
+# Temporal's sandbox executes the workflow module afresh for every workflow it starts: without its bytecode
+# cached (PYTHONDONTWRITEBYTECODE, a fresh checkout) that means compiling 1,300 lines each time.
+sys.dont_write_bytecode = False
+
 import asyncio
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
-from temporalio.worker import Worker
+from sqlalchemy.engine import Engine
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.agencies import AgencyActivities
 from activities.legal_clock import LegalClockActivities
+from activities.publishing import PublishingActivities
 from activities.read_model import ReadModelActivities
 from activities.result_store import ResultStoreClient
 from activities.results import ResultActivities
@@ -26,6 +38,43 @@ from workflows.dossier import DossierWorkflow
 log = logging.getLogger("motcua.worker")
 
 
+@dataclass(frozen=True)
+class AgencyEndpoints:
+    portal: str
+    agency_systems: str
+    result_store: str
+
+
+def dossier_activities(
+    engine: Engine,
+    calendar: WorkingCalendar,
+    http: httpx.AsyncClient,
+    endpoints: AgencyEndpoints,
+    issuer: ResultIssuer,
+    *,
+    portal_ride_along_seconds: float,
+) -> list[Callable[..., Any]]:
+    """Every activity a dossier workflow calls, old histories' included, built on the worker's dependencies."""
+    read_model = ReadModelActivities(engine, calendar)
+    legal_clock = LegalClockActivities(engine, calendar)
+    agencies = AgencyActivities(
+        http, portal_base_url=endpoints.portal, agency_systems_base_url=endpoints.agency_systems
+    )
+    publishing = PublishingActivities(read_model, agencies, ride_along_seconds=portal_ride_along_seconds)
+    results = ResultActivities(engine, issuer, ResultStoreClient(http, endpoints.result_store))
+    return [
+        publishing.publish_transitions,
+        read_model.record_transitions,
+        read_model.register_child_dossier,
+        legal_clock.plan_step,
+        legal_clock.shift_for_suspension,
+        legal_clock.appointment_deadline,
+        agencies.call_system,
+        agencies.push_portal_status,
+        results.issue_results,
+    ]
+
+
 async def run_worker(settings: Settings) -> None:
     client = await connect(settings)
     await ensure_search_attributes(client, settings.temporal_namespace)
@@ -35,45 +84,40 @@ async def run_worker(settings: Settings) -> None:
     headers = {"Authorization": f"Bearer {settings.agency_api_token}"} if settings.agency_api_token else {}
     async with httpx.AsyncClient(timeout=timeout, headers=headers) as http:
         calendar = WorkingCalendar(settings.timezone, parse_cutoff(settings.receipt_cutoff))
-        read_model = ReadModelActivities(engine, calendar)
-        legal_clock = LegalClockActivities(engine, calendar)
-        agencies = AgencyActivities(
-            http,
-            portal_base_url=settings.portal_base_url,
-            agency_systems_base_url=settings.agency_systems_base_url,
-        )
-        results = ResultActivities(
+        renderer = ResultRenderer(settings.data_dir / "fonts", processes=settings.document_processes)
+        activities = dossier_activities(
             engine,
-            ResultIssuer(
-                engine,
-                SigningAuthority.from_settings(settings),
-                ResultRenderer(settings.data_dir / "fonts"),
-                public_base_url=settings.public_base_url,
+            calendar,
+            http,
+            AgencyEndpoints(
+                portal=settings.portal_base_url,
+                agency_systems=settings.agency_systems_base_url,
+                result_store=settings.result_store_base_url,
             ),
-            ResultStoreClient(http, settings.result_store_base_url),
+            ResultIssuer(
+                engine, SigningAuthority.from_settings(settings), renderer, public_base_url=settings.public_base_url
+            ),
+            portal_ride_along_seconds=settings.portal_ride_along_seconds,
         )
         with ThreadPoolExecutor(max_workers=64, thread_name_prefix="read-model") as executor:
             worker = Worker(
                 client,
                 task_queue=settings.task_queue,
                 workflows=[DossierWorkflow],
-                activities=[
-                    read_model.record_transitions,
-                    read_model.register_child_dossier,
-                    legal_clock.plan_step,
-                    legal_clock.shift_for_suspension,
-                    legal_clock.appointment_deadline,
-                    agencies.call_system,
-                    agencies.push_portal_status,
-                    results.issue_results,
-                ],
+                activities=activities,
                 activity_executor=executor,
                 max_concurrent_activities=64,
+                # The sandbox re-imports the workflow module for each new workflow and wraps every payload
+                # the worker decodes; the suite runs with it on, so a non-deterministic call fails a test.
+                workflow_runner=SandboxedWorkflowRunner() if settings.workflow_sandbox else UnsandboxedWorkflowRunner(),
             )
             log.info(
                 "worker polling task queue %r on %s", settings.task_queue, settings.temporal_address or "dev server"
             )
-            await worker.run()
+            try:
+                await worker.run()
+            finally:
+                renderer.close()
 
 
 def main() -> None:

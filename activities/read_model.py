@@ -28,6 +28,9 @@ class ReadModelActivities:
     @activity.defn
     def record_transitions(self, batch: TransitionBatch) -> None:
         """Apply a dossier's queued transitions in order, in one database transaction."""
+        self.write_transitions(batch)
+
+    def write_transitions(self, batch: TransitionBatch) -> None:
         with Session(self._engine) as session:
             applied = dossiers.apply_transitions(session, batch.transitions)
         for transition, fresh in zip(batch.transitions, applied, strict=True):

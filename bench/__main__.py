@@ -176,6 +176,39 @@ async def drive_baseline(address: str, count: int, concurrency: int) -> dict[str
     return {"per_second": count / elapsed, "submit_ms": start_ms, "decide_ms": update_ms, "seconds": elapsed}
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process and of every process under it (the worker's rendering processes)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        todo += children.get(current, [])
+    return total
+
+
+def cpu_now(pids: dict[str, int]) -> dict[str, float]:
+    return {"clients (the bench)": time.process_time(), **{name: cpu_seconds(pid) for name, pid in pids.items()}}
+
+
+def cpu_per_dossier(pids: dict[str, int], before: dict[str, float], count: int) -> list[Figure]:
+    after = cpu_now(pids)
+    return [
+        Figure("throughput", f"CPU per dossier: {name}", round((after[name] - before[name]) / count * 1000, 1), "ms")
+        for name in after
+    ]
+
+
 # -------------------------------------------------------------------------------- polling
 
 
@@ -456,7 +489,10 @@ async def run(args: argparse.Namespace) -> list[Figure]:
         await asyncio.wait_for(drive_product(api, 5, 5), 120)
         await asyncio.wait_for(drive_baseline(stack.config.address, 5, 5), 120)
 
+        pids = {name: process.pid for name, process in stack.processes.items()}
+        cpu_before = cpu_now(pids)
         product = await asyncio.wait_for(drive_product(api, args.dossiers, args.concurrency), args.timeout)
+        product_cpu = cpu_per_dossier(pids, cpu_before, args.dossiers)
         baseline = await asyncio.wait_for(
             drive_baseline(stack.config.address, args.dossiers, args.concurrency), args.timeout
         )
@@ -469,6 +505,7 @@ async def run(args: argparse.Namespace) -> list[Figure]:
             Figure("throughput", "decide p50", round(pct(product["decide_ms"], 50), 1), "ms", round(pct(baseline["decide_ms"], 50), 1)),
             Figure("throughput", "decide p95", round(pct(product["decide_ms"], 95), 1), "ms", round(pct(baseline["decide_ms"], 95), 1)),
             Figure("throughput", "decide p99", round(pct(product["decide_ms"], 99), 1), "ms", round(pct(baseline["decide_ms"], 99), 1)),
+            *product_cpu,
         ]  # fmt: skip
 
         latencies = await decisions_under_load(api, args.decisions, args.background_rate)
@@ -531,7 +568,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=100_000, help="dossiers seeded in the read model for polling")
     parser.add_argument("--poll-seconds", type=int, default=10)
     parser.add_argument("--timeout", type=float, default=900, help="seconds a throughput run may take")
-    parser.add_argument("--growth", type=lambda s: [int(x) for x in s.split(",")], default=[1000, 2000])
+    parser.add_argument("--growth", type=lambda s: [int(x) for x in s.split(",") if x], default=[1000, 2000])
     args = parser.parse_args()
     figures = asyncio.run(run(args))
     print_table(figures)

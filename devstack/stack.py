@@ -158,6 +158,11 @@ class Stack:
             "--ip", "127.0.0.1",
             "--port", str(self.config.temporal_port),
             "--db-filename", str(self.config.data_dir / "temporal.sqlite3"),
+            # A write-ahead log with a full sync: still one fsync per commit (nothing acknowledged is lost,
+            # even on power loss), but no rollback journal to write and sync besides the database; this
+            # nearly doubles the workflows the dev server carries (measured with the bench baseline).
+            "--sqlite-pragma", "journal_mode=wal",
+            "--sqlite-pragma", "synchronous=full",
             "--namespace", self.config.temporal_namespace,
             "--log-level", "warn",
         ]  # fmt: skip

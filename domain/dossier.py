@@ -362,6 +362,17 @@ class PortalStatusPush(BaseModel):
     note: str | None = None
 
 
+class PublishBatch(BaseModel):
+    """Transitions for the read model and, riding along, the portal pushes queued with them."""
+
+    transitions: list[Transition]
+    portal_pushes: list[PortalStatusPush] = []
+
+
+class Published(BaseModel):
+    portal_pushed: int  # how many of the batch's portal pushes, from the first, the portal took
+
+
 class SystemCall(BaseModel):
     dossier_code: str
     system: str

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     agency_systems_base_url: str = "http://127.0.0.1:8100/systems"
     agency_api_token: str | None = Field(default=None, description="Bearer token sent to agency systems")
     agency_call_timeout_seconds: float = 10.0
+    # How long a portal push may take when it rides along with a read-model write; beyond, the workflow's own
+    # portal lane retries it, so that a slow portal never delays what officers and citizens see.
+    portal_ride_along_seconds: float = Field(default=1.0, ge=0)
     # The electronic result store (kho kết quả điện tử) where issued results are deposited.
     result_store_base_url: str = "http://127.0.0.1:8100/result-store"
     # Where citizens reach the API; printed on every result so anyone can verify it.
@@ -83,6 +86,14 @@ class Settings(BaseSettings):
 
     # Threads the API gives blocking work (database reads and writes).
     api_threads: int = Field(default=8, ge=1, le=200)
+
+    # Run workflows in Temporal's sandbox, which catches non-deterministic calls as they happen at a cost of
+    # about a fifth of the worker's CPU. The test suite turns it on; workers in service run without it.
+    workflow_sandbox: bool = False
+
+    # Processes the worker renders result documents in, beside its own: rendering a PDF is CPU-bound Python
+    # and would otherwise hold the interpreter that runs workflow tasks. 0 renders inside the worker.
+    document_processes: int = Field(default=1, ge=0, le=64)
 
     # Decisions and supplements wait this long for the workflow to accept them.
     update_timeout_seconds: float = 15.0

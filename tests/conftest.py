@@ -16,6 +16,10 @@ from readmodel.db import engine_for
 from tests import support
 from tests.browser import browser, new_page  # noqa: F401  (the page tests' fixtures: a real Chromium)
 
+# Every worker the suite starts runs its workflows in Temporal's sandbox (off in service, for speed), so a
+# non-deterministic call in workflow code fails the suite.
+os.environ.setdefault("WORKFLOW_SANDBOX", "true")
+
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:

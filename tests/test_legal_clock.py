@@ -27,11 +27,6 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.agencies import AgencyActivities
-from activities.legal_clock import LegalClockActivities
-from activities.read_model import ReadModelActivities
-from activities.result_store import ResultStoreClient
-from activities.results import ResultActivities
 from domain.definition import parse_definition
 from domain.dossier import (
     ApologySubmission,
@@ -55,10 +50,11 @@ from readmodel.tables import DossierRow
 from results.issuing import ResultIssuer
 from results.render import ResultRenderer
 from results.signing import SigningAuthority
+from worker import AgencyEndpoints, dossier_activities
 from workflows.dossier import DossierWorkflow
 
 TEST_SERVER = PROJECT_ROOT / "devstack" / "temporal-test-server" / "temporal-test-server"
-UNIT = "H29.50.05.13"
+UNIT = "H29.50.05.27"  # a ward no other test receives at: dossier codes restart in each fresh database
 LEADER_UNIT = "H29.22"
 CALENDAR = WorkingCalendar()
 _serial = itertools.count(1)
@@ -176,36 +172,29 @@ async def legal_clock(simulator_url: str, folder: Path) -> AsyncIterator[Clock]:
         engine = engine_for(f"sqlite:///{folder / 'clock.sqlite3'}")
         init_db(engine)
         async with httpx.AsyncClient(timeout=10) as http:
-            agencies = AgencyActivities(
-                http, portal_base_url=f"{simulator_url}/portal", agency_systems_base_url=f"{simulator_url}/systems"
-            )
-            read_model = ReadModelActivities(engine, CALENDAR)
-            clock = LegalClockActivities(engine, CALENDAR)
-            results = ResultActivities(
+            activities = dossier_activities(
                 engine,
+                CALENDAR,
+                http,
+                AgencyEndpoints(
+                    portal=f"{simulator_url}/portal",
+                    agency_systems=f"{simulator_url}/systems",
+                    result_store=f"{simulator_url}/result-store",
+                ),
                 ResultIssuer(
                     engine,
                     SigningAuthority(folder / "signing", generate=True),
                     ResultRenderer(folder / "fonts"),
                     public_base_url="http://127.0.0.1:8000",
                 ),
-                ResultStoreClient(http, f"{simulator_url}/result-store"),
+                portal_ride_along_seconds=1.0,
             )
             with ThreadPoolExecutor(max_workers=8) as executor:
                 async with Worker(
                     env.client,
                     task_queue="legal-clock",
                     workflows=[DossierWorkflow],
-                    activities=[
-                        read_model.record_transitions,
-                        read_model.register_child_dossier,
-                        clock.plan_step,
-                        clock.shift_for_suspension,
-                        clock.appointment_deadline,
-                        agencies.call_system,
-                        agencies.push_portal_status,
-                        results.issue_results,
-                    ],
+                    activities=activities,
                     activity_executor=executor,
                 ):
                     yield Clock(env, engine)

@@ -19,12 +19,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.common import (
+    RetryPolicy,
+    SearchAttributeKey,
+    SearchAttributePair,
+    SearchAttributeUpdate,
+    TypedSearchAttributes,
+)
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.agencies import AgencyActivities
     from activities.legal_clock import LegalClockActivities
+    from activities.publishing import PublishingActivities
     from activities.read_model import ReadModelActivities
     from activities.results import ResultActivities
     from domain import expressions
@@ -51,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
         PaymentSubmission,
         PortalStatus,
         PortalStatusPush,
+        PublishBatch,
         RefusedMessage,
         StepClock,
         StepClockPlan,
@@ -92,6 +100,10 @@ SIGNED_RESULTS = "signed-results"
 # on past a child that stopped with it. Earlier histories replay the old path.
 STOP_CHILDREN_WITH_PARENT = "stop-children-with-parent"
 NOT_YOUR_STEP = "NotYourStep"
+# Since this patch what one workflow task decides is published together: its transitions and the portal pushes
+# queued with them in one activity (the portal lane takes over when the portal is slow or down), and its search
+# attribute changes in one upsert. Earlier histories replay one activity per lane and an upsert per transition.
+PUBLISH_TOGETHER = "publish-together"
 
 
 class _Refused(Exception):
@@ -131,6 +143,9 @@ class DossierWorkflow:
         self._indexed_units = ""
         self._portal_queue: list[PortalStatusPush] = []
         self._portal_pushed_status: PortalStatus | None = None
+        self._portal_lane_pushing = False
+        self._publish_together: bool | None = None
+        self._pending_attributes: dict[str, SearchAttributeUpdate] = {}
         self._branch_outcomes: dict[str, str] = {}  # branch id → done | refused
         self._paid_steps: set[str] = set()
         # Results of interconnected child dossiers, with the position of the step that started each: they
@@ -152,6 +167,7 @@ class DossierWorkflow:
     async def run(self, input: DossierInput) -> DossierOutcome:
         portal_lane = asyncio.create_task(self._push_to_portal_in_order())
         read_model_lane = asyncio.create_task(self._write_read_model_in_order())
+        index_lane = asyncio.create_task(self._index_once_per_task())
         await self._record(
             DossierEvent(
                 kind="submitted",
@@ -192,10 +208,16 @@ class DossierWorkflow:
             self._mark_applied(self._withdrawal[0])
         # Late messages still get their answer; the read model and the portal hear everything before we end.
         await workflow.wait_condition(
-            lambda: workflow.all_handlers_finished() and not self._portal_queue and not self._record_queue
+            lambda: (
+                workflow.all_handlers_finished()
+                and not self._portal_queue
+                and not self._record_queue
+                and not self._pending_attributes
+            )
         )
         portal_lane.cancel()
         read_model_lane.cancel()
+        index_lane.cancel()
         assert self._state.outcome is not None
         return DossierOutcome(
             dossier_code=input.dossier_code,
@@ -1287,7 +1309,9 @@ class DossierWorkflow:
                     )
                 )
                 attributes.append(DOSSIER_STATUS.value_set(state.status.name))
-            if attributes:
+            if attributes and self._publishing_together():
+                self._pending_attributes.update((update.key.name, update) for update in attributes)
+            elif attributes:
                 workflow.upsert_search_attributes(attributes)
         self._record_queue.append(
             Transition(
@@ -1300,29 +1324,60 @@ class DossierWorkflow:
         )
         return seq
 
+    def _publishing_together(self) -> bool:
+        if self._publish_together is None:
+            self._publish_together = workflow.patched(PUBLISH_TOGETHER)
+        return self._publish_together
+
     async def _write_read_model_in_order(self) -> None:
-        """The read model hears every transition once, in order; what queued meanwhile goes in one batch."""
+        """The read model hears every transition once, in order; what queued meanwhile goes in one batch, with
+        the portal pushes queued so far riding along unless the portal lane is retrying one."""
         while True:
             await workflow.wait_condition(lambda: bool(self._record_queue))
             batch = self._record_queue[:100]
-            await workflow.execute_activity_method(
-                ReadModelActivities.record_transitions,
-                TransitionBatch(transitions=batch),
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=READ_MODEL_RETRY,
-            )
+            if not self._publishing_together():
+                await workflow.execute_activity_method(
+                    ReadModelActivities.record_transitions,
+                    TransitionBatch(transitions=batch),
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=READ_MODEL_RETRY,
+                )
+            else:
+                pushes = [] if self._portal_lane_pushing else list(self._portal_queue)
+                published = await workflow.execute_activity_method(
+                    PublishingActivities.publish_transitions,
+                    PublishBatch(transitions=batch, portal_pushes=pushes),
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=READ_MODEL_RETRY,
+                )
+                # Only this lane and the portal lane take from the front of the queue, never both at once.
+                del self._portal_queue[: published.portal_pushed]
             del self._record_queue[: len(batch)]
             self._recorded_seq = batch[-1].seq
 
     async def _push_to_portal_in_order(self) -> None:
-        """The portal hears every status change, in order; a slow portal never holds an officer's work."""
+        """The portal hears every status change, in order; a slow portal never holds an officer's work. Pushes
+        ride along with the read-model writes; this lane takes those the portal did not take there."""
         while True:
-            await workflow.wait_condition(lambda: bool(self._portal_queue))
+            if self._publishing_together():
+                # A push is queued together with its transition: leave it to the read-model lane first.
+                await workflow.wait_condition(lambda: bool(self._portal_queue) and not self._record_queue)
+            else:
+                await workflow.wait_condition(lambda: bool(self._portal_queue))
             push = self._portal_queue[0]
+            self._portal_lane_pushing = True
             await workflow.execute_activity_method(
                 AgencyActivities.push_portal_status,
                 push,
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=AGENCY_RETRY,
             )
+            self._portal_lane_pushing = False
             self._portal_queue.pop(0)
+
+    async def _index_once_per_task(self) -> None:
+        """The search attributes changed during a workflow task, in one upsert at its end."""
+        while True:
+            await workflow.wait_condition(lambda: bool(self._pending_attributes))
+            workflow.upsert_search_attributes(list(self._pending_attributes.values()))
+            self._pending_attributes.clear()
