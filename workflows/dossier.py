@@ -101,8 +101,9 @@ SIGNED_RESULTS = "signed-results"
 STOP_CHILDREN_WITH_PARENT = "stop-children-with-parent"
 NOT_YOUR_STEP = "NotYourStep"
 # Since this patch what one workflow task decides is published together: its transitions and the portal pushes
-# queued with them in one activity (the portal lane takes over when the portal is slow or down), and its search
-# attribute changes in one upsert. Earlier histories replay one activity per lane and an upsert per transition.
+# queued with them in one activity (the portal lane takes over when the portal is slow or down), the search
+# attributes changed since the last batch in one upsert. Earlier histories replay one activity per lane and an
+# upsert per transition.
 PUBLISH_TOGETHER = "publish-together"
 
 
@@ -167,7 +168,6 @@ class DossierWorkflow:
     async def run(self, input: DossierInput) -> DossierOutcome:
         portal_lane = asyncio.create_task(self._push_to_portal_in_order())
         read_model_lane = asyncio.create_task(self._write_read_model_in_order())
-        index_lane = asyncio.create_task(self._index_once_per_task())
         await self._record(
             DossierEvent(
                 kind="submitted",
@@ -208,16 +208,10 @@ class DossierWorkflow:
             self._mark_applied(self._withdrawal[0])
         # Late messages still get their answer; the read model and the portal hear everything before we end.
         await workflow.wait_condition(
-            lambda: (
-                workflow.all_handlers_finished()
-                and not self._portal_queue
-                and not self._record_queue
-                and not self._pending_attributes
-            )
+            lambda: workflow.all_handlers_finished() and not self._portal_queue and not self._record_queue
         )
         portal_lane.cancel()
         read_model_lane.cancel()
-        index_lane.cancel()
         assert self._state.outcome is not None
         return DossierOutcome(
             dossier_code=input.dossier_code,
@@ -1343,6 +1337,10 @@ class DossierWorkflow:
                     retry_policy=READ_MODEL_RETRY,
                 )
             else:
+                # The search attributes follow the read model: what changed since the last batch, in one upsert.
+                if self._pending_attributes:
+                    workflow.upsert_search_attributes(list(self._pending_attributes.values()))
+                    self._pending_attributes.clear()
                 pushes = [] if self._portal_lane_pushing else list(self._portal_queue)
                 published = await workflow.execute_activity_method(
                     PublishingActivities.publish_transitions,
@@ -1374,10 +1372,3 @@ class DossierWorkflow:
             )
             self._portal_lane_pushing = False
             self._portal_queue.pop(0)
-
-    async def _index_once_per_task(self) -> None:
-        """The search attributes changed during a workflow task, in one upsert at its end."""
-        while True:
-            await workflow.wait_condition(lambda: bool(self._pending_attributes))
-            workflow.upsert_search_attributes(list(self._pending_attributes.values()))
-            self._pending_attributes.clear()
