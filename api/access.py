@@ -55,13 +55,23 @@ def readable_dossier(
 def authorize_read(
     session: Session, code: str, principal: Principal, secrets: LookupSecrets, secret: str | None
 ) -> DossierRow:
+    require_credentials(principal, secret)
+    return check_readable(_load(session, code), code, principal, secrets, secret)
+
+
+def require_credentials(principal: Principal, secret: str | None) -> None:
     if principal.kind == "anonymous" and not secret:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "sign in, or give the lookup secret printed on the receipt (X-Lookup-Secret header)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    row = _load(session, code)
+
+
+def check_readable(
+    row: DossierRow | None, code: str, principal: Principal, secrets: LookupSecrets, secret: str | None
+) -> DossierRow:
+    """The row, if the caller may read it; else 404 as for a dossier that does not exist."""
     if row is None:
         raise _not_found(code)
     if _secret_opens(secrets, row, secret):

@@ -34,7 +34,7 @@ AWAITING = {"officer": "Chờ cán bộ", "applicant": "Chờ người nộp", "
 
 
 def dossier_context(request: Request, row: DossierRow, session: Session, secrets: LookupSecrets) -> dict[str, Any]:
-    view = dossier_view(session, row, secrets)
+    view = dossier_view(session.connection(), row, secrets)
     results = list_results(row, session) if row.status == PortalStatus.result_returned else []
     return {
         "row": row,

@@ -11,14 +11,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, HTTPException, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 from temporalio.client import Client, RPCTimeoutOrCancelledError, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.access import ApplicantDossier, DossierCode, OfficerDossier, authorize_read
+from api.access import ApplicantDossier, DossierCode, OfficerDossier, check_readable, require_credentials
 from api.deps import (
     CalendarDep,
     LookupSecretDep,
@@ -475,13 +475,14 @@ async def get_dossier(
 def _dossier_view(
     engine: Engine, code: str, principal: Principal, secrets: LookupSecrets, secret: str | None
 ) -> Response:
-    with Session(engine) as session:
-        row = authorize_read(session, code, principal, secrets, secret)
-        view = dossier_view(session, row, secrets)
+    require_credentials(principal, secret)
+    with engine.connect() as connection:
+        row = check_readable(dossiers.read_only(connection, code), code, principal, secrets, secret)
+        view = dossier_view(connection, row, secrets)
     return Response(view.model_dump_json(), media_type="application/json")
 
 
-def dossier_view(session: Session, row: DossierRow, secrets: LookupSecrets) -> DossierView:
+def dossier_view(connection: Connection, row: DossierRow, secrets: LookupSecrets) -> DossierView:
     """The dossier as the applicant and officers see it: receipt, state, children and timeline."""
     code = row.code
     return DossierView(
@@ -489,19 +490,19 @@ def dossier_view(session: Session, row: DossierRow, secrets: LookupSecrets) -> D
         parent_code=row.parent_code,
         children=[
             ChildDossierView(
-                dossier_code=child.code,
-                step_id=dossiers.child_step_id(child),
-                procedure_code=child.procedure_code,
-                procedure_name=child.procedure_name,
-                receiving_unit=child.receiving_unit,
-                status=child.status,
-                status_name=PortalStatus(child.status).name,
-                outcome=child.outcome,
-                partial=child.partial,
-                appointment_date=child.appointment_date,
-                completed_at=as_utc(child.completed_at) if child.completed_at else None,
+                dossier_code=child["code"],
+                step_id=dossiers.child_step_id(child["idempotency_key"]),
+                procedure_code=child["procedure_code"],
+                procedure_name=child["procedure_name"],
+                receiving_unit=child["receiving_unit"],
+                status=child["status"],
+                status_name=PortalStatus(child["status"]).name,
+                outcome=child["outcome"],
+                partial=child["partial"],
+                appointment_date=child["appointment_date"],
+                completed_at=as_utc(child["completed_at"]) if child["completed_at"] else None,
             )
-            for child in dossiers.children(session, code)
+            for child in dossiers.children(connection, code)
         ],
         original_appointment_date=row.original_appointment_date,
         supplement_count=row.supplement_count,
@@ -519,7 +520,7 @@ def dossier_view(session: Session, row: DossierRow, secrets: LookupSecrets) -> D
         outcome_reason=row.outcome_reason,
         results=row.results,
         completed_at=as_utc(row.completed_at) if row.completed_at else None,
-        timeline=[TimelineEntry.model_validate(event) for event in dossiers.timeline(session, code)],
+        timeline=[TimelineEntry.model_validate(event) for event in dossiers.timeline(connection, code)],
     )
 
 
