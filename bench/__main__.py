@@ -423,7 +423,7 @@ async def inbox_ms(api_url: str, samples: int = 50) -> float:
 # ----------------------------------------------------------------------------------- main
 
 
-def start_stack(data_dir: Path) -> tuple[Stack, list[subprocess.Popen[bytes]]]:
+def start_stack(data_dir: Path, api_processes: int = 1) -> tuple[Stack, list[subprocess.Popen[bytes]]]:
     shutil.rmtree(data_dir, ignore_errors=True)
     config = StackConfig(
         data_dir=data_dir,
@@ -433,6 +433,7 @@ def start_stack(data_dir: Path) -> tuple[Stack, list[subprocess.Popen[bytes]]]:
         temporal_ui=False,
         temporal_address=os.environ.get("TEMPORAL_ADDRESS"),
         database_url=os.environ.get("DATABASE_URL"),
+        api_processes=api_processes,
     )
     stack = Stack(config)
     stack.start()
@@ -445,7 +446,7 @@ def start_stack(data_dir: Path) -> tuple[Stack, list[subprocess.Popen[bytes]]]:
         ),
         subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "bench.bare_api:app", "--host", "127.0.0.1", "--port", str(bare_port),
-             "--log-level", "warning", "--no-access-log"],
+             "--log-level", "warning", "--no-access-log", "--workers", str(api_processes)],
             cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         ),
     ]  # fmt: skip
@@ -475,7 +476,7 @@ def register_officers(config: StackConfig, admin: dict[str, str]) -> dict[str, d
 
 async def run(args: argparse.Namespace) -> list[Figure]:
     RESULTS.mkdir(exist_ok=True)
-    stack, extra = start_stack(RESULTS / "stack")
+    stack, extra = start_stack(RESULTS / "stack", args.api_processes)
     figures: list[Figure] = []
     try:
         api = stack.config.api_url
@@ -567,6 +568,9 @@ def main() -> None:
     parser.add_argument("--background-rate", type=float, default=5.0, help="submissions per second meanwhile")
     parser.add_argument("--seed", type=int, default=100_000, help="dossiers seeded in the read model for polling")
     parser.add_argument("--poll-seconds", type=int, default=10)
+    parser.add_argument(
+        "--api-processes", type=int, default=1, help="processes of the API and of the bare baseline API alike"
+    )
     parser.add_argument("--timeout", type=float, default=900, help="seconds a throughput run may take")
     parser.add_argument("--growth", type=lambda s: [int(x) for x in s.split(",") if x], default=[1000, 2000])
     args = parser.parse_args()

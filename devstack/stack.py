@@ -64,6 +64,8 @@ class StackConfig:
     console_logs: bool = False  # worker and API log to the console (make run) or to files (tests)
     portal_api_key: str = "dev-portal-key"  # shared by the API and the simulator's portal (development only)
     extra_env: dict[str, str] = field(default_factory=dict)
+    # API processes behind one port (uvicorn's --workers): polling is CPU-bound Python, one core per process.
+    api_processes: int = 1
     # Development only: this officer id holds the administrator role (production sets its own, or none).
     bootstrap_administrator: str = "admin"
 
@@ -185,7 +187,8 @@ class Stack:
     def start_api(self, name: str = "api", port: int | None = None) -> str:
         """Start an API process (a second one shares the database and Temporal); return its URL."""
         port = port or self.config.api_port
-        self._spawn(name, self._uvicorn("api.main:app", port), to_console=self.config.console_logs)
+        command = self._uvicorn("api.main:app", port, processes=self.config.api_processes)
+        self._spawn(name, command, to_console=self.config.console_logs)
         url = f"http://127.0.0.1:{port}"
         self._wait_for_http(name, f"{url}/health")
         return url
@@ -220,11 +223,12 @@ class Stack:
 
     # ----------------------------------------------------------------------------- helpers
 
-    def _uvicorn(self, app: str, port: int) -> list[str]:
+    def _uvicorn(self, app: str, port: int, processes: int = 1) -> list[str]:
         return [
             sys.executable, "-m", "uvicorn", app,
             "--host", "127.0.0.1", "--port", str(port),
             "--log-level", "warning", "--no-access-log",
+            *(["--workers", str(processes)] if processes > 1 else []),
         ]  # fmt: skip
 
     def _spawn(self, name: str, cmd: list[str], *, to_console: bool) -> None:
