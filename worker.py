@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
-# Temporal's sandbox executes the workflow module afresh for every workflow it starts: without its bytecode
-# cached (PYTHONDONTWRITEBYTECODE, a fresh checkout) that means compiling 1,300 lines each time.
-sys.dont_write_bytecode = False
-
 import asyncio
 import logging
 from collections.abc import Callable

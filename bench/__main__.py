@@ -572,7 +572,7 @@ def main() -> None:
         "--api-processes", type=int, default=1, help="processes of the API and of the bare baseline API alike"
     )
     parser.add_argument("--timeout", type=float, default=900, help="seconds a throughput run may take")
-    parser.add_argument("--growth", type=lambda s: [int(x) for x in s.split(",") if x], default=[1000, 2000])
+    parser.add_argument("--growth", type=lambda s: [int(x) for x in s.split(",") if x], default=[1000, 10000])
     args = parser.parse_args()
     figures = asyncio.run(run(args))
     print_table(figures)

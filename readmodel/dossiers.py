@@ -7,7 +7,7 @@ from datetime import date, datetime
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import Connection, and_, bindparam, delete, or_, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -173,89 +173,96 @@ def apply_transitions(session: Session, transitions: list[Transition]) -> list[b
             )
         )
     )
-    applied = []
-    for transition in transitions:
-        fresh = transition.seq not in recorded
-        if fresh:
-            _apply(session, transition)
-        applied.append(fresh)
+    fresh = [t for t in transitions if t.seq not in recorded]
+    if fresh:
+        # Plain inserts of the events (no ORM objects), and the dossier's state as the newest of them leaves
+        # it: each transition carries the whole state, so the batch's last one is the one that stands.
+        session.execute(insert(DossierEventRow.__table__), [_event_values(t) for t in fresh])
+        stateful = [t for t in fresh if t.state is not None]
+        if stateful:
+            form = next((t.form for t in reversed(stateful) if t.form is not None), None)
+            _apply_state(session, stateful[-1], form)
     session.commit()
-    return applied
+    return [t.seq not in recorded for t in transitions]
 
 
-def _apply(session: Session, transition: Transition) -> None:
-    event = transition.event
-    session.add(
-        DossierEventRow(
-            dossier_code=transition.dossier_code,
-            seq=transition.seq,
-            kind=event.kind,
-            at=event.at,
-            step_id=event.step_id,
-            actor=event.actor,
-            summary=event.summary,
-            status=transition.state.status if transition.state else None,
-            detail=event.detail,
-            actor_kind=event.by.kind if event.by else None,
-            actor_id=event.by.actor_id if event.by else None,
-            on_behalf_of=event.by.on_behalf_of if event.by else None,
-            unit_code=event.by.unit_code if event.by else None,
-            channel=event.by.channel if event.by else None,
-        )
+def _event_values(transition: Transition) -> dict[str, Any]:
+    event, by = transition.event, transition.event.by
+    return {
+        "dossier_code": transition.dossier_code,
+        "seq": transition.seq,
+        "kind": event.kind,
+        "at": event.at,
+        "step_id": event.step_id,
+        "actor": event.actor,
+        "summary": event.summary,
+        "status": transition.state.status if transition.state else None,
+        "detail": event.detail,
+        "actor_kind": by.kind if by else None,
+        "actor_id": by.actor_id if by else None,
+        "on_behalf_of": by.on_behalf_of if by else None,
+        "unit_code": by.unit_code if by else None,
+        "channel": by.channel if by else None,
+    }
+
+
+def _apply_state(session: Session, transition: Transition, form: dict[str, Any] | None) -> None:
+    state = transition.state
+    assert state is not None
+    values: dict[str, object] = {
+        "status": int(state.status),
+        "active_steps": [step.model_dump(mode="json") for step in state.active_steps],
+        "appointment_date": state.appointment_date,
+        "supplement_request": state.supplement_request.model_dump(mode="json") if state.supplement_request else None,
+        "fee_request": state.fee_request.model_dump(mode="json") if state.fee_request else None,
+        "fees_paid_vnd": state.fees_paid_vnd,
+        "outcome": state.outcome,
+        "outcome_reason": state.outcome_reason,
+        "partial": state.partial,
+        "results": state.results,
+        "completed_at": state.completed_at,
+        "supplement_count": state.supplement_count,
+        "suspended_working_hours": state.suspended_working_hours,
+        "extended": state.extended,
+        "apology": state.apology.model_dump(mode="json") if state.apology else None,
+        "overdue": state.overdue,
+        "overdue_without_apology": state.overdue_without_apology,
+        "last_seq": transition.seq,
+        "updated_at": utcnow(),
+    }
+    if form is not None:
+        values["form"] = form
+    # Never let an older state overwrite a newer one.
+    newer = session.execute(
+        update(DossierRow)
+        .where(col(DossierRow.code) == transition.dossier_code, col(DossierRow.last_seq) < transition.seq)
+        .values(**values)
     )
-    if transition.state is not None:
-        state = transition.state
-        values: dict[str, object] = {
-            "status": int(state.status),
-            "active_steps": [step.model_dump(mode="json") for step in state.active_steps],
-            "appointment_date": state.appointment_date,
-            "supplement_request": state.supplement_request.model_dump(mode="json")
-            if state.supplement_request
-            else None,
-            "fee_request": state.fee_request.model_dump(mode="json") if state.fee_request else None,
-            "fees_paid_vnd": state.fees_paid_vnd,
-            "outcome": state.outcome,
-            "outcome_reason": state.outcome_reason,
-            "partial": state.partial,
-            "results": state.results,
-            "completed_at": state.completed_at,
-            "supplement_count": state.supplement_count,
-            "suspended_working_hours": state.suspended_working_hours,
-            "extended": state.extended,
-            "apology": state.apology.model_dump(mode="json") if state.apology else None,
-            "overdue": state.overdue,
-            "overdue_without_apology": state.overdue_without_apology,
-            "last_seq": transition.seq,
-            "updated_at": utcnow(),
-        }
-        if transition.form is not None:
-            values["form"] = transition.form
-        # Never let an older state overwrite a newer one.
-        newer = session.execute(
-            update(DossierRow)
-            .where(col(DossierRow.code) == transition.dossier_code, col(DossierRow.last_seq) < transition.seq)
-            .values(**values)
-        )
-        if newer.rowcount:  # type: ignore[attr-defined]
-            session.execute(delete(ActiveStepRow).where(col(ActiveStepRow.dossier_code) == transition.dossier_code))
-            session.add_all(
-                ActiveStepRow(
-                    dossier_code=transition.dossier_code,
-                    step_id=step.step_id,
-                    name=step.name,
-                    kind=step.kind.value,
-                    awaiting=step.awaiting.value,
-                    role=step.role.value if step.role else None,
-                    unit_code=step.unit_code,
-                    due_date=step.due_date,
-                    due_at=step.due_at,
-                    warning=step.warning,
-                    overdue=step.overdue,
-                    system=step.system,
-                    started_at=step.started_at,
-                )
+    if not newer.rowcount:  # type: ignore[attr-defined]
+        return
+    session.execute(delete(ActiveStepRow).where(col(ActiveStepRow.dossier_code) == transition.dossier_code))
+    if state.active_steps:
+        session.execute(
+            insert(ActiveStepRow.__table__),
+            [
+                {
+                    "dossier_code": transition.dossier_code,
+                    "step_id": step.step_id,
+                    "name": step.name,
+                    "kind": step.kind.value,
+                    "awaiting": step.awaiting.value,
+                    "role": step.role.value if step.role else None,
+                    "unit_code": step.unit_code,
+                    "due_date": step.due_date,
+                    "due_at": step.due_at,
+                    "warning": step.warning,
+                    "overdue": step.overdue,
+                    "system": step.system,
+                    "started_at": step.started_at,
+                }
                 for step in state.active_steps
-            )
+            ],
+        )
 
 
 def inbox(
@@ -271,7 +278,9 @@ def inbox(
             ActiveStepRow.awaiting == Awaiting.officer.value,
             or_(*(and_(ActiveStepRow.unit_code == unit, ActiveStepRow.role == role) for role, unit in capacities)),
         )
-        .order_by(col(ActiveStepRow.due_at), col(DossierRow.received_at), col(ActiveStepRow.started_at))
+        # Deadlines fall at the end of a working day, so thousands of steps share one: the tie goes to the step
+        # that began first, the order of the inbox index, so the page is read off the index, never sorted.
+        .order_by(col(ActiveStepRow.due_at), col(ActiveStepRow.started_at))
         .offset(offset)
         .limit(limit)
     )
