@@ -18,6 +18,7 @@ import multiprocessing
 import re
 import threading
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -129,7 +130,16 @@ class ResultRenderer:
         if not self._processes:
             return self.render_here(template, context)
         self.fonts()  # published once by this process, before any rendering process reads them
-        return self._rendering_pool().submit(_render_in_process, self._font_folder, template, context).result()
+        pool = self._rendering_pool()
+        try:
+            return pool.submit(_render_in_process, self._font_folder, template, context).result()
+        except BrokenProcessPool:
+            # A rendering process died (killed, out of memory): start afresh, and let this attempt be retried.
+            with self._pool_lock:
+                if self._pool is pool:
+                    self._pool = None
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
 
     def render_here(self, template: str | None, context: dict[str, Any]) -> tuple[bytes, bytes]:
         html = _environment.get_template(template or DEFAULT_TEMPLATE).render(**context)

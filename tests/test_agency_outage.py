@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from tests.support import (
     active,
     decide,
@@ -107,3 +109,26 @@ def test_portal_reconciliation_reports_what_the_portal_has_not_heard(api, simula
     # Once the portal is back the pushes catch up, in order, and the difference disappears.
     portal_statuses(simulator, dossier, 4, timeout=60)
     assert mine(api.get("/operations/portal-reconciliation").json()) == []
+
+
+def test_a_slow_portal_never_holds_a_decision(api, simulator):
+    """Portal pushes ride along with the read-model writes only while the portal answers at once: a portal taking
+    3 s a call is left to the portal lane, the officer's decision is answered (and shown) without waiting for it,
+    and the portal still hears every status once and in order."""
+    code, unit = unique_codes()
+    deploy(api, three_step_procedure(code, unit))
+    dossier = submit(api, code)["dossier_code"]
+    wait_for_step(api, dossier, "reception")
+    simulator.put("/_sim/faults/portal", json={"latency_ms": 3000}).raise_for_status()
+    started = time.monotonic()
+    decide(api, dossier, "reception", unit)
+    answered_in = time.monotonic() - started
+    assert answered_in < 2.5, f"the decision waited {answered_in:.1f} s on the portal"
+    kinds = [e["kind"] for e in api.get(f"/dossiers/{dossier}").json()["timeline"]]
+    assert "decision" in kinds  # the read model shows it; the portal trails
+    decide(api, dossier, "approval", unit)
+    wait_for_status(api, dossier, 10, finished=True)
+    assert portal_statuses(simulator, dossier, 10, timeout=90) == [1, 2, 4, 9, 10]
+    calls = simulator.get("/_sim/calls", params={"dossier_code": dossier, "system": "portal"}).json()
+    applied = [c["idempotency_key"] for c in calls if c["outcome"] == "applied"]
+    assert len(applied) == len(set(applied)) == 5

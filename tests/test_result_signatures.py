@@ -4,10 +4,12 @@ operators in production, and checked against the configured root; documents rend
 from __future__ import annotations
 
 import json
+import multiprocessing
 import re
 import subprocess
 import sys
 import time
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -102,24 +104,21 @@ def test_generated_keys_can_be_encrypted_at_rest(tmp_path):
         SigningAuthority(tmp_path, generate=False).signer(UNIT)
 
 
+def _document(text: str) -> dict:
+    return {
+        "result_id": "KQ-" + "A" * 16,
+        "document": {"id": "certificate", "name": "Giấy xác nhận"},
+        "dossier": {"code": "H29.50.05.13-261121-0001", "procedure_name": "Thủ tục", "received_at": datetime.now(UTC)},
+        "applicant": {"full_name": text},
+        "unit": {"code": UNIT, "name": "Phường Sài Gòn"},
+        "issued_at": datetime.now(UTC),
+        "particulars": [("Họ tên", text)],
+    }
+
+
 def test_documents_render_vietnamese_text_in_pdf_and_html(tmp_path):
     text = "Nguyễn Thị Ánh Tuyết, phường Bến Thành: Độc lập - Tự do - Hạnh phúc, ữ ỹ ặ ợ Đ"
-    html, pdf = ResultRenderer(tmp_path).render(
-        None,
-        {
-            "result_id": "KQ-" + "A" * 16,
-            "document": {"id": "certificate", "name": "Giấy xác nhận"},
-            "dossier": {
-                "code": "H29.50.05.13-261121-0001",
-                "procedure_name": "Thủ tục",
-                "received_at": datetime.now(UTC),
-            },
-            "applicant": {"full_name": text},
-            "unit": {"code": UNIT, "name": "Phường Sài Gòn"},
-            "issued_at": datetime.now(UTC),
-            "particulars": [("Họ tên", text)],
-        },
-    )
+    html, pdf = ResultRenderer(tmp_path).render(None, _document(text))
     assert text in html.decode()
     assert pdf.startswith(b"%PDF")
     # Every character was found in the embedded font: the font's character map (ToUnicode) names each one.
@@ -143,3 +142,19 @@ def _certificate(name: str, signing_key, public_key, *, ca: bool = False, issuer
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
         .sign(signing_key, hashes.SHA256())
     )
+
+
+def test_a_rendering_process_that_dies_is_replaced(tmp_path):
+    renderer = ResultRenderer(tmp_path, processes=1)
+    try:
+        _, pdf = renderer.render(None, _document("Lê Văn Tám"))
+        assert pdf.startswith(b"%PDF")
+        for child in multiprocessing.active_children():
+            child.kill()
+            child.join()
+        with pytest.raises(BrokenProcessPool):  # the attempt under way fails, and is retried by its activity
+            renderer.render(None, _document("Lê Văn Tám"))
+        _, again = renderer.render(None, _document("Lê Văn Tám"))
+        assert again.startswith(b"%PDF")
+    finally:
+        renderer.close()
