@@ -97,8 +97,10 @@ async def run_worker(settings: Settings) -> None:
             worker = Worker(
                 client,
                 task_queue=settings.task_queue,
-                workflows=[DossierWorkflow],
+                workflows=[] if settings.worker_tasks == "activities" else [DossierWorkflow],
+                # Local activities run where their workflow runs: a workflows-only worker still has them.
                 activities=activities,
+                no_remote_activities=settings.worker_tasks == "workflows",
                 activity_executor=executor,
                 max_concurrent_activities=64,
                 # The sandbox re-imports the workflow module for each new workflow and wraps every payload
@@ -106,7 +108,10 @@ async def run_worker(settings: Settings) -> None:
                 workflow_runner=SandboxedWorkflowRunner() if settings.workflow_sandbox else UnsandboxedWorkflowRunner(),
             )
             log.info(
-                "worker polling task queue %r on %s", settings.task_queue, settings.temporal_address or "dev server"
+                "worker polling task queue %r for %s on %s",
+                settings.task_queue,
+                settings.worker_tasks,
+                settings.temporal_address or "dev server",
             )
             try:
                 await worker.run()

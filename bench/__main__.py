@@ -423,7 +423,9 @@ async def inbox_ms(api_url: str, samples: int = 50) -> float:
 # ----------------------------------------------------------------------------------- main
 
 
-def start_stack(data_dir: Path, api_processes: int = 1) -> tuple[Stack, list[subprocess.Popen[bytes]]]:
+def start_stack(
+    data_dir: Path, api_processes: int = 1, split_worker: bool = False
+) -> tuple[Stack, list[subprocess.Popen[bytes]]]:
     shutil.rmtree(data_dir, ignore_errors=True)
     config = StackConfig(
         data_dir=data_dir,
@@ -434,6 +436,7 @@ def start_stack(data_dir: Path, api_processes: int = 1) -> tuple[Stack, list[sub
         temporal_address=os.environ.get("TEMPORAL_ADDRESS"),
         database_url=os.environ.get("DATABASE_URL"),
         api_processes=api_processes,
+        split_worker=split_worker,
     )
     stack = Stack(config)
     stack.start()
@@ -476,7 +479,7 @@ def register_officers(config: StackConfig, admin: dict[str, str]) -> dict[str, d
 
 async def run(args: argparse.Namespace) -> list[Figure]:
     RESULTS.mkdir(exist_ok=True)
-    stack, extra = start_stack(RESULTS / "stack", args.api_processes)
+    stack, extra = start_stack(RESULTS / "stack", args.api_processes, args.split_worker)
     figures: list[Figure] = []
     try:
         api = stack.config.api_url
@@ -484,7 +487,7 @@ async def run(args: argparse.Namespace) -> list[Figure]:
         httpx.post(f"{api}/procedures", json=PROCEDURE, headers=admin, timeout=30).raise_for_status()
         OFFICERS.update(register_officers(stack.config, admin))
         secrets = LookupSecrets.from_settings(Settings(data_dir=stack.config.data_dir))
-        worker_pid = stack.processes["worker"].pid
+        workers = {name: process.pid for name, process in stack.processes.items() if name.endswith("worker")}
 
         # warm both paths so the first figures do not pay for imports and caches
         await asyncio.wait_for(drive_product(api, 5, 5), 120)
@@ -538,7 +541,10 @@ async def run(args: argparse.Namespace) -> list[Figure]:
                 Figure(f"growth {level:,} in flight", "poll p99", round(p99, 2), "ms"),
                 Figure(f"growth {level:,} in flight", "inbox p99", round(await inbox_ms(api), 1), "ms"),
                 Figure(f"growth {level:,} in flight", "decision p99", round(pct(decisions, 99), 1), "ms"),
-                Figure(f"growth {level:,} in flight", "worker RSS", round(rss_mb(worker_pid), 1), "MB"),
+                *(
+                    Figure(f"growth {level:,} in flight", f"{name} RSS", round(rss_mb(pid), 1), "MB")
+                    for name, pid in workers.items()
+                ),
             ]
     except Exception as exc:  # keep the figures measured so far, and say what stopped the run
         print(f"\nbenchmark stopped early: {type(exc).__name__}: {exc}", file=sys.stderr)
@@ -570,6 +576,9 @@ def main() -> None:
     parser.add_argument("--poll-seconds", type=int, default=10)
     parser.add_argument(
         "--api-processes", type=int, default=1, help="processes of the API and of the bare baseline API alike"
+    )
+    parser.add_argument(
+        "--split-worker", action="store_true", help="workflow tasks and activities in two worker processes"
     )
     parser.add_argument("--timeout", type=float, default=900, help="seconds a throughput run may take")
     parser.add_argument("--growth", type=lambda s: [int(x) for x in s.split(",") if x], default=[1000, 10000])

@@ -66,6 +66,8 @@ class StackConfig:
     extra_env: dict[str, str] = field(default_factory=dict)
     # API processes behind one port (uvicorn's --workers): polling is CPU-bound Python, one core per process.
     api_processes: int = 1
+    # Workflow tasks in one worker process, activities in another, each with an interpreter of its own.
+    split_worker: bool = False
     # Development only: this officer id holds the administrator role (production sets its own, or none).
     bootstrap_administrator: str = "admin"
 
@@ -182,7 +184,13 @@ class Stack:
         self._wait_for_http("simulator", f"{self.config.simulator_url}/health")
 
     def start_worker(self) -> None:
-        self._spawn("worker", [sys.executable, str(PROJECT_ROOT / "worker.py")], to_console=self.config.console_logs)
+        """The worker; with split_worker, one process for workflow tasks and another for activities."""
+        command = [sys.executable, str(PROJECT_ROOT / "worker.py")]
+        if not self.config.split_worker:
+            self._spawn("worker", command, to_console=self.config.console_logs)
+            return
+        self._spawn("worker", command, to_console=self.config.console_logs, env={"WORKER_TASKS": "workflows"})
+        self._spawn("activity-worker", command, to_console=self.config.console_logs, env={"WORKER_TASKS": "activities"})
 
     def start_api(self, name: str = "api", port: int | None = None) -> str:
         """Start an API process (a second one shares the database and Temporal); return its URL."""
@@ -231,7 +239,7 @@ class Stack:
             *(["--workers", str(processes)] if processes > 1 else []),
         ]  # fmt: skip
 
-    def _spawn(self, name: str, cmd: list[str], *, to_console: bool) -> None:
+    def _spawn(self, name: str, cmd: list[str], *, to_console: bool, env: dict[str, str] | None = None) -> None:
         if to_console:
             out: IO[bytes] | None = None
         else:
@@ -240,7 +248,7 @@ class Stack:
         self.processes[name] = subprocess.Popen(
             cmd,
             cwd=PROJECT_ROOT,
-            env=self.config.env(),
+            env={**self.config.env(), **(env or {})},
             stdout=out,
             stderr=subprocess.STDOUT if out else None,
             start_new_session=True,

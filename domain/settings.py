@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     # about a fifth of the worker's CPU. The test suite turns it on; workers in service run without it.
     workflow_sandbox: bool = False
 
+    # What this worker process polls for: everything, only workflow tasks (and their local activities), or
+    # only activities. Two processes, one each, keep officers' decisions clear of activity work.
+    worker_tasks: Literal["all", "workflows", "activities"] = "all"
+
     # Processes the worker renders result documents in, beside its own: rendering a PDF is CPU-bound Python
     # and would otherwise hold the interpreter that runs workflow tasks. 0 renders inside the worker.
     document_processes: int = Field(default=1, ge=0, le=64)

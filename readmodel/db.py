@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, SQLModel, create_engine
 
 from readmodel import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
@@ -44,9 +46,27 @@ APPEND_ONLY_TABLES = ("audit_entry", "dossier_event")
 def init_db(engine: Engine) -> None:
     from readmodel.organisation import seed_units
 
-    SQLModel.metadata.create_all(engine)
+    _create_tables(engine)
     _make_append_only(engine)
     seed_units(engine)
+
+
+def _create_tables(engine: Engine) -> None:
+    """Create what is missing; processes starting together (API, workers) must not trip over each other."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.execute(text("SELECT pg_advisory_xact_lock(20251700)"))
+            SQLModel.metadata.create_all(connection)
+        return
+    for attempt in range(1, 11):
+        try:
+            SQLModel.metadata.create_all(engine)
+            return
+        except OperationalError as exc:
+            # Another process created a table between our look and our CREATE: look again.
+            if "already exists" not in str(exc) or attempt == 10:
+                raise
+            time.sleep(0.05 * attempt)
 
 
 def _make_append_only(engine: Engine) -> None:
