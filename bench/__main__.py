@@ -5,6 +5,8 @@
 2. Status polling with many dossiers in the read model, against a bare FastAPI endpoint on the same rows.
 3. Decision latency while submissions keep arriving.
 4. Growth: poll, inbox and decision figures, and worker memory, as dossiers in flight grow.
+With the throughput figures comes the CPU each process spent per dossier (the worker's rendering processes
+counted with it), which says where the next gain is.
 Figures are printed as a table and written to bench-results/bench.json.
 """
 

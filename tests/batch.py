@@ -80,19 +80,27 @@ def _awaiting(step: str, by: str = "officer") -> Callable[[dict[str, Any]], bool
     return lambda view: any(s["step_id"] == step and s["awaiting"] == by for s in view["active_steps"])
 
 
+DECISION_EVENTS = {"decision", "supplement_requested"}  # what an applied approval, rejection or request leaves
+
+
+def _decisions_on(view: dict[str, Any], step: str) -> int:
+    return sum(1 for event in view["timeline"] if event["kind"] in DECISION_EVENTS and event["step_id"] == step)
+
+
 def _decide(clients: Clients, batch: Batch, dossier: str, secret: str, step: str, role: str, body: dict) -> None:
-    """Send a decision until it is known applied: a 409 after a lost answer means it already was."""
+    """Send a decision until it is known applied, that is until the timeline shows one more decision on the step:
+    after a lost answer or a 409 (an earlier attempt may be under way), the read model says whether it went in."""
+    before = _decisions_on(_view(clients, dossier, secret), step)
     while True:
-        _await(clients, dossier, secret, _awaiting(step))
+        view = _await(clients, dossier, secret, lambda v: _awaiting(step)(v) or _decisions_on(v, step) > before)
+        if _decisions_on(view, step) > before:
+            return
         response = clients.call(
             "POST", f"/dossiers/{dossier}/decisions", json={"step_id": step, **body}, headers=officer(role, batch.unit)
         )
         if response.status_code == 200:
             return
         assert response.status_code == 409, response.text
-        view = _view(clients, dossier, secret)
-        if not _awaiting(step)(view) or body["decision"] == "request_supplement" and view["supplement_request"]:
-            return
 
 
 def run_dossier(clients: Clients, batch: Batch, index: int, duplicates: bool) -> None:

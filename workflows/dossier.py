@@ -1345,7 +1345,8 @@ class DossierWorkflow:
                 published = await workflow.execute_activity_method(
                     PublishingActivities.publish_transitions,
                     PublishBatch(transitions=batch, portal_pushes=pushes),
-                    start_to_close_timeout=timedelta(seconds=30),
+                    # A write takes milliseconds: one dispatched to a worker that then died is tried again soon.
+                    start_to_close_timeout=timedelta(seconds=10),
                     retry_policy=READ_MODEL_RETRY,
                 )
                 # Only this lane and the portal lane take from the front of the queue, never both at once.
