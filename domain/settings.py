@@ -88,11 +88,12 @@ class Settings(BaseSettings):
     api_threads: int = Field(default=8, ge=1, le=200)
 
     # Run workflows in Temporal's sandbox, which catches non-deterministic calls as they happen at a cost of
-    # about a fifth of the worker's CPU. The test suite turns it on; workers in service run without it.
+    # about a sixth of the worker's CPU. The test suite turns it on; workers in service run without it.
     workflow_sandbox: bool = False
 
     # What this worker process polls for: everything, only workflow tasks (and their local activities), or
-    # only activities. Two processes, one each, keep officers' decisions clear of activity work.
+    # only activities. Two processes, one each, keep officers' decisions clear of activity work (but activities are
+    # then no longer dispatched eagerly to the worker whose workflow scheduled them).
     worker_tasks: Literal["all", "workflows", "activities"] = "all"
 
     # Processes the worker renders result documents in, beside its own: rendering a PDF is CPU-bound Python
