@@ -536,7 +536,7 @@ async def run(args: argparse.Namespace) -> list[Figure]:
             settle = await settled(stack.config.sqlalchemy_url, waiting_before + level - in_flight, args.timeout)
             in_flight = level
             (rps, p99), _ = await poll_figures(api, stack.bare_url, codes, max(3, args.poll_seconds // 2), secrets)  # type: ignore[attr-defined]
-            decisions = await decisions_under_load(api, 20, 1)
+            decisions = await decisions_under_load(api, args.decisions, 1)
             figures += [
                 Figure(f"growth {level:,} in flight", "settle after the burst", round(settle, 1), "s"),
                 Figure(f"growth {level:,} in flight", "poll req/s", round(rps), "1/s"),
