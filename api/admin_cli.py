@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -226,18 +227,12 @@ def reconcile(
     api_url: ApiUrl = DEFAULT_API,
 ) -> None:
     """Compare recent dossiers' statuses with what the national portal last heard; exit 1 on a difference."""
-    with _client(api_url) as client:
-        response = client.get(
-            "/operations/portal-reconciliation", params={"updated_within_hours": updated_within_hours}
-        )
-        if response.status_code != 200:
-            _fail(response)
-        report = response.json()
-        typer.echo(f"checked {report['checked']} dossiers: {report['in_sync']} in sync")
-        for difference in report["differences"]:
-            typer.echo(f"  {difference['dossier_code']}: ours {difference['ours']}, portal {difference['portal']}")
-        if report["differences"]:
-            raise typer.Exit(1)
+    _reconcile(
+        api_url,
+        "/operations/portal-reconciliation",
+        updated_within_hours,
+        lambda d: f"{d['dossier_code']}: ours {d['ours']}, portal {d['portal']}",
+    )
 
 
 @app.command("reconcile-workflows")
@@ -246,16 +241,27 @@ def reconcile_workflows(
     api_url: ApiUrl = DEFAULT_API,
 ) -> None:
     """Compare recent dossiers in the read model with their workflows; exit 1 on a difference that stays."""
+    _reconcile(
+        api_url,
+        "/operations/workflow-reconciliation",
+        updated_within_hours,
+        lambda d: f"{d['dossier_code']} {d['field']}: workflow {d['workflow']}, read model {d['read_model']}",
+        timeout=300,  # differences are looked at again after the read model had time to catch up
+    )
+
+
+def _reconcile(
+    api_url: str, path: str, updated_within_hours: int, describe: Callable[[dict[str, Any]], str], timeout: float = 30
+) -> None:
+    """Print a reconciliation report, one line per difference; exit 1 if there is any."""
     with _client(api_url) as client:
-        response = client.get(
-            "/operations/workflow-reconciliation", params={"updated_within_hours": updated_within_hours}, timeout=300
-        )
+        response = client.get(path, params={"updated_within_hours": updated_within_hours}, timeout=timeout)
         if response.status_code != 200:
             _fail(response)
         report = response.json()
         typer.echo(f"checked {report['checked']} dossiers: {report['in_sync']} in sync")
-        for d in report["differences"]:
-            typer.echo(f"  {d['dossier_code']} {d['field']}: workflow {d['workflow']}, read model {d['read_model']}")
+        for difference in report["differences"]:
+            typer.echo(f"  {describe(difference)}")
         if report["differences"]:
             raise typer.Exit(1)
 

@@ -145,7 +145,6 @@ class DossierWorkflow:
         self._portal_queue: list[PortalStatusPush] = []
         self._portal_pushed_status: PortalStatus | None = None
         self._portal_lane_pushing = False
-        self._publish_together: bool | None = None
         self._pending_attributes: dict[str, SearchAttributeUpdate] = {}
         self._branch_outcomes: dict[str, str] = {}  # branch id → done | refused
         self._paid_steps: set[str] = set()
@@ -1303,7 +1302,7 @@ class DossierWorkflow:
                     )
                 )
                 attributes.append(DOSSIER_STATUS.value_set(state.status.name))
-            if attributes and self._publishing_together():
+            if attributes and workflow.patched(PUBLISH_TOGETHER):
                 self._pending_attributes.update((update.key.name, update) for update in attributes)
             elif attributes:
                 workflow.upsert_search_attributes(attributes)
@@ -1318,18 +1317,13 @@ class DossierWorkflow:
         )
         return seq
 
-    def _publishing_together(self) -> bool:
-        if self._publish_together is None:
-            self._publish_together = workflow.patched(PUBLISH_TOGETHER)
-        return self._publish_together
-
     async def _write_read_model_in_order(self) -> None:
         """The read model hears every transition once, in order; what queued meanwhile goes in one batch, with
         the portal pushes queued so far riding along unless the portal lane is retrying one."""
         while True:
             await workflow.wait_condition(lambda: bool(self._record_queue))
             batch = self._record_queue[:100]
-            if not self._publishing_together():
+            if not workflow.patched(PUBLISH_TOGETHER):
                 await workflow.execute_activity_method(
                     ReadModelActivities.record_transitions,
                     TransitionBatch(transitions=batch),
@@ -1358,7 +1352,7 @@ class DossierWorkflow:
         """The portal hears every status change, in order; a slow portal never holds an officer's work. Pushes
         ride along with the read-model writes; this lane takes those the portal did not take there."""
         while True:
-            if self._publishing_together():
+            if workflow.patched(PUBLISH_TOGETHER):
                 # A push is queued together with its transition: leave it to the read-model lane first.
                 await workflow.wait_condition(lambda: bool(self._portal_queue) and not self._record_queue)
             else:

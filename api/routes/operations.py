@@ -11,7 +11,7 @@ import httpx
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import SessionDep, SettingsDep, TemporalDep, current_administrator
@@ -73,6 +73,19 @@ def blocked_dossiers(
     return [BlockedSystem(system=system, dossiers=items) for system, items in sorted(grouped.items())]
 
 
+def _recently_changed(session: Session, updated_within_hours: int, limit: int) -> dict[str, int]:
+    """Code → status of the dossiers changed this recently, newest first (what the reconciliations look at)."""
+    since = utcnow() - timedelta(hours=updated_within_hours)
+    rows = session.exec(
+        select(DossierRow.code, DossierRow.status)
+        .where(col(DossierRow.updated_at) >= since)
+        .order_by(col(DossierRow.updated_at).desc())
+        .limit(limit)
+    ).all()
+    release(session)
+    return dict(rows)
+
+
 @router.get("/portal-reconciliation")
 async def reconcile_with_portal(
     request: Request,
@@ -86,18 +99,7 @@ async def reconcile_with_portal(
     A difference while a dossier is moving is normal (pushes trail the read model by design); one that
     stays after the portal is reachable again is a defect to report."""
 
-    def recent() -> dict[str, int]:
-        since = utcnow() - timedelta(hours=updated_within_hours)
-        rows = session.exec(
-            select(DossierRow.code, DossierRow.status)
-            .where(col(DossierRow.updated_at) >= since)
-            .order_by(col(DossierRow.updated_at).desc())
-            .limit(limit)
-        ).all()
-        release(session)
-        return dict(rows)
-
-    ours = await run_in_threadpool(recent)
+    ours = await run_in_threadpool(_recently_changed, session, updated_within_hours, limit)
     http: httpx.AsyncClient = request.app.state.http
     base = settings.portal_base_url.rstrip("/")
     gate = asyncio.Semaphore(16)
@@ -168,17 +170,6 @@ async def reconcile_with_workflows(
     under way, appointment date and outcome. The read model trails the workflow by design, so a difference
     is looked at again after `settle_seconds`; one that stays is reported."""
 
-    def recent_codes() -> list[str]:
-        since = utcnow() - timedelta(hours=updated_within_hours)
-        codes = session.exec(
-            select(DossierRow.code)
-            .where(col(DossierRow.updated_at) >= since)
-            .order_by(col(DossierRow.updated_at).desc())
-            .limit(limit)
-        ).all()
-        release(session)
-        return list(codes)
-
     def rows(codes: list[str]) -> dict[str, DossierRow]:
         found = {row.code: row for row in session.exec(select(DossierRow).where(col(DossierRow.code).in_(codes)))}
         release(session)
@@ -212,7 +203,7 @@ async def reconcile_with_workflows(
             ]
         return differences
 
-    codes = await run_in_threadpool(recent_codes)
+    codes = list(await run_in_threadpool(_recently_changed, session, updated_within_hours, limit))
     differences = await compare(codes)
     if differences and settle_seconds:
         await asyncio.sleep(settle_seconds)
