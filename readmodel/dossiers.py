@@ -153,11 +153,6 @@ def mark_workflow_started(session: Session, code: str) -> None:
     session.commit()
 
 
-def apply_transition(session: Session, transition: Transition) -> bool:
-    """Record one transition; return False when it was already recorded (a retried activity)."""
-    return apply_transitions(session, [transition])[0]
-
-
 def apply_transitions(session: Session, transitions: list[Transition]) -> list[bool]:
     """Record a dossier's transitions in order, in one transaction; False for those already recorded.
 
