@@ -32,7 +32,7 @@ from temporalio.client import Client
 from tqdm import tqdm
 
 from bench.baseline import TASK_QUEUE, BareDossierWorkflow
-from devstack.stack import Stack, StackConfig, administrator_token, free_port
+from devstack.stack import HTTP_PROTOCOL, Stack, StackConfig, administrator_token, free_port
 from domain.lookup_secret import LookupSecrets
 from domain.settings import PROJECT_ROOT, Settings
 from domain.tokens import TokenIssuer
@@ -451,7 +451,7 @@ def start_stack(
         ),
         subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "bench.bare_api:app", "--host", "127.0.0.1", "--port", str(bare_port),
-             "--log-level", "warning", "--no-access-log", "--workers", str(api_processes)],
+             "--log-level", "warning", "--no-access-log", "--http", HTTP_PROTOCOL, "--workers", str(api_processes)],
             cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         ),
     ]  # fmt: skip

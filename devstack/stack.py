@@ -27,6 +27,8 @@ from domain.temporal import SEARCH_ATTRIBUTES
 from domain.tokens import TokenIssuer
 
 log = logging.getLogger("motcua.devstack")
+# Every uvicorn the stack starts turns Nagle off on its connections (see api/serving.py).
+HTTP_PROTOCOL = "api.serving:NoDelayH11Protocol"
 
 
 class StackError(RuntimeError):
@@ -196,10 +198,10 @@ class Stack:
         self._spawn("worker", command, to_console=self.config.console_logs, env={"WORKER_TASKS": "workflows"})
         self._spawn("activity-worker", command, to_console=self.config.console_logs, env={"WORKER_TASKS": "activities"})
 
-    def start_api(self, name: str = "api", port: int | None = None) -> str:
+    def start_api(self, name: str = "api", port: int | None = None, processes: int | None = None) -> str:
         """Start an API process (a second one shares the database and Temporal); return its URL."""
         port = port or self.config.api_port
-        command = self._uvicorn("api.main:app", port, processes=self.config.api_processes)
+        command = self._uvicorn("api.main:app", port, processes=processes or self.config.api_processes)
         self._spawn(name, command, to_console=self.config.console_logs)
         url = f"http://127.0.0.1:{port}"
         self._wait_for_http(name, f"{url}/health")
@@ -239,7 +241,7 @@ class Stack:
         return [
             sys.executable, "-m", "uvicorn", app,
             "--host", "127.0.0.1", "--port", str(port),
-            "--log-level", "warning", "--no-access-log",
+            "--log-level", "warning", "--no-access-log", "--http", HTTP_PROTOCOL,
             *(["--workers", str(processes)] if processes > 1 else []),
         ]  # fmt: skip
 
