@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import logging
 import multiprocessing
+import os
 import re
 import threading
 from concurrent.futures import ProcessPoolExecutor
@@ -153,7 +154,9 @@ class ResultRenderer:
         with self._pool_lock:
             if self._pool is None:
                 # spawn, not fork: the worker has threads and an event loop a forked child must not inherit
-                self._pool = ProcessPoolExecutor(self._processes, mp_context=multiprocessing.get_context("spawn"))
+                self._pool = ProcessPoolExecutor(
+                    self._processes, mp_context=multiprocessing.get_context("spawn"), initializer=_exit_with_parent
+                )
             return self._pool
 
     def _pdf(self, html: str, context: dict[str, Any]) -> bytes:
@@ -189,6 +192,19 @@ class ResultRenderer:
 
 
 _renderer_in_process: ResultRenderer | None = None
+
+
+def _exit_with_parent() -> None:
+    """A rendering process outlives a worker killed outright (its task queue never reads end-of-file, for it
+    holds the queue's writing end too): it ends when its parent does instead of idling forever."""
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_end_when_done, args=(parent,), name="exit-with-parent", daemon=True).start()
+
+
+def _end_when_done(parent: multiprocessing.process.BaseProcess) -> None:
+    parent.join()
+    os._exit(0)
 
 
 def _render_in_process(font_folder: Path, template: str | None, context: dict[str, Any]) -> tuple[bytes, bytes]:

@@ -11,6 +11,7 @@ import sys
 import time
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -158,3 +159,39 @@ def test_a_rendering_process_that_dies_is_replaced(tmp_path):
         assert again.startswith(b"%PDF")
     finally:
         renderer.close()
+
+
+RENDERING_WORKER = """
+import multiprocessing, sys, time
+from pathlib import Path
+from tests.test_result_signatures import _document
+from results.render import ResultRenderer
+renderer = ResultRenderer(Path(sys.argv[1]), processes=1)
+renderer.render(None, _document("Trần Hưng Đạo"))
+print(*[child.pid for child in multiprocessing.active_children()], flush=True)
+time.sleep(600)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+def test_rendering_processes_end_when_their_worker_is_killed(tmp_path):
+    worker = subprocess.Popen(
+        [sys.executable, "-c", RENDERING_WORKER, str(tmp_path)], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        rendering = [int(pid) for pid in worker.stdout.readline().split()]  # type: ignore[union-attr]
+        assert rendering and all(_alive(pid) for pid in rendering)
+    finally:
+        worker.kill()
+        worker.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in rendering) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in rendering), rendering

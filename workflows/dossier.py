@@ -105,6 +105,11 @@ NOT_YOUR_STEP = "NotYourStep"
 # attributes changed since the last batch in one upsert. Earlier histories replay one activity per lane and an
 # upsert per transition.
 PUBLISH_TOGETHER = "publish-together"
+# Since this patch that publication is a local activity: the worker that decided the transitions writes them
+# within the same workflow task, so a read-model write costs the history one marker instead of an activity's
+# three events and a workflow task of its own, and an officer's decision is answered in the task that applied
+# it. Earlier histories replay the publication as an activity.
+PUBLISH_LOCALLY = "publish-locally"
 
 
 class _Refused(Exception):
@@ -1336,13 +1341,23 @@ class DossierWorkflow:
                     workflow.upsert_search_attributes(list(self._pending_attributes.values()))
                     self._pending_attributes.clear()
                 pushes = [] if self._portal_lane_pushing else list(self._portal_queue)
-                published = await workflow.execute_activity_method(
-                    PublishingActivities.publish_transitions,
-                    PublishBatch(transitions=batch, portal_pushes=pushes),
-                    # A write takes milliseconds: one dispatched to a worker that then died is tried again soon.
-                    start_to_close_timeout=timedelta(seconds=10),
-                    retry_policy=READ_MODEL_RETRY,
-                )
+                publish = PublishBatch(transitions=batch, portal_pushes=pushes)
+                if workflow.patched(PUBLISH_LOCALLY):
+                    published = await workflow.execute_local_activity_method(
+                        PublishingActivities.publish_transitions,
+                        publish,
+                        # A write takes milliseconds and the portal rides along for a second at most.
+                        start_to_close_timeout=timedelta(seconds=10),
+                        retry_policy=READ_MODEL_RETRY,
+                    )
+                else:
+                    published = await workflow.execute_activity_method(
+                        PublishingActivities.publish_transitions,
+                        publish,
+                        # A write takes milliseconds: one dispatched to a worker that then died is tried again soon.
+                        start_to_close_timeout=timedelta(seconds=10),
+                        retry_policy=READ_MODEL_RETRY,
+                    )
                 # Only this lane and the portal lane take from the front of the queue, never both at once.
                 del self._portal_queue[: published.portal_pushed]
             del self._record_queue[: len(batch)]
