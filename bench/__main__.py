@@ -577,7 +577,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=100_000, help="dossiers seeded in the read model for polling")
     parser.add_argument("--poll-seconds", type=int, default=10)
     parser.add_argument(
-        "--api-processes", type=int, default=os.cpu_count() or 1, help="processes of the API and of the bare baseline API alike"
+        "--api-processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes of the API and of the bare baseline API alike",
     )
     parser.add_argument(
         "--split-worker", action="store_true", help="workflow tasks and activities in two worker processes"
