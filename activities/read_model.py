@@ -31,8 +31,8 @@ class ReadModelActivities:
         self.write_transitions(batch)
 
     def write_transitions(self, batch: TransitionBatch) -> None:
-        with Session(self._engine) as session:
-            applied = dossiers.apply_transitions(session, batch.transitions)
+        with self._engine.begin() as connection:
+            applied = dossiers.apply_transitions(connection, batch.transitions)
         for transition, fresh in zip(batch.transitions, applied, strict=True):
             log.info(
                 "dossier %s #%d %s%s",

@@ -153,31 +153,33 @@ def mark_workflow_started(session: Session, code: str) -> None:
     session.commit()
 
 
-def apply_transitions(session: Session, transitions: list[Transition]) -> list[bool]:
-    """Record a dossier's transitions in order, in one transaction; False for those already recorded.
+_DOSSIER = DossierRow.__table__
+_EVENT = DossierEventRow.__table__
+_ACTIVE_STEP = ActiveStepRow.__table__
+_RECORDED_SEQS = select(_EVENT.c.seq).where(
+    _EVENT.c.dossier_code == bindparam("code"), _EVENT.c.seq.in_(bindparam("seqs", expanding=True))
+)
+
+
+def apply_transitions(connection: Connection, transitions: list[Transition]) -> list[bool]:
+    """Record a dossier's transitions in order, in the caller's transaction; False for those already recorded.
 
     Only the dossier's own workflow writes its transitions, one batch at a time, so a transition seen
-    again is a retried activity: it is skipped, and an older state never overwrites a newer one."""
+    again is a retried activity: it is skipped, and an older state never overwrites a newer one.
+    Every transition of every dossier comes through here: plain statements, no ORM session or objects."""
     if not transitions:
         return []
     code = transitions[0].dossier_code
-    recorded = set(
-        session.exec(
-            select(DossierEventRow.seq).where(
-                DossierEventRow.dossier_code == code, col(DossierEventRow.seq).in_([t.seq for t in transitions])
-            )
-        )
-    )
+    recorded = set(connection.scalars(_RECORDED_SEQS, {"code": code, "seqs": [t.seq for t in transitions]}))
     fresh = [t for t in transitions if t.seq not in recorded]
     if fresh:
-        # Plain inserts of the events (no ORM objects), and the dossier's state as the newest of them leaves
-        # it: each transition carries the whole state, so the batch's last one is the one that stands.
-        session.execute(insert(DossierEventRow.__table__), [_event_values(t) for t in fresh])
+        # The dossier's state as the newest of them leaves it: each transition carries the whole state, so the
+        # batch's last one is the one that stands.
+        connection.execute(insert(_EVENT), [_event_values(t) for t in fresh])
         stateful = [t for t in fresh if t.state is not None]
         if stateful:
             form = next((t.form for t in reversed(stateful) if t.form is not None), None)
-            _apply_state(session, stateful[-1], form)
-    session.commit()
+            _apply_state(connection, stateful[-1], form)
     return [t.seq not in recorded for t in transitions]
 
 
@@ -201,7 +203,7 @@ def _event_values(transition: Transition) -> dict[str, Any]:
     }
 
 
-def _apply_state(session: Session, transition: Transition, form: dict[str, Any] | None) -> None:
+def _apply_state(connection: Connection, transition: Transition, form: dict[str, Any] | None) -> None:
     state = transition.state
     assert state is not None
     values: dict[str, object] = {
@@ -228,17 +230,17 @@ def _apply_state(session: Session, transition: Transition, form: dict[str, Any] 
     if form is not None:
         values["form"] = form
     # Never let an older state overwrite a newer one.
-    newer = session.execute(
-        update(DossierRow)
-        .where(col(DossierRow.code) == transition.dossier_code, col(DossierRow.last_seq) < transition.seq)
+    newer = connection.execute(
+        update(_DOSSIER)
+        .where(_DOSSIER.c.code == transition.dossier_code, _DOSSIER.c.last_seq < transition.seq)
         .values(**values)
     )
-    if not newer.rowcount:  # type: ignore[attr-defined]
+    if not newer.rowcount:
         return
-    session.execute(delete(ActiveStepRow).where(col(ActiveStepRow.dossier_code) == transition.dossier_code))
+    connection.execute(delete(_ACTIVE_STEP).where(_ACTIVE_STEP.c.dossier_code == transition.dossier_code))
     if state.active_steps:
-        session.execute(
-            insert(ActiveStepRow.__table__),
+        connection.execute(
+            insert(_ACTIVE_STEP),
             [
                 {
                     "dossier_code": transition.dossier_code,
