@@ -104,3 +104,30 @@ def test_recorded_histories_still_replay(path: Path):
 
 def test_recorded_histories_are_present():
     assert len(list(HISTORIES.glob("*.json"))) >= 2, "record them with MOTCUA_RECORD_HISTORIES=1"
+
+
+def test_a_dossier_publishes_its_transitions_within_its_own_workflow_tasks(api, stack):
+    """The read model and the portal hear a new dossier's transitions through local activities (patch
+    publish-locally): its history holds their markers and no activity of their own, so a write costs no
+    workflow task and no round trip through the server."""
+    code, unit = unique_codes()
+    deploy(api, three_step_procedure(code, unit))
+    dossier = submit(api, code)["dossier_code"]
+    decide(api, dossier, "reception", unit, "reject", reason="Hồ sơ không hợp lệ")
+    wait_for_status(api, dossier, 3, finished=True)
+
+    async def history(client: Client) -> WorkflowHistory:
+        handle = client.get_workflow_handle(dossier)
+        await handle.result()
+        return await handle.fetch_history()
+
+    events = with_temporal(stack, history).events
+    activities = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    markers = [e for e in events if e.HasField("marker_recorded_event_attributes")]
+    assert not {"publish_transitions", "record_transitions", "push_portal_status"} & set(activities), activities
+    # submitted, rejected and finished were each published (with the calendar's own local activities besides)
+    assert len([m for m in markers if m.marker_recorded_event_attributes.marker_name == "core_local_activity"]) >= 3
