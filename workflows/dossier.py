@@ -1341,23 +1341,16 @@ class DossierWorkflow:
                     workflow.upsert_search_attributes(list(self._pending_attributes.values()))
                     self._pending_attributes.clear()
                 pushes = [] if self._portal_lane_pushing else list(self._portal_queue)
-                publish = PublishBatch(transitions=batch, portal_pushes=pushes)
-                if workflow.patched(PUBLISH_LOCALLY):
-                    published = await workflow.execute_local_activity_method(
-                        PublishingActivities.publish_transitions,
-                        publish,
-                        # A write takes milliseconds and the portal rides along for a second at most.
-                        start_to_close_timeout=timedelta(seconds=10),
-                        retry_policy=READ_MODEL_RETRY,
-                    )
-                else:
-                    published = await workflow.execute_activity_method(
-                        PublishingActivities.publish_transitions,
-                        publish,
-                        # A write takes milliseconds: one dispatched to a worker that then died is tried again soon.
-                        start_to_close_timeout=timedelta(seconds=10),
-                        retry_policy=READ_MODEL_RETRY,
-                    )
+                locally = workflow.patched(PUBLISH_LOCALLY)
+                execute = workflow.execute_local_activity_method if locally else workflow.execute_activity_method
+                published = await execute(
+                    PublishingActivities.publish_transitions,
+                    PublishBatch(transitions=batch, portal_pushes=pushes),
+                    # A write takes milliseconds and the portal rides along for a second at most; one dispatched
+                    # to a worker that then died (before publish-locally) is tried again soon.
+                    start_to_close_timeout=timedelta(seconds=10),
+                    retry_policy=READ_MODEL_RETRY,
+                )
                 # Only this lane and the portal lane take from the front of the queue, never both at once.
                 del self._portal_queue[: published.portal_pushed]
             del self._record_queue[: len(batch)]
