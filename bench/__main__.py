@@ -203,6 +203,17 @@ def cpu_now(pids: dict[str, int]) -> dict[str, float]:
     return {"clients (the bench)": time.process_time(), **{name: cpu_seconds(pid) for name, pid in pids.items()}}
 
 
+def background_cpu(pids: dict[str, int], before: dict[str, float], seconds: float, level: int) -> list[Figure]:
+    """What the processes that polling does not use spent while it ran, in % of one core: it competes for the
+    same cores, so a poll figure that moves between growth points says why here."""
+    after = cpu_now(pids)
+    return [
+        Figure(f"growth {level:,} in flight", f"{name} CPU while polling", round((after[name] - before[name]) / seconds * 100), "%")
+        for name in after
+        if name == "temporal" or name.endswith("worker")
+    ]  # fmt: skip
+
+
 def cpu_per_dossier(pids: dict[str, int], before: dict[str, float], count: int) -> list[Figure]:
     after = cpu_now(pids)
     return [
@@ -538,12 +549,15 @@ async def run(args: argparse.Namespace) -> list[Figure]:
             # "In flight" means at rest, waiting for officers: measure once the burst's backlog has drained.
             settle = await settled(stack.config.sqlalchemy_url, waiting_before + level - in_flight, args.timeout)
             in_flight = level
+            busy_before, polling_since = cpu_now(pids), time.monotonic()
             (rps, p99), _ = await poll_figures(api, stack.bare_url, codes, max(3, args.poll_seconds // 2), secrets)  # type: ignore[attr-defined]
+            busy = background_cpu(pids, busy_before, time.monotonic() - polling_since, level)
             decisions = await decisions_under_load(api, args.decisions, 1)
             figures += [
                 Figure(f"growth {level:,} in flight", "settle after the burst", round(settle, 1), "s"),
                 Figure(f"growth {level:,} in flight", "poll req/s", round(rps), "1/s"),
                 Figure(f"growth {level:,} in flight", "poll p99", round(p99, 2), "ms"),
+                *busy,
                 Figure(f"growth {level:,} in flight", "inbox p99", round(await inbox_ms(api), 1), "ms"),
                 Figure(f"growth {level:,} in flight", "decision p99", round(pct(decisions, 99), 1), "ms"),
                 *(
