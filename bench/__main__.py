@@ -503,13 +503,13 @@ async def run(args: argparse.Namespace) -> list[Figure]:
         httpx.post(f"{api}/procedures", json=PROCEDURE, headers=admin, timeout=30).raise_for_status()
         OFFICERS.update(register_officers(stack.config, admin))
         secrets = LookupSecrets.from_settings(Settings(data_dir=stack.config.data_dir))
-        workers = {name: process.pid for name, process in stack.processes.items() if name.endswith("worker")}
 
         # warm both paths so the first figures do not pay for imports and caches
         await asyncio.wait_for(drive_product(api, 5, 5), 120)
         await asyncio.wait_for(drive_baseline(stack.config.address, 5, 5), 120)
 
         pids = {name: process.pid for name, process in stack.processes.items()}
+        workers = {name: pid for name, pid in pids.items() if name.endswith("worker")}
         cpu_before = cpu_now(pids)
         product = await asyncio.wait_for(drive_product(api, args.dossiers, args.concurrency), args.timeout)
         product_cpu = cpu_per_dossier(pids, cpu_before, args.dossiers)

@@ -15,6 +15,11 @@ from domain.dossier import Awaiting, Transition
 from readmodel.db import as_utc, utcnow
 from readmodel.tables import ActiveStepRow, DossierEventRow, DossierRow, DossierSerialRow
 
+# The tables themselves, for the statements built once below: the polled reads and every transition's write.
+_DOSSIER = DossierRow.__table__
+_EVENT = DossierEventRow.__table__
+_ACTIVE_STEP = ActiveStepRow.__table__
+
 
 class IdempotencyConflict(Exception):
     """The Idempotency-Key was already used, for the dossier carried here."""
@@ -94,9 +99,9 @@ CHILD_COLUMNS = ("code", "idempotency_key", "procedure_code", "procedure_name", 
 
 
 _CHILDREN = (
-    select(*(DossierRow.__table__.c[name] for name in CHILD_COLUMNS))
-    .where(DossierRow.__table__.c.parent_code == bindparam("parent_code"))
-    .order_by(DossierRow.__table__.c.received_at, DossierRow.__table__.c.code)
+    select(*(_DOSSIER.c[name] for name in CHILD_COLUMNS))
+    .where(_DOSSIER.c.parent_code == bindparam("parent_code"))
+    .order_by(_DOSSIER.c.received_at, _DOSSIER.c.code)
 )
 
 
@@ -114,7 +119,7 @@ def get(session: Session, code: str) -> DossierRow | None:
     return session.get(DossierRow, code)
 
 
-_READ_ONLY = select(DossierRow.__table__).where(DossierRow.__table__.c.code == bindparam("code"))
+_READ_ONLY = select(_DOSSIER).where(_DOSSIER.c.code == bindparam("code"))
 
 
 def read_only(connection: Connection, code: str) -> DossierRow | None:
@@ -137,9 +142,9 @@ TIMELINE_COLUMNS = ("seq", "at", "kind", "step_id", "actor", "summary", "status"
 
 
 _TIMELINE = (
-    select(*(DossierEventRow.__table__.c[name] for name in TIMELINE_COLUMNS))
-    .where(DossierEventRow.__table__.c.dossier_code == bindparam("code"))
-    .order_by(DossierEventRow.__table__.c.seq)
+    select(*(_EVENT.c[name] for name in TIMELINE_COLUMNS))
+    .where(_EVENT.c.dossier_code == bindparam("code"))
+    .order_by(_EVENT.c.seq)
 )
 
 
@@ -153,9 +158,6 @@ def mark_workflow_started(session: Session, code: str) -> None:
     session.commit()
 
 
-_DOSSIER = DossierRow.__table__
-_EVENT = DossierEventRow.__table__
-_ACTIVE_STEP = ActiveStepRow.__table__
 _RECORDED_SEQS = select(_EVENT.c.seq).where(
     _EVENT.c.dossier_code == bindparam("code"), _EVENT.c.seq.in_(bindparam("seqs", expanding=True))
 )
