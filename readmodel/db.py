@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -30,14 +31,28 @@ def engine_for(url: str) -> Engine:
         def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
             # WAL lets the API read while the worker writes; busy_timeout makes two writers wait, not fail.
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
+            _use_write_ahead_log(cursor)
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
         return engine
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def _use_write_ahead_log(cursor: sqlite3.Cursor) -> None:
+    # Switching a fresh file to WAL takes an exclusive lock, and when processes starting together race for it SQLite
+    # answers "database is locked" at once instead of waiting (its busy handler stands aside to avoid a deadlock).
+    # The mode is stored in the file: once one process has switched it, the others find it done.
+    for attempt in range(1, 61):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 60:
+                raise
+            time.sleep(min(0.01 * attempt, 0.25))
 
 
 APPEND_ONLY_TABLES = ("audit_entry", "dossier_event")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.synchronize
+import sqlite3
+import threading
 from pathlib import Path
 
 from sqlalchemy import inspect
@@ -30,3 +32,19 @@ def test_processes_starting_together_on_a_fresh_database(tmp_path: Path):
             process.join(timeout=60)
         assert [p.exitcode for p in processes] == [0, 0, 0, 0]
         assert {"dossier", "dossier_event", "unit"} <= set(inspect(engine_for(url)).get_table_names())
+
+
+def test_a_process_switching_a_fresh_database_to_wal_waits_for_another_writer(tmp_path: Path):
+    # The switch reads the file, then upgrades to writing; while another process holds the write lock SQLite refuses
+    # that upgrade at once (no busy wait), which is how processes starting together failed now and then.
+    path = tmp_path / "fresh.sqlite3"
+    other_process = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other_process.execute("BEGIN IMMEDIATE")
+    releases = threading.Timer(0.5, other_process.execute, args=("COMMIT",))
+    releases.start()
+    try:
+        with engine_for(f"sqlite:///{path}").connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    finally:
+        releases.join()
+        other_process.close()
