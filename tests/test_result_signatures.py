@@ -3,12 +3,14 @@ operators in production, and checked against the configured root; documents rend
 
 from __future__ import annotations
 
+import io
 import json
 import multiprocessing
 import re
 import subprocess
 import sys
 import time
+import zlib
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+from fontTools.ttLib import TTFont
 
 from domain.settings import PROJECT_ROOT
 from results.render import ResultRenderer
@@ -127,6 +130,30 @@ def test_documents_render_vietnamese_text_in_pdf_and_html(tmp_path):
     assert cmaps
     for character in set(text) - {" "}:
         assert f"<{ord(character):04X}>".encode() in cmaps, character
+
+
+def test_fonts_embedded_in_documents_keep_true_glyph_bounds(tmp_path):
+    # The renderer trusts the bounds written when the font was cut instead of recomputing them for every document:
+    # a viewer clips and positions glyphs by them, so each embedded glyph's must match its outline.
+    _html, pdf = ResultRenderer(tmp_path).render(None, _document("Nguyễn Thị Ánh Tuyết, Độc lập - Tự do - Hạnh phúc"))
+    embedded = []
+    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S):
+        try:
+            data = zlib.decompress(stream)
+        except zlib.error:
+            continue
+        if data[:4] == b"\x00\x01\x00\x00":  # a TrueType font program
+            embedded.append(TTFont(io.BytesIO(data)))
+    assert len(embedded) >= 2  # regular and bold at least
+    for font in embedded:
+        glyphs = font["glyf"]
+        outlined = [name for name in font.getGlyphOrder() if glyphs[name].numberOfContours != 0]
+        assert len(outlined) > 20
+        for name in outlined:
+            glyph = glyphs[name]
+            written = (glyph.xMin, glyph.yMin, glyph.xMax, glyph.yMax)
+            glyph.recalcBounds(glyphs)
+            assert written == (glyph.xMin, glyph.yMin, glyph.xMax, glyph.yMax), name
 
 
 def _certificate(name: str, signing_key, public_key, *, ca: bool = False, issuer: x509.Certificate | None = None):  # type: ignore[no-untyped-def]
