@@ -550,14 +550,27 @@ async def run(args: argparse.Namespace) -> list[Figure]:
             settle = await settled(stack.config.sqlalchemy_url, waiting_before + level - in_flight, args.timeout)
             in_flight = level
             busy_before, polling_since = cpu_now(pids), time.monotonic()
-            (rps, p99), _ = await poll_figures(api, stack.bare_url, codes, max(3, args.poll_seconds // 2), secrets)  # type: ignore[attr-defined]
+            (rps, p99), (bare_rps, bare_p99) = await poll_figures(
+                api, stack.bare_url, codes, max(3, args.poll_seconds // 2), secrets
+            )  # type: ignore[attr-defined]
             busy = background_cpu(pids, busy_before, time.monotonic() - polling_since, level)
+            # A write-ahead log left long by the burst makes every read look through it: its size says if it was.
+            wal = Path(f"{stack.config.sqlalchemy_url.removeprefix('sqlite:///')}-wal")
             decisions = await decisions_under_load(api, args.decisions, 1)
             figures += [
                 Figure(f"growth {level:,} in flight", "settle after the burst", round(settle, 1), "s"),
-                Figure(f"growth {level:,} in flight", "poll req/s", round(rps), "1/s"),
-                Figure(f"growth {level:,} in flight", "poll p99", round(p99, 2), "ms"),
+                Figure(f"growth {level:,} in flight", "poll req/s", round(rps), "1/s", round(bare_rps)),
+                Figure(f"growth {level:,} in flight", "poll p99", round(p99, 2), "ms", round(bare_p99, 2)),
                 *busy,
+                *(
+                    [
+                        Figure(
+                            f"growth {level:,} in flight", "read model WAL", round(wal.stat().st_size / 2**20, 1), "MB"
+                        )
+                    ]
+                    if wal.exists()
+                    else []
+                ),
                 Figure(f"growth {level:,} in flight", "inbox p99", round(await inbox_ms(api), 1), "ms"),
                 Figure(f"growth {level:,} in flight", "decision p99", round(pct(decisions, 99), 1), "ms"),
                 *(
