@@ -441,7 +441,8 @@ async def inbox_ms(api_url: str, samples: int = 200, warm_up: int = 10) -> float
 
 def start_stack(
     data_dir: Path, api_processes: int = 1, split_worker: bool = False
-) -> tuple[Stack, list[subprocess.Popen[bytes]]]:
+) -> tuple[Stack, list[subprocess.Popen[bytes]], str]:
+    """The product's stack, the baseline worker and the bare API beside it; returns the bare API's URL too."""
     shutil.rmtree(data_dir, ignore_errors=True)
     config = StackConfig(
         data_dir=data_dir,
@@ -469,14 +470,14 @@ def start_stack(
             cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         ),
     ]  # fmt: skip
-    stack.bare_url = f"http://127.0.0.1:{bare_port}"  # type: ignore[attr-defined]
+    bare_url = f"http://127.0.0.1:{bare_port}"
     for _ in range(100):
         try:
-            if httpx.get(f"{stack.bare_url}/bare/none", timeout=1).status_code == 404:  # type: ignore[attr-defined]
+            if httpx.get(f"{bare_url}/bare/none", timeout=1).status_code == 404:
                 break
         except httpx.HTTPError:
             time.sleep(0.2)
-    return stack, extra
+    return stack, extra, bare_url
 
 
 def register_officers(config: StackConfig, admin: dict[str, str]) -> dict[str, dict[str, str]]:
@@ -495,7 +496,7 @@ def register_officers(config: StackConfig, admin: dict[str, str]) -> dict[str, d
 
 async def run(args: argparse.Namespace) -> list[Figure]:
     RESULTS.mkdir(exist_ok=True)
-    stack, extra = start_stack(RESULTS / "stack", args.api_processes, args.split_worker)
+    stack, extra, bare_url = start_stack(RESULTS / "stack", args.api_processes, args.split_worker)
     figures: list[Figure] = []
     try:
         api = stack.config.api_url
@@ -536,12 +537,14 @@ async def run(args: argparse.Namespace) -> list[Figure]:
         ]  # fmt: skip
 
         codes = seed_read_model(stack.config.sqlalchemy_url, args.seed)
-        (rps, p99), (bare_rps, bare_p99) = await poll_figures(api, stack.bare_url, codes, args.poll_seconds, secrets)  # type: ignore[attr-defined]
+        (rps, p99), (bare_rps, bare_p99) = await poll_figures(api, bare_url, codes, args.poll_seconds, secrets)
         figures += [
             Figure("status polling", f"req/s, {args.seed:,} dossiers", round(rps), "1/s", round(bare_rps), ">= 2000/s, ratio >= 0.6"),
             Figure("status polling", "p99", round(p99, 2), "ms", round(bare_p99, 2), "< 25 ms"),
         ]  # fmt: skip
 
+        # A write-ahead log left long by a burst makes every read look through it: its size says if it was.
+        wal = Path(f"{stack.config.sqlalchemy_url.removeprefix('sqlite:///')}-wal")
         in_flight = 0
         for level in args.growth:
             waiting_before = waiting_for_officers(stack.config.sqlalchemy_url)
@@ -550,27 +553,20 @@ async def run(args: argparse.Namespace) -> list[Figure]:
             settle = await settled(stack.config.sqlalchemy_url, waiting_before + level - in_flight, args.timeout)
             in_flight = level
             busy_before, polling_since = cpu_now(pids), time.monotonic()
-            (rps, p99), (bare_rps, bare_p99) = await poll_figures(
-                api, stack.bare_url, codes, max(3, args.poll_seconds // 2), secrets
-            )  # type: ignore[attr-defined]
+            poll_seconds = max(3, args.poll_seconds // 2)
+            (rps, p99), (bare_rps, bare_p99) = await poll_figures(api, bare_url, codes, poll_seconds, secrets)
             busy = background_cpu(pids, busy_before, time.monotonic() - polling_since, level)
-            # A write-ahead log left long by the burst makes every read look through it: its size says if it was.
-            wal = Path(f"{stack.config.sqlalchemy_url.removeprefix('sqlite:///')}-wal")
+            wal_mb = round(wal.stat().st_size / 2**20, 1) if wal.exists() else None
+            wal_size = (
+                [Figure(f"growth {level:,} in flight", "read model WAL", wal_mb, "MB")] if wal_mb is not None else []
+            )
             decisions = await decisions_under_load(api, args.decisions, 1)
             figures += [
                 Figure(f"growth {level:,} in flight", "settle after the burst", round(settle, 1), "s"),
                 Figure(f"growth {level:,} in flight", "poll req/s", round(rps), "1/s", round(bare_rps)),
                 Figure(f"growth {level:,} in flight", "poll p99", round(p99, 2), "ms", round(bare_p99, 2)),
                 *busy,
-                *(
-                    [
-                        Figure(
-                            f"growth {level:,} in flight", "read model WAL", round(wal.stat().st_size / 2**20, 1), "MB"
-                        )
-                    ]
-                    if wal.exists()
-                    else []
-                ),
+                *wal_size,
                 Figure(f"growth {level:,} in flight", "inbox p99", round(await inbox_ms(api), 1), "ms"),
                 Figure(f"growth {level:,} in flight", "decision p99", round(pct(decisions, 99), 1), "ms"),
                 *(
