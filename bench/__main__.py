@@ -423,15 +423,15 @@ async def settled(url: str, expected: int, timeout: float) -> float:
         progress.close()
 
 
-async def inbox_ms(api_url: str, samples: int = 200, warm_up: int = 10) -> float:
-    """The reception officer's first inbox page, after a few unmeasured requests: each API process opens its
-    database connections on first use, and a fresh SQLite connection starts with an empty page cache."""
+async def inbox_p99(url: str, path: str, headers: dict[str, str] | None = None) -> float:
+    """p99 of 200 requests for a first inbox page, after 10 unmeasured ones: each API process opens its database
+    connections on first use, and a fresh SQLite connection starts with an empty page cache."""
     latencies = []
-    async with httpx.AsyncClient(base_url=api_url, timeout=30) as http:
-        for i in range(warm_up + samples):
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        for i in range(10 + 200):
             started = time.perf_counter()
-            (await http.get("/inbox", params={"limit": 50}, headers=OFFICERS["reception"])).raise_for_status()
-            if i >= warm_up:
+            (await http.get(path, params={"limit": 50}, headers=headers)).raise_for_status()
+            if i >= 10:
                 latencies.append((time.perf_counter() - started) * 1000)
     return pct(latencies, 99)
 
@@ -560,6 +560,8 @@ async def run(args: argparse.Namespace) -> list[Figure]:
             wal_size = (
                 [Figure(f"growth {level:,} in flight", "read model WAL", wal_mb, "MB")] if wal_mb is not None else []
             )
+            inbox = await inbox_p99(api, "/inbox", OFFICERS["reception"])
+            bare_inbox = await inbox_p99(bare_url, f"/bare-inbox/{UNIT}/reception")
             decisions = await decisions_under_load(api, args.decisions, 1)
             figures += [
                 Figure(f"growth {level:,} in flight", "settle after the burst", round(settle, 1), "s"),
@@ -567,7 +569,7 @@ async def run(args: argparse.Namespace) -> list[Figure]:
                 Figure(f"growth {level:,} in flight", "poll p99", round(p99, 2), "ms", round(bare_p99, 2)),
                 *busy,
                 *wal_size,
-                Figure(f"growth {level:,} in flight", "inbox p99", round(await inbox_ms(api), 1), "ms"),
+                Figure(f"growth {level:,} in flight", "inbox p99", round(inbox, 1), "ms", round(bare_inbox, 1)),
                 Figure(f"growth {level:,} in flight", "decision p99", round(pct(decisions, 99), 1), "ms"),
                 *(
                     Figure(f"growth {level:,} in flight", f"{name} RSS", round(rss_mb(pid), 1), "MB")
