@@ -423,15 +423,17 @@ async def settled(url: str, expected: int, timeout: float) -> float:
         progress.close()
 
 
-async def inbox_p99(url: str, path: str, headers: dict[str, str] | None = None) -> float:
-    """p99 of 200 requests for a first inbox page, after 10 unmeasured ones: each API process opens its database
+async def inbox_p99(
+    url: str, path: str, headers: dict[str, str] | None = None, samples: int = 200, warm_up: int = 10
+) -> float:
+    """p99 of a first inbox page, after a few unmeasured requests: each API process opens its database
     connections on first use, and a fresh SQLite connection starts with an empty page cache."""
     latencies = []
     async with httpx.AsyncClient(base_url=url, timeout=30) as http:
-        for i in range(10 + 200):
+        for i in range(warm_up + samples):
             started = time.perf_counter()
             (await http.get(path, params={"limit": 50}, headers=headers)).raise_for_status()
-            if i >= 10:
+            if i >= warm_up:
                 latencies.append((time.perf_counter() - started) * 1000)
     return pct(latencies, 99)
 
