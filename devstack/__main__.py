@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import time
@@ -23,6 +24,7 @@ def run(args: argparse.Namespace) -> int:
         temporal_namespace=settings.temporal_namespace,
         database_url=settings.database_url,
         console_logs=True,
+        api_processes=args.api_processes,
         **({"portal_api_key": settings.portal_api_key.get_secret_value()} if settings.portal_api_key else {}),
     )
     stack = Stack(config)
@@ -46,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         "\n"
         "motcua is running\n"
-        f"  API            {config.api_url}   (docs: {config.api_url}/docs)\n"
+        f"  API            {config.api_url}   (docs: {config.api_url}/docs; {config.api_processes} processes)\n"
         f"  Temporal       {config.address}   namespace {config.temporal_namespace}\n"
         f"  Temporal UI    {config.temporal_ui_url or '(external cluster: its own UI)'}\n"
         f"  Simulator      {config.simulator_url}   (recorded calls: {config.simulator_url}/_sim/calls)\n"
@@ -72,6 +74,19 @@ def run(args: argparse.Namespace) -> int:
         print("stopped.", flush=True)
 
 
+def positive_count(text: str) -> int:
+    count = int(text)
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {count}")
+    return count
+
+
+def default_api_processes() -> int:
+    """One API process per core this process may run on: status polling and the inbox are CPU-bound Python, and
+    one process runs on one core only. Four at most: the dev server, the worker and the simulator share them."""
+    return max(1, min(4, len(os.sched_getaffinity(0))))
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="motcua-dev", description=__doc__)
@@ -79,6 +94,12 @@ def main() -> None:
     run_parser = commands.add_parser("run", help="start the whole stack on embedded defaults")
     run_parser.add_argument("--api-port", type=int, default=8000)
     run_parser.add_argument("--simulator-port", type=int, default=8100)
+    run_parser.add_argument(
+        "--api-processes",
+        type=positive_count,
+        default=default_api_processes(),
+        help="API processes behind the one port (default: one per core, at most 4)",
+    )
     args = parser.parse_args()
     sys.exit(run(args))
 
