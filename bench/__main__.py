@@ -1,12 +1,13 @@
 """`make bench`: speed, scale and memory of motcua, each figure beside a baseline measured in the same run.
 
-1. Dossier throughput over HTTP (three-step procedure: two officer decisions, two adapter calls),
-   against a bare Temporal workflow of the same shape (two updates, two activities) on the same server.
+1. Dossier throughput over HTTP (three-step procedure: two officer decisions, two adapter calls; citizens
+   submit, officers decide from their inboxes), against a bare Temporal workflow of the same shape (two
+   updates, two activities) on the same server.
 2. Status polling with many dossiers in the read model, against a bare FastAPI endpoint on the same rows.
 3. Decision latency while submissions keep arriving.
 4. Growth: poll, inbox and decision figures, and worker memory, as dossiers in flight grow.
 With the throughput figures comes the CPU each process spent per dossier (the worker's rendering processes
-counted with it), which says where the next gain is.
+counted with it) beside what the same processes spent per bare workflow, which says where the next gain is.
 Figures are printed as a table and written to bench-results/bench.json.
 """
 
@@ -140,7 +141,6 @@ async def drive_product(api_url: str, database_url: str, count: int, concurrency
     awaiting_completion: dict[str, asyncio.Future[None]] = {}
     all_done = asyncio.Event()
     engine = engine_for(database_url)
-
     requests = 0
 
     async def count_request(_: httpx.Request) -> None:
