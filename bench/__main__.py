@@ -207,7 +207,6 @@ async def drive_product(api_url: str, database_url: str, count: int, concurrency
                 group.create_task(part)
         elapsed = time.perf_counter() - started
     progress.close()
-    engine.dispose()
     return {
         "per_second": count / elapsed,
         "submit_ms": submit_ms,
