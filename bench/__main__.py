@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import random
 import shutil
@@ -131,10 +132,10 @@ async def drive_product(
     api_url: str, database_url: str, count: int, concurrency: int, *, inbox_refresh: float
 ) -> dict[str, Any]:
     """Dossiers through the product as its users drive it: citizens submit, at most `concurrency` dossiers in
-    flight; the reception officer and the leader work from their inboxes, deciding each step they find there; a
-    dossier counts once its citizen's status read shows it completed. The bench watches for completion in the
-    read model, so no client reads a dossier's status over and over while the officers work on it (the baseline's
-    client waits on Temporal's long poll likewise)."""
+    flight; the reception officer and the leader work from their inboxes (re-read every `inbox_refresh` seconds),
+    deciding each step they find there; a dossier counts once its citizen's status read shows it completed. The
+    bench watches for completion in the read model, so no client reads a dossier's status over and over while the
+    officers work on it (the baseline's client waits on Temporal's long poll likewise)."""
     submit_ms: list[float] = []
     decide_ms: list[float] = []
     progress = tqdm(total=count, desc="product dossiers", unit="dossier", leave=False)
@@ -692,7 +693,7 @@ def print_table(figures: list[Figure]) -> None:
 
 def seconds(text: str) -> float:
     value = float(text)
-    if not value >= 0:  # NaN too
+    if not 0 <= value < math.inf:  # NaN too
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
     return value
 
