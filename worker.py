@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -10,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import uvloop
 from sqlalchemy.engine import Engine
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
@@ -123,7 +123,8 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
-        asyncio.run(run_worker(get_settings()))
+        # uvloop: the worker's own loop carries the portal pushes, agency calls and Temporal's polls.
+        uvloop.run(run_worker(get_settings()))
     except KeyboardInterrupt:
         pass
 

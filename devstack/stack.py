@@ -28,7 +28,7 @@ from domain.tokens import TokenIssuer
 
 log = logging.getLogger("motcua.devstack")
 # Every uvicorn the stack starts turns Nagle off on its connections (see api/serving.py).
-HTTP_PROTOCOL = "api.serving:NoDelayH11Protocol"
+HTTP_PROTOCOL = "api.serving:NoDelayHttpToolsProtocol"
 
 
 class StackError(RuntimeError):
