@@ -5,6 +5,7 @@ receipt can be printed again; rotating the key invalidates every printed secret.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 
@@ -17,6 +18,8 @@ LENGTH = 10  # base32 characters: 50 bits, typed from paper without ambiguity (n
 class LookupSecrets:
     def __init__(self, key: bytes) -> None:
         self._key = key
+        # A poll checks the secret given and prints it back in the view: derive it once for both.
+        self.for_dossier = functools.lru_cache(maxsize=1024)(self._derive)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LookupSecrets:
@@ -24,7 +27,7 @@ class LookupSecrets:
             return cls(settings.lookup_secret_key.encode())
         return cls(random_secret(settings.lookup_secret_key_path))
 
-    def for_dossier(self, dossier_code: str) -> str:
+    def _derive(self, dossier_code: str) -> str:
         digest = hmac.new(self._key, dossier_code.encode(), hashlib.sha256).digest()
         return base64.b32encode(digest).decode()[:LENGTH]
 

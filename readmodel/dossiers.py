@@ -119,12 +119,15 @@ def get(session: Session, code: str) -> DossierRow | None:
     return session.get(DossierRow, code)
 
 
-_READ_ONLY = select(_DOSSIER).where(_DOSSIER.c.code == bindparam("code"))
+# What the status view never shows: the application itself, the largest values in the row (a form runs to kilobytes).
+_NOT_POLLED = ("applicant", "form", "submitted_by")
+_READ_ONLY = select(*(c for c in _DOSSIER.c if c.name not in _NOT_POLLED)).where(_DOSSIER.c.code == bindparam("code"))
 
 
 def read_only(connection: Connection, code: str) -> DossierRow | None:
-    """The dossier's row for reading only, without the ORM: citizens poll it many times a second, and an ORM
-    session and object cost three times the query itself. It has the row's attributes and nothing else."""
+    """The dossier's row for the status view, without the ORM: citizens poll it many times a second, and an ORM
+    session and object cost three times the query itself. It has the row's attributes but the application's
+    (applicant, form, submitted_by), and nothing else."""
     mapping = connection.execute(_READ_ONLY, {"code": code}).mappings().first()
     return None if mapping is None else cast(DossierRow, SimpleNamespace(**mapping))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, update
+from sqlalchemy import Connection, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -136,6 +136,17 @@ def snapshot(row: ProcedureVersionRow) -> DefinitionSnapshot:
         content_hash=row.content_hash,
         definition=ProcedureDefinition.model_validate(row.body),
     )
+
+
+def starts_children(connection: Connection, code: str, number: int) -> bool:
+    """Whether the version has a step that starts an interconnected dossier (True for an unknown version, so a
+    caller that skips looking for children on False never hides one)."""
+    body = connection.execute(
+        select(ProcedureVersionRow.body).where(ProcedureVersionRow.code == code, ProcedureVersionRow.version == number)
+    ).scalar_one_or_none()
+    if body is None:
+        return True
+    return any(step.procedure is not None for _, step in ProcedureDefinition.model_validate(body).all_steps())
 
 
 def pinned_snapshot(session: Session, row: ProcedureVersionRow, _path: tuple[str, ...] = ()) -> DefinitionSnapshot:

@@ -482,6 +482,18 @@ def _dossier_view(
     return Response(view.model_dump_json(), media_type="application/json")
 
 
+# Whether each procedure version can start interconnected dossiers. A deployed version never changes, so each
+# process asks once; most procedures start none, and a poll of their dossiers skips looking for children.
+_STARTS_CHILDREN: dict[tuple[str, int], bool] = {}
+
+
+def _starts_children(connection: Connection, row: DossierRow) -> bool:
+    version = (row.procedure_code, row.procedure_version)
+    if version not in _STARTS_CHILDREN:
+        _STARTS_CHILDREN[version] = procedures.starts_children(connection, *version)
+    return _STARTS_CHILDREN[version]
+
+
 def dossier_view(connection: Connection, row: DossierRow, secrets: LookupSecrets) -> DossierView:
     """The dossier as the applicant and officers see it: receipt, state, children and timeline."""
     code = row.code
@@ -502,7 +514,7 @@ def dossier_view(connection: Connection, row: DossierRow, secrets: LookupSecrets
                 appointment_date=child["appointment_date"],
                 completed_at=as_utc(child["completed_at"]) if child["completed_at"] else None,
             )
-            for child in dossiers.children(connection, code)
+            for child in (dossiers.children(connection, code) if _starts_children(connection, row) else [])
         ],
         original_appointment_date=row.original_appointment_date,
         supplement_count=row.supplement_count,
