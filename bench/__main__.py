@@ -20,6 +20,7 @@ import math
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -723,7 +724,14 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=900, help="seconds a throughput run may take")
     parser.add_argument("--growth", type=lambda s: [int(x) for x in s.split(",") if x], default=[1000, 10000])
     args = parser.parse_args()
-    figures = asyncio.run(run(args))
+    # Terminated as if interrupted, so the run stops the stack it started on its way out: the stack's processes
+    # are in sessions of their own, and a signal to the bench alone would leave them running.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        figures = asyncio.run(run(args))
+    except KeyboardInterrupt:
+        print("\nbenchmark interrupted: its stack is stopped, nothing written", file=sys.stderr)
+        raise SystemExit(130) from None
     print_table(figures)
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / "bench.json"
