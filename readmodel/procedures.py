@@ -9,7 +9,7 @@ from sqlalchemy import Connection, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from domain.definition import ProcedureDefinition
+from domain.definition import ProcedureDefinition, child_procedure_codes
 from domain.dossier import ActorRef, DefinitionSnapshot
 from readmodel.db import utcnow
 from readmodel.organisation import audit
@@ -146,7 +146,7 @@ def starts_children(connection: Connection, code: str, number: int) -> bool:
     ).scalar_one_or_none()
     if body is None:
         return True
-    return any(step.procedure is not None for _, step in ProcedureDefinition.model_validate(body).all_steps())
+    return bool(child_procedure_codes(body))
 
 
 def pinned_snapshot(session: Session, row: ProcedureVersionRow, _path: tuple[str, ...] = ()) -> DefinitionSnapshot:
