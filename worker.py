@@ -8,13 +8,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
 import uvloop
 from sqlalchemy.engine import Engine
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
-from activities.agencies import AgencyActivities
+from activities.agencies import AgencyActivities, agency_session
 from activities.legal_clock import LegalClockActivities
 from activities.publishing import PublishingActivities
 from activities.read_model import ReadModelActivities
@@ -42,7 +42,7 @@ class AgencyEndpoints:
 def dossier_activities(
     engine: Engine,
     calendar: WorkingCalendar,
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
     endpoints: AgencyEndpoints,
     issuer: ResultIssuer,
     *,
@@ -74,9 +74,7 @@ async def run_worker(settings: Settings) -> None:
     await ensure_search_attributes(client, settings.temporal_namespace)
     engine = engine_for(settings.sqlalchemy_url)
     init_db(engine)
-    timeout = httpx.Timeout(settings.agency_call_timeout_seconds)
-    headers = {"Authorization": f"Bearer {settings.agency_api_token}"} if settings.agency_api_token else {}
-    async with httpx.AsyncClient(timeout=timeout, headers=headers) as http:
+    async with agency_session(settings.agency_call_timeout_seconds, settings.agency_api_token) as http:
         calendar = WorkingCalendar(settings.timezone, parse_cutoff(settings.receipt_cutoff))
         renderer = ResultRenderer(settings.data_dir / "fonts", processes=settings.document_processes)
         activities = dossier_activities(
@@ -121,7 +119,6 @@ async def run_worker(settings: Settings) -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         # uvloop: the worker's own loop carries the portal pushes, agency calls and Temporal's polls.
         uvloop.run(run_worker(get_settings()))

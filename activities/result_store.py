@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 
-import httpx
+import aiohttp
 
 from activities.agencies import post_idempotent
 from readmodel.db import as_utc
@@ -21,7 +21,7 @@ def deposit_key(dossier_code: str, document_id: str) -> str:
 
 
 class ResultStoreClient:
-    def __init__(self, http: httpx.AsyncClient, base_url: str) -> None:
+    def __init__(self, http: aiohttp.ClientSession, base_url: str) -> None:
         self._http = http
         self._base = base_url.rstrip("/")
 

@@ -37,6 +37,7 @@ from temporalio.client import Client
 from tqdm import tqdm
 
 from bench.baseline import TASK_QUEUE, BareDossierWorkflow
+from bench.http import BenchClient
 from devstack.stack import HTTP_PROTOCOL, Stack, StackConfig, administrator_token, free_port
 from domain.lookup_secret import LookupSecrets
 from domain.settings import PROJECT_ROOT, Settings
@@ -92,14 +93,12 @@ def pct(samples: list[float], q: float) -> float:
 # ----------------------------------------------------------------------------- throughput
 
 
-async def _wait_for(
-    http: httpx.AsyncClient, code: str, secret: str, ready: Any, timeout: float = 120
-) -> dict[str, Any]:
+async def _wait_for(http: BenchClient, code: str, secret: str, ready: Any, timeout: float = 120) -> dict[str, Any]:
     """Poll as the citizen does: the dossier code with the receipt's lookup secret."""
     deadline = time.monotonic() + timeout
     delay = 0.02
     while time.monotonic() < deadline:
-        view = (await http.get(f"/dossiers/{code}", headers={"X-Lookup-Secret": secret})).json()
+        view = await http.get(f"/dossiers/{code}", headers={"X-Lookup-Secret": secret})
         if ready(view):
             return view
         await asyncio.sleep(delay)
@@ -111,14 +110,11 @@ def _awaits(step: str) -> Any:
     return lambda view: any(s["step_id"] == step and s["awaiting"] == "officer" for s in view["active_steps"])
 
 
-async def _decide(http: httpx.AsyncClient, code: str, secret: str, step: str, latencies: list[float]) -> None:
+async def _decide(http: BenchClient, code: str, secret: str, step: str, latencies: list[float]) -> None:
     await _wait_for(http, code, secret, _awaits(step))
     started = time.perf_counter()
-    response = await http.post(
-        f"/dossiers/{code}/decisions", json={"step_id": step, "decision": "approve"}, headers=OFFICERS[step]
-    )
+    await http.post(f"/dossiers/{code}/decisions", {"step_id": step, "decision": "approve"}, headers=OFFICERS[step])
     latencies.append((time.perf_counter() - started) * 1000)
-    response.raise_for_status()
 
 
 def completed_among(engine: Engine, codes: list[str]) -> list[str]:
@@ -140,51 +136,39 @@ async def drive_product(
     submit_ms: list[float] = []
     decide_ms: list[float] = []
     progress = tqdm(total=count, desc="product dossiers", unit="dossier", leave=False)
-    limits = httpx.Limits(max_connections=concurrency * 4)
     in_flight = asyncio.Semaphore(concurrency)
     awaiting_completion: dict[str, asyncio.Future[None]] = {}
     all_done = asyncio.Event()
     engine = engine_for(database_url)
-    requests = 0
-
-    async def count_request(_: httpx.Request) -> None:
-        nonlocal requests
-        requests += 1
-
-    hooks = {"request": [count_request]}
-    async with httpx.AsyncClient(base_url=api_url, timeout=120, limits=limits, event_hooks=hooks) as http:
+    async with BenchClient(api_url, connections=concurrency * 4) as http:
 
         async def citizen() -> None:
             async with in_flight:
                 started = time.perf_counter()
-                response = await http.post("/dossiers", json=SUBMISSION)
+                receipt = await http.post("/dossiers", SUBMISSION)
                 submit_ms.append((time.perf_counter() - started) * 1000)
-                response.raise_for_status()
-                code, secret = response.json()["dossier_code"], response.json()["lookup_secret"]
+                code, secret = receipt["dossier_code"], receipt["lookup_secret"]
                 completion = asyncio.get_running_loop().create_future()
                 awaiting_completion[code] = completion
                 await completion
                 status = await http.get(f"/dossiers/{code}", headers={"X-Lookup-Secret": secret})
-                status.raise_for_status()
-                if status.json()["completed_at"] is None:
+                if status["completed_at"] is None:
                     raise RuntimeError(f"{code}: the read model shows it completed, its status read does not")
                 progress.update()
 
         async def decide(code: str, step: str) -> None:
             started = time.perf_counter()
-            response = await http.post(
-                f"/dossiers/{code}/decisions", json={"step_id": step, "decision": "approve"}, headers=OFFICERS[step]
+            await http.post(
+                f"/dossiers/{code}/decisions", {"step_id": step, "decision": "approve"}, headers=OFFICERS[step]
             )
             decide_ms.append((time.perf_counter() - started) * 1000)
-            response.raise_for_status()
 
         async def officer(step: str, group: asyncio.TaskGroup) -> None:
             # A decided step stays in the inbox until its workflow has written the decision to the read model.
             decided: set[str] = set()
             while not all_done.is_set():
                 page = await http.get("/inbox", params={"limit": 100}, headers=OFFICERS[step])
-                page.raise_for_status()
-                fresh = [i["dossier_code"] for i in page.json() if i["step_id"] == step]
+                fresh = [i["dossier_code"] for i in page if i["step_id"] == step]
                 fresh = [code for code in fresh if code not in decided]
                 for code in fresh:
                     decided.add(code)
@@ -215,7 +199,7 @@ async def drive_product(
         "submit_ms": submit_ms,
         "decide_ms": decide_ms,
         "seconds": elapsed,
-        "requests": requests,
+        "requests": http.requests,
     }
 
 
@@ -395,12 +379,12 @@ async def load_with_python(
     deadline = time.monotonic() + seconds
 
     async def worker() -> None:
-        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+        async with BenchClient(base, timeout=10) as http:
             while time.monotonic() < deadline:
                 started = time.perf_counter()
                 code = random.choice(codes)
                 headers = {"X-Lookup-Secret": secrets.for_dossier(code)} if secrets else {}
-                (await http.get(prefix + code, headers=headers)).raise_for_status()
+                await http.get(prefix + code, headers=headers)
                 latencies.append((time.perf_counter() - started) * 1000)
 
     started = time.monotonic()
@@ -431,10 +415,10 @@ async def decisions_under_load(api_url: str, decisions: int, background_per_seco
     stop = asyncio.Event()
 
     async def background() -> None:
-        async with httpx.AsyncClient(base_url=api_url, timeout=60) as http:
+        async with BenchClient(api_url, timeout=60) as http:
             pending: set[asyncio.Task[Any]] = set()
             while not stop.is_set():
-                task = asyncio.create_task(http.post("/dossiers", json=SUBMISSION))
+                task = asyncio.create_task(http.post("/dossiers", SUBMISSION))
                 pending.add(task)
                 task.add_done_callback(pending.discard)
                 await asyncio.sleep(1 / background_per_second)
@@ -442,11 +426,11 @@ async def decisions_under_load(api_url: str, decisions: int, background_per_seco
 
     latencies: list[float] = []
     task = asyncio.create_task(background())
-    async with httpx.AsyncClient(base_url=api_url, timeout=60) as http:
+    async with BenchClient(api_url, timeout=60) as http:
         receipts = []
         for _ in range(decisions):
-            response = await http.post("/dossiers", json=SUBMISSION)
-            receipts.append((response.json()["dossier_code"], response.json()["lookup_secret"]))
+            receipt = await http.post("/dossiers", SUBMISSION)
+            receipts.append((receipt["dossier_code"], receipt["lookup_secret"]))
         for code, secret in tqdm(receipts, desc="decisions under load", unit="decision", leave=False):
             await _decide(http, code, secret, "reception", latencies)
     stop.set()
@@ -467,11 +451,11 @@ def rss_mb(pid: int) -> float:
 async def submit_in_flight(api_url: str, count: int) -> None:
     progress = tqdm(total=count, desc="dossiers in flight", unit="dossier", leave=False)
     semaphore = asyncio.Semaphore(32)
-    async with httpx.AsyncClient(base_url=api_url, timeout=60, limits=httpx.Limits(max_connections=64)) as http:
+    async with BenchClient(api_url, timeout=60, connections=64) as http:
 
         async def one() -> None:
             async with semaphore:
-                (await http.post("/dossiers", json=SUBMISSION)).raise_for_status()
+                await http.post("/dossiers", SUBMISSION)
                 progress.update()
 
         await asyncio.gather(*(one() for _ in range(count)))
@@ -508,10 +492,10 @@ async def inbox_p99(
     """p99 of a first inbox page, after a few unmeasured requests: each API process opens its database
     connections on first use, and a fresh SQLite connection starts with an empty page cache."""
     latencies = []
-    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+    async with BenchClient(url, timeout=30) as http:
         for i in range(warm_up + samples):
             started = time.perf_counter()
-            (await http.get(path, params={"limit": 50}, headers=headers)).raise_for_status()
+            await http.get(path, params={"limit": 50}, headers=headers)
             if i >= warm_up:
                 latencies.append((time.perf_counter() - started) * 1000)
     return pct(latencies, 99)

@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -27,6 +26,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.agencies import agency_session
 from domain.definition import parse_definition
 from domain.dossier import (
     ApologySubmission,
@@ -171,7 +171,7 @@ async def legal_clock(simulator_url: str, folder: Path) -> AsyncIterator[Clock]:
         )
         engine = engine_for(f"sqlite:///{folder / 'clock.sqlite3'}")
         init_db(engine)
-        async with httpx.AsyncClient(timeout=10) as http:
+        async with agency_session(10) as http:
             activities = dossier_activities(
                 engine,
                 CALENDAR,

@@ -547,7 +547,13 @@ async def get_live_detail(code: str, row: OfficerDossier, client: TemporalDep) -
 
 @router.post("/{code}/decisions")
 async def decide(
-    code: str, body: DecisionIn, row: OfficerDossier, client: TemporalDep, settings: SettingsDep, officer: OfficerDep
+    code: str,
+    body: DecisionIn,
+    row: OfficerDossier,
+    session: SessionDep,
+    client: TemporalDep,
+    settings: SettingsDep,
+    officer: OfficerDep,
 ) -> MessageAccepted:
     """An officer's decision on the step awaiting it: 409 when that step is not awaiting this decision,
     403 when the officer does not hold the step's role at its unit (nor acts for someone who does)."""
@@ -558,6 +564,9 @@ async def decide(
             422,
             [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors(include_url=False)],
         ) from None
+    # The update takes a workflow task or two; the connection that found the dossier is not held meanwhile (with
+    # dozens of decisions in flight the pool ran dry and every submission opened a connection of its own).
+    release(session)
     return await _update(client, settings, code, DossierWorkflow.decide, decision)
 
 
@@ -588,12 +597,14 @@ async def pay(
     code: str,
     body: PaymentIn,
     row: ApplicantDossier,
+    session: SessionDep,
     client: TemporalDep,
     settings: SettingsDep,
     principal: PrincipalDep,
 ) -> MessageAccepted:
     """A fee paid (reported for the applicant); 409 unless that fee step awaits exactly this amount."""
     payment = PaymentSubmission(**body.model_dump(), by=_applicant_actor(principal, row))
+    release(session)
     return await _update(client, settings, code, DossierWorkflow.pay, payment)
 
 
