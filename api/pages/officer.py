@@ -141,7 +141,7 @@ async def take_decision(
     entered = {"step_id": step_id, "reason": reason or "", "missing": "\n".join(missing)}
     try:
         body = DecisionIn(step_id=step_id, decision=decision, reason=reason, missing=missing)  # type: ignore[arg-type]
-        await decide(row.code, body, row, client, settings, officer)
+        await decide(row.code, body, row, session=session, client=client, settings=settings, officer=officer)
     except (ValidationError, HTTPException) as exc:
         detail = list(exc.errors(include_url=False)) if isinstance(exc, ValidationError) else exc.detail
         said = messages(detail)
