@@ -77,7 +77,6 @@ def agency_session(timeout_seconds: float, token: str | None = None) -> aiohttp.
         # Idle connections are let go before a server would close them (uvicorn after 5 s): a request sent on
         # a connection the server is closing fails, and its activity would wait for Temporal's retry.
         connector=aiohttp.TCPConnector(keepalive_timeout=4),
-        raise_for_status=False,
     )
 
 
