@@ -13,8 +13,9 @@ from typing import Any
 import aiohttp
 
 
-class RequestRefused(Exception):
-    """The API answered 4xx or 5xx where the bench expected success."""
+class RequestFailed(Exception):
+    """A request the bench needed did not succeed: no answer, or 4xx or 5xx. Its message names the request, so a
+    run that stops says which one stopped it."""
 
 
 class BenchClient:
@@ -36,12 +37,13 @@ class BenchClient:
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         self.requests += 1
-        async with self._session.request(method, path, **kwargs) as response:
-            content = await response.read()
+        try:
+            async with self._session.request(method, path, **kwargs) as response:
+                content = await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise RequestFailed(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
         if response.status >= 400:
-            raise RequestRefused(
-                f"{method} {path} answered {response.status}: {content[:300].decode(errors='replace')}"
-            )
+            raise RequestFailed(f"{method} {path} answered {response.status}: {content[:300].decode(errors='replace')}")
         return json.loads(content) if content else None
 
     async def __aenter__(self) -> BenchClient:

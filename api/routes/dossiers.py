@@ -564,10 +564,7 @@ async def decide(
             422,
             [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors(include_url=False)],
         ) from None
-    # The update takes a workflow task or two; the connection that found the dossier is not held meanwhile (with
-    # dozens of decisions in flight the pool ran dry and every submission opened a connection of its own).
-    release(session)
-    return await _update(client, settings, code, DossierWorkflow.decide, decision)
+    return await _update(session, client, settings, code, DossierWorkflow.decide, decision)
 
 
 @router.post("/{code}/supplements")
@@ -588,8 +585,7 @@ async def supplement(
     normalised = SupplementSubmission(
         form={k: merged.get(k) for k in body.form}, note=body.note, by=_applicant_actor(principal, row)
     )
-    release(session)
-    return await _update(client, settings, code, DossierWorkflow.supplement, normalised)
+    return await _update(session, client, settings, code, DossierWorkflow.supplement, normalised)
 
 
 @router.post("/{code}/payments")
@@ -604,8 +600,7 @@ async def pay(
 ) -> MessageAccepted:
     """A fee paid (reported for the applicant); 409 unless that fee step awaits exactly this amount."""
     payment = PaymentSubmission(**body.model_dump(), by=_applicant_actor(principal, row))
-    release(session)
-    return await _update(client, settings, code, DossierWorkflow.pay, payment)
+    return await _update(session, client, settings, code, DossierWorkflow.pay, payment)
 
 
 class ApologyIn(BaseModel):
@@ -645,8 +640,7 @@ async def apologize(
     message = ApologySubmission(
         reason=body.reason, new_appointment_date=body.new_appointment_date, officer=_officer_ref(officer)
     )
-    release(session)
-    return await _update(client, settings, code, DossierWorkflow.apologize, message)
+    return await _update(session, client, settings, code, DossierWorkflow.apologize, message)
 
 
 @router.post("/{code}/extensions")
@@ -668,8 +662,7 @@ async def extend(
     extra = definition.extended_time_limit_working_days - definition.time_limit_working_days
     new_date = calendar.add_working_days(row.appointment_date, extra)
     message = ExtensionSubmission(reason=body.reason, new_appointment_date=new_date, officer=_officer_ref(officer))
-    release(session)
-    return await _update(client, settings, code, DossierWorkflow.extend, message)
+    return await _update(session, client, settings, code, DossierWorkflow.extend, message)
 
 
 @router.post("/{code}/withdrawal")
@@ -677,13 +670,14 @@ async def withdraw(
     code: str,
     body: WithdrawalIn,
     row: ApplicantDossier,
+    session: SessionDep,
     client: TemporalDep,
     settings: SettingsDep,
     principal: PrincipalDep,
 ) -> MessageAccepted:
     """The applicant withdraws the dossier (status 7); processing stops wherever it stands."""
     message = Withdrawal(reason=body.reason, by=_applicant_actor(principal, row))
-    return await _update(client, settings, code, DossierWorkflow.withdraw, message)
+    return await _update(session, client, settings, code, DossierWorkflow.withdraw, message)
 
 
 def _officer_ref(officer: OfficerProfile) -> OfficerRef:
@@ -711,7 +705,13 @@ def _applicant_actor(principal: Principal, row: DossierRow) -> ActorRef:
     return principal.actor("online")
 
 
-async def _update(client: Client, settings: Settings, code: str, update: Any, message: Any) -> MessageAccepted:
+async def _update(
+    session: Session, client: Client, settings: Settings, code: str, update: Any, message: Any
+) -> MessageAccepted:
+    """Send a message to the dossier's workflow and answer with its outcome. The request's database connection goes
+    back to the pool first: an update takes a workflow task or two, and with dozens of decisions in flight held
+    connections ran the pool dry (every submission then opened a connection of its own)."""
+    release(session)
     handle = client.get_workflow_handle(code)
     try:
         return await handle.execute_update(
