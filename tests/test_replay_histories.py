@@ -7,6 +7,7 @@ change) with `MOTCUA_RECORD_HISTORIES=1 make test`.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from tests.support import (
     wait_for_status,
     with_temporal,
 )
-from workflows.dossier import DossierWorkflow
+from workflows.dossier import REVISION, REVISION_PATCH, DossierWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -131,3 +132,57 @@ def test_a_dossier_publishes_its_transitions_within_its_own_workflow_tasks(api, 
     assert not {"publish_transitions", "record_transitions", "push_portal_status"} & set(activities), activities
     # submitted, rejected and finished were each published (with the calendar's own local activities besides)
     assert len([m for m in markers if m.marker_recorded_event_attributes.marker_name == "core_local_activity"]) >= 3
+
+
+def test_a_dossier_records_its_revision_once_and_indexes_only_what_changed(api, stack):
+    """A new dossier carries one patch marker, its workflow's revision, whatever changes that revision holds; its
+    status and units reach Temporal's index only when they change (the units stay while the civil-status system
+    is asked, and clear when the dossier ends); and a step's calendar plan is written together with what led to
+    it, so the first workflow task publishes once."""
+    code, unit = unique_codes()
+    deploy(api, three_step_procedure(code, unit))
+    dossier = submit(api, code)["dossier_code"]
+    decide(api, dossier, "reception", unit)
+    decide(api, dossier, "approval", unit)
+    wait_for_status(api, dossier, 10, finished=True)
+
+    async def history(client: Client) -> WorkflowHistory:
+        handle = client.get_workflow_handle(dossier)
+        await handle.result()
+        return await handle.fetch_history()
+
+    events = with_temporal(stack, history).events
+
+    def details(event) -> str:
+        attributes = event.marker_recorded_event_attributes
+        return " ".join(p.data.decode() for d in attributes.details.values() for p in d.payloads)
+
+    patches = [details(e) for e in events if e.marker_recorded_event_attributes.marker_name == "core_patch"]
+    assert len(patches) == 1 and f'"{REVISION_PATCH.format(REVISION)}"' in patches[0], patches
+
+    indexed = {"DossierStatus": "registered", "AssignedUnit": ""}  # as the API starts every dossier
+    seen: list[dict[str, str]] = []
+    versions: list[list[str]] = []
+    for event in events:
+        if not event.HasField("upsert_workflow_search_attributes_event_attributes"):
+            continue
+        fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
+        change = {name: json.loads(payload.data) for name, payload in fields.items()}
+        if "TemporalChangeVersion" in change:  # the SDK's, for the revision's patch marker
+            versions.append(change.pop("TemporalChangeVersion"))
+            if not change:
+                continue
+        assert all(indexed[name] != value for name, value in change.items()), (change, indexed)
+        indexed.update(change)
+        seen.append(dict(indexed))
+    assert versions == [[REVISION_PATCH.format(REVISION)]]
+    assert [state["AssignedUnit"] for state in seen[:-1]] == [unit] * (len(seen) - 1), seen
+    assert seen[-1] == {"DossierStatus": "result_returned", "AssignedUnit": ""}
+
+    first_task_ends = next(
+        i for i, e in enumerate(events) if e.HasField("workflow_task_scheduled_event_attributes") and i > 2
+    )
+    first_task_markers = [
+        details(e) for e in events[:first_task_ends] if e.HasField("marker_recorded_event_attributes")
+    ]
+    assert len([m for m in first_task_markers if '"publish_transitions"' in m]) == 1, first_task_markers

@@ -16,7 +16,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import (
@@ -90,6 +90,9 @@ AGENCY_RETRY = RetryPolicy(
     non_retryable_error_types=["AgencyRefused"],
 )
 
+_Question = TypeVar("_Question")
+_Answer = TypeVar("_Answer")
+
 NOT_AWAITING = "NotAwaiting"
 # Results are signed and deposited by an activity since this patch; dossiers that reached their result
 # step before it replay the old path.
@@ -110,6 +113,22 @@ PUBLISH_TOGETHER = "publish-together"
 # three events and a workflow task of its own, and an officer's decision is answered in the task that applied
 # it. Earlier histories replay the publication as an activity.
 PUBLISH_LOCALLY = "publish-locally"
+# A dossier records one patch marker, the revision of the workflow it started on, instead of a marker per change
+# (each of which the SDK follows with a search-attribute upsert of its own). Revision 1 takes every change above,
+# and: the dossier's status and units are indexed only when they change, its units kept while it waits on another
+# system, and a transition is published once the calendar has planned the step it starts. A later change bumps
+# REVISION and asks `self._revision >= n`. Dossiers started before revisions have no such marker (revision 0) and
+# answer each patch above by its own marker, as before.
+REVISION = 1
+REVISION_PATCH = "dossier-revision-{}"
+
+
+def _started_revision() -> int:
+    """The revision this dossier started on: recorded by its first workflow task, found again on replay."""
+    for revision in range(REVISION, 0, -1):
+        if workflow.patched(REVISION_PATCH.format(revision)):
+            return revision
+    return 0
 
 
 class _Refused(Exception):
@@ -127,6 +146,7 @@ class DossierWorkflow:
     @workflow.init
     def __init__(self, input: DossierInput) -> None:
         self._input = input
+        self._revision = _started_revision()
         self._definition = input.snapshot.definition
         self._form: dict[str, Any] = dict(input.form)
         self._state = DossierState(status=PortalStatus.registered, appointment_date=input.appointment_date)
@@ -147,6 +167,8 @@ class DossierWorkflow:
         self._record_queue: list[Transition] = []
         self._recorded_seq = 0
         self._indexed_units = ""
+        self._indexed_status = PortalStatus.registered.name  # as every dossier is started (API, parent dossier)
+        self._asking_calendar = 0  # calendar questions under way: the read model hears their step once answered
         self._portal_queue: list[PortalStatusPush] = []
         self._portal_pushed_status: PortalStatus | None = None
         self._portal_lane_pushing = False
@@ -232,7 +254,7 @@ class DossierWorkflow:
         try:
             await workflow.wait_condition(lambda: main.done() or self._withdrawal is not None)
         except asyncio.CancelledError:
-            if not workflow.patched(STOP_CHILDREN_WITH_PARENT):
+            if not self._follows(STOP_CHILDREN_WITH_PARENT):
                 raise
             await self._stop([main])
             parent = workflow.info().parent
@@ -294,7 +316,7 @@ class DossierWorkflow:
             self._processing()
         unit = self._input.step_units.get(step.id, self._input.receiving_unit)
         self._enter(step, Awaiting.officer, role=step.role, unit=unit)
-        clock = await workflow.execute_local_activity_method(
+        clock = await self._ask_calendar(
             LegalClockActivities.plan_step,
             StepClockPlan(
                 start=workflow.now(),
@@ -302,8 +324,6 @@ class DossierWorkflow:
                 warning_share=self._definition.early_warning_share,
                 jurisdiction=self._input.jurisdiction,
             ),
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=READ_MODEL_RETRY,
         )
         self._set_clock(step.id, clock)
         await self._record(
@@ -404,7 +424,7 @@ class DossierWorkflow:
         assert self._supplement is not None
         ticket, supplement = self._supplement
         self._form.update(supplement.form)
-        shifted = await workflow.execute_local_activity_method(
+        shifted = await self._ask_calendar(
             LegalClockActivities.shift_for_suspension,
             ClockShift(
                 jurisdiction=self._input.jurisdiction,
@@ -417,8 +437,6 @@ class DossierWorkflow:
                     if s.due_at is not None
                 },
             ),
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=READ_MODEL_RETRY,
         )
         previous_appointment = self._state.appointment_date
         self._state.appointment_date = shifted.appointment_date
@@ -588,7 +606,7 @@ class DossierWorkflow:
             raise
         except asyncio.CancelledError:
             # The dossier's processing is ending (withdrawn, or stopped from elsewhere): so are its branches.
-            if workflow.patched(STOP_CHILDREN_WITH_PARENT):
+            if self._follows(STOP_CHILDREN_WITH_PARENT):
                 await self._stop(tasks)
             raise
         return step.next
@@ -696,7 +714,7 @@ class DossierWorkflow:
                 detail=outcome.model_dump(mode="json"),
             )
         )  # fmt: skip
-        if stopping and workflow.patched(STOP_CHILDREN_WITH_PARENT):
+        if stopping and self._follows(STOP_CHILDREN_WITH_PARENT):
             raise asyncio.CancelledError
         if outcome.outcome == "completed":
             position = self._step_order[step.id]
@@ -711,7 +729,7 @@ class DossierWorkflow:
     async def _result_step(self, step: Step) -> str | None:
         """Issue the results: rendered, signed with the key of the unit that approved them, deposited in the
         electronic result store. While the store is down the dossier waits on it (status 9), then returns them."""
-        if not workflow.patched(SIGNED_RESULTS):
+        if not self._follows(SIGNED_RESULTS):
             return await self._unsigned_result_step(step)
         self._base_status = PortalStatus.completed
         self._enter(step, Awaiting.system, system=RESULT_STORE)
@@ -940,13 +958,11 @@ class DossierWorkflow:
                 version = self._clock_version
                 await workflow.wait_condition(lambda v=version: self._clock_version != v)  # type: ignore[misc]
                 continue
-            deadline = await workflow.execute_local_activity_method(
+            deadline = await self._ask_calendar(
                 LegalClockActivities.appointment_deadline,
                 AppointmentDeadline(
                     jurisdiction=self._input.jurisdiction, appointment_date=self._state.appointment_date
                 ),
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=READ_MODEL_RETRY,
             )
             if not await self._sleep_until(deadline):
                 continue
@@ -1243,6 +1259,26 @@ class DossierWorkflow:
 
     # ------------------------------------------------------------------------------- helpers
 
+    def _follows(self, patch: str) -> bool:
+        """Whether this dossier takes the path a change before revisions introduced: every dossier started on a
+        revision does; an older one answers by that change's own patch marker."""
+        return self._revision >= 1 or workflow.patched(patch)
+
+    async def _ask_calendar(self, computation: Callable[[Any, _Question], _Answer], question: _Question) -> _Answer:
+        """A legal-clock computation, as a local activity (it shows nothing; calendars change, replays must not).
+        While one is under way the read model waits for its answer (revision 1), so that what happened before a
+        step and the step it starts are written together."""
+        self._asking_calendar += 1
+        try:
+            return await workflow.execute_local_activity_method(
+                computation,  # type: ignore[arg-type]
+                question,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=READ_MODEL_RETRY,
+            )
+        finally:
+            self._asking_calendar -= 1
+
     def _scope(self) -> dict[str, Any]:
         """What expressions read: form values, and each adapter step's answer by step id."""
         return {**self._form, **{step_id: result.data for step_id, result in self._agency_results.items()}}
@@ -1291,6 +1327,8 @@ class DossierWorkflow:
             self._state.status = state.status
             attributes = []
             units = ",".join(sorted({s.unit_code for s in state.active_steps if s.unit_code}))
+            if not units and state.completed_at is None and self._revision >= 1:
+                units = self._indexed_units  # waiting on another system: still with the units that sent it there
             if units != self._indexed_units:
                 self._indexed_units = units
                 attributes.append(ASSIGNED_UNIT.value_set(units))
@@ -1306,8 +1344,12 @@ class DossierWorkflow:
                         note=event.summary,
                     )
                 )
+                if self._revision < 1:
+                    attributes.append(DOSSIER_STATUS.value_set(state.status.name))
+            if self._revision >= 1 and state.status.name != self._indexed_status:
+                self._indexed_status = state.status.name
                 attributes.append(DOSSIER_STATUS.value_set(state.status.name))
-            if attributes and workflow.patched(PUBLISH_TOGETHER):
+            if attributes and self._follows(PUBLISH_TOGETHER):
                 self._pending_attributes.update((update.key.name, update) for update in attributes)
             elif attributes:
                 workflow.upsert_search_attributes(attributes)
@@ -1326,9 +1368,12 @@ class DossierWorkflow:
         """The read model hears every transition once, in order; what queued meanwhile goes in one batch, with
         the portal pushes queued so far riding along unless the portal lane is retrying one."""
         while True:
-            await workflow.wait_condition(lambda: bool(self._record_queue))
+            if self._revision >= 1:
+                await workflow.wait_condition(lambda: bool(self._record_queue) and not self._asking_calendar)
+            else:
+                await workflow.wait_condition(lambda: bool(self._record_queue))
             batch = self._record_queue[:100]
-            if not workflow.patched(PUBLISH_TOGETHER):
+            if not self._follows(PUBLISH_TOGETHER):
                 await workflow.execute_activity_method(
                     ReadModelActivities.record_transitions,
                     TransitionBatch(transitions=batch),
@@ -1341,7 +1386,7 @@ class DossierWorkflow:
                     workflow.upsert_search_attributes(list(self._pending_attributes.values()))
                     self._pending_attributes.clear()
                 pushes = [] if self._portal_lane_pushing else list(self._portal_queue)
-                locally = workflow.patched(PUBLISH_LOCALLY)
+                locally = self._follows(PUBLISH_LOCALLY)
                 execute = workflow.execute_local_activity_method if locally else workflow.execute_activity_method
                 published = await execute(
                     PublishingActivities.publish_transitions,
@@ -1360,7 +1405,7 @@ class DossierWorkflow:
         """The portal hears every status change, in order; a slow portal never holds an officer's work. Pushes
         ride along with the read-model writes; this lane takes those the portal did not take there."""
         while True:
-            if workflow.patched(PUBLISH_TOGETHER):
+            if self._follows(PUBLISH_TOGETHER):
                 # A push is queued together with its transition: leave it to the read-model lane first.
                 await workflow.wait_condition(lambda: bool(self._portal_queue) and not self._record_queue)
             else:
