@@ -77,6 +77,15 @@ class DossierInput(BaseModel):
     jurisdiction: str = "VN"  # whose working calendar the deadlines follow
     received_by: ActorRef | None = None  # who submitted: the citizen online, or the counter officer
 
+    def first_assigned_unit(self) -> str:
+        """The unit that holds the dossier as it starts: its first step's, when an officer of that unit takes it
+        (it is then indexed in Temporal from the start, not upserted a moment later)."""
+        definition = self.snapshot.definition
+        first = next(step for step in definition.steps if step.id == definition.start_step)
+        if not first.is_officer_step or first.skip_when:
+            return ""
+        return self.step_units.get(first.id, self.receiving_unit)
+
 
 class ActorRef(BaseModel):
     """Who acted, as the audit trail keeps it: for whom, at which unit, through which channel."""

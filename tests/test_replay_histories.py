@@ -136,8 +136,8 @@ def test_a_dossier_publishes_its_transitions_within_its_own_workflow_tasks(api, 
 
 def test_a_dossier_records_its_revision_once_and_indexes_only_what_changed(api, stack):
     """A new dossier carries one patch marker, its workflow's revision, whatever changes that revision holds; its
-    status and units reach Temporal's index only when they change (the units stay while the civil-status system
-    is asked, and clear when the dossier ends); and a step's calendar plan is written together with what led to
+    status and units reach Temporal's index as it starts and then only when they change (the units stay while the
+    civil-status system is asked, and clear when the dossier ends); and a step's calendar plan is written together with what led to
     it, so the first workflow task publishes once."""
     code, unit = unique_codes()
     deploy(api, three_step_procedure(code, unit))
@@ -160,8 +160,10 @@ def test_a_dossier_records_its_revision_once_and_indexes_only_what_changed(api, 
     patches = [details(e) for e in events if e.marker_recorded_event_attributes.marker_name == "core_patch"]
     assert len(patches) == 1 and f'"{REVISION_PATCH.format(REVISION)}"' in patches[0], patches
 
-    indexed = {"DossierStatus": "registered", "AssignedUnit": ""}  # as the API starts every dossier
-    seen: list[dict[str, str]] = []
+    started = events[0].workflow_execution_started_event_attributes.search_attributes.indexed_fields
+    indexed = {name: json.loads(started[name].data) for name in ("DossierStatus", "AssignedUnit")}
+    assert indexed == {"DossierStatus": "registered", "AssignedUnit": unit}  # the reception's unit holds it at once
+    seen: list[dict[str, str]] = [dict(indexed)]
     versions: list[list[str]] = []
     for event in events:
         if not event.HasField("upsert_workflow_search_attributes_event_attributes"):

@@ -167,7 +167,11 @@ class DossierWorkflow:
         self._record_queue: list[Transition] = []
         self._recorded_seq = 0
         self._indexed_units = ""
-        self._indexed_status = PortalStatus.registered.name  # as every dossier is started (API, parent dossier)
+        self._indexed_status = PortalStatus.registered.name
+        if self._revision >= 1:  # as its starter indexed it (the API, or a parent dossier)
+            started_with = workflow.info().typed_search_attributes
+            self._indexed_units = started_with.get(ASSIGNED_UNIT) or ""
+            self._indexed_status = started_with.get(DOSSIER_STATUS) or self._indexed_status
         self._asking_calendar = 0  # calendar questions under way: the read model hears their step once answered
         self._portal_queue: list[PortalStatusPush] = []
         self._portal_pushed_status: PortalStatus | None = None
@@ -679,27 +683,30 @@ class DossierWorkflow:
                 detail={"child_dossier": child.dossier_code, "procedure": snapshot.code, "version": snapshot.version},
             )
         )  # fmt: skip
+        child_input = DossierInput(
+            dossier_code=child.dossier_code,
+            snapshot=snapshot,
+            form=child_form,
+            applicant=self._input.applicant,
+            channel=self._input.channel,
+            receiving_unit=unit,
+            received_at=child.received_at,
+            appointment_date=child.appointment_date,
+            step_units=child.step_units,
+            jurisdiction=child.jurisdiction,
+        )
         outcome = await workflow.execute_child_workflow(
             DossierWorkflow.run,
-            DossierInput(
-                dossier_code=child.dossier_code,
-                snapshot=snapshot,
-                form=child_form,
-                applicant=self._input.applicant,
-                channel=self._input.channel,
-                receiving_unit=unit,
-                received_at=child.received_at,
-                appointment_date=child.appointment_date,
-                step_units=child.step_units,
-                jurisdiction=child.jurisdiction,
-            ),
+            child_input,
             id=child.dossier_code,
             task_queue=workflow.info().task_queue,
             search_attributes=TypedSearchAttributes(
                 [
                     SearchAttributePair(PROCEDURE_CODE, snapshot.code),
                     SearchAttributePair(DOSSIER_STATUS, PortalStatus.registered.name),
-                    SearchAttributePair(ASSIGNED_UNIT, ""),
+                    SearchAttributePair(
+                        ASSIGNED_UNIT, child_input.first_assigned_unit() if self._revision >= 1 else ""
+                    ),
                 ]
             ),
         )

@@ -256,7 +256,7 @@ async def _start_workflow(
                 [
                     SearchAttributePair(PROCEDURE_CODE, row.procedure_code),
                     SearchAttributePair(DOSSIER_STATUS, PortalStatus.registered.name),
-                    SearchAttributePair(ASSIGNED_UNIT, ""),
+                    SearchAttributePair(ASSIGNED_UNIT, input.first_assigned_unit()),
                 ]
             ),
         )
