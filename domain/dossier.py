@@ -81,8 +81,8 @@ class DossierInput(BaseModel):
         """The unit that holds the dossier as it starts: its first step's, when an officer of that unit takes it
         (it is then indexed in Temporal from the start, not upserted a moment later)."""
         definition = self.snapshot.definition
-        first = next(step for step in definition.steps if step.id == definition.start_step)
-        if not first.is_officer_step or first.skip_when:
+        first = next((step for step in definition.steps if step.id == definition.start_step), None)
+        if first is None or not first.is_officer_step or first.skip_when:
             return ""
         return self.step_units.get(first.id, self.receiving_unit)
 
