@@ -78,9 +78,10 @@ PROCEDURE_CODE = SearchAttributeKey.for_keyword("ProcedureCode")
 DOSSIER_STATUS = SearchAttributeKey.for_keyword("DossierStatus")
 ASSIGNED_UNIT = SearchAttributeKey.for_keyword("AssignedUnit")
 
-# The read model must never be skipped: retry until it answers. Its writes are ordinary activities, scheduled
-# only once the workflow task that decided them is durable, so the read model never shows a state the
-# workflow could lose in a crash. Calendar arithmetic, which shows nothing, runs as local activities.
+# The read model must never be skipped: retry until it answers. Since publish-locally its writes are local
+# activities within the workflow task that decided them (a transition whose sequence number is recorded already
+# is skipped); before, they were activities scheduled once that task was durable. Calendar arithmetic, which
+# shows nothing, runs as local activities too.
 READ_MODEL_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10))
 # Agency systems fail for hours at times: a dossier waits, never fails. Refusals are business answers.
 AGENCY_RETRY = RetryPolicy(
