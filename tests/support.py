@@ -209,6 +209,17 @@ def submit(
     return response.json()
 
 
+def approved_dossier(api: httpx.Client) -> tuple[str, str]:
+    """A dossier of a fresh three-step procedure, approved at both steps and returned: (dossier code, unit)."""
+    code, unit = unique_codes()
+    deploy(api, three_step_procedure(code, unit))
+    dossier = submit(api, code)["dossier_code"]
+    decide(api, dossier, "reception", unit)
+    decide(api, dossier, "approval", unit)
+    wait_for_status(api, dossier, 10, finished=True)
+    return dossier, unit
+
+
 def wait_until(probe: Callable[[], T | None], *, timeout: float = 30, what: str = "condition") -> T:
     deadline = time.monotonic() + timeout
     last: T | None = None

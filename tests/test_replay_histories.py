@@ -9,15 +9,18 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from tests.support import (
     BIRTH_WARD,
+    approved_dossier,
     child_dossiers,
     decide,
     deploy,
@@ -107,6 +110,15 @@ def test_recorded_histories_are_present():
     assert len(list(HISTORIES.glob("*.json"))) >= 2, "record them with MOTCUA_RECORD_HISTORIES=1"
 
 
+def _finished_history(stack, dossier: str) -> Sequence[HistoryEvent]:
+    async def history(client: Client) -> WorkflowHistory:
+        handle = client.get_workflow_handle(dossier)
+        await handle.result()
+        return await handle.fetch_history()
+
+    return with_temporal(stack, history).events
+
+
 def test_a_dossier_publishes_its_transitions_within_its_own_workflow_tasks(api, stack):
     """The read model and the portal hear a new dossier's transitions through local activities (patch
     publish-locally): its history holds their markers and no activity of their own, so a write costs no
@@ -116,13 +128,7 @@ def test_a_dossier_publishes_its_transitions_within_its_own_workflow_tasks(api, 
     dossier = submit(api, code)["dossier_code"]
     decide(api, dossier, "reception", unit, "reject", reason="Hồ sơ không hợp lệ")
     wait_for_status(api, dossier, 3, finished=True)
-
-    async def history(client: Client) -> WorkflowHistory:
-        handle = client.get_workflow_handle(dossier)
-        await handle.result()
-        return await handle.fetch_history()
-
-    events = with_temporal(stack, history).events
+    events = _finished_history(stack, dossier)
     activities = [
         e.activity_task_scheduled_event_attributes.activity_type.name
         for e in events
@@ -136,22 +142,11 @@ def test_a_dossier_publishes_its_transitions_within_its_own_workflow_tasks(api, 
 
 def test_a_dossier_records_its_revision_once_and_indexes_only_what_changed(api, stack):
     """A new dossier carries one patch marker, its workflow's revision, whatever changes that revision holds; its
-    status and units reach Temporal's index as it starts and then only when they change (the units stay while the
-    civil-status system is asked, and clear when the dossier ends); and a step's calendar plan is written together with what led to
-    it, so the first workflow task publishes once."""
-    code, unit = unique_codes()
-    deploy(api, three_step_procedure(code, unit))
-    dossier = submit(api, code)["dossier_code"]
-    decide(api, dossier, "reception", unit)
-    decide(api, dossier, "approval", unit)
-    wait_for_status(api, dossier, 10, finished=True)
-
-    async def history(client: Client) -> WorkflowHistory:
-        handle = client.get_workflow_handle(dossier)
-        await handle.result()
-        return await handle.fetch_history()
-
-    events = with_temporal(stack, history).events
+    status and units reach Temporal's index as it starts and then only when they change (the units stay while
+    the civil-status system is asked, and clear when the dossier ends); and a step's calendar plan is written
+    together with what led to it, so the first workflow task publishes once."""
+    dossier, unit = approved_dossier(api)
+    events = _finished_history(stack, dossier)
 
     def details(event) -> str:
         attributes = event.marker_recorded_event_attributes

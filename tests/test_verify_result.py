@@ -15,18 +15,13 @@ from readmodel.db import engine_for
 from readmodel.tables import IssuedResultRow
 from results.issuing import manifest
 from results.signing import SigningAuthority
-from tests.support import APPLICANT, decide, deploy, submit, three_step_procedure, unique_codes, wait_for_status
+from tests.support import APPLICANT, approved_dossier
 
 
 @pytest.fixture(scope="module")
 def issued(api: httpx.Client) -> dict[str, Any]:
     """A returned dossier's result, with its PDF and HTML as the citizen downloaded them."""
-    code, unit = unique_codes()
-    deploy(api, three_step_procedure(code, unit))
-    dossier = submit(api, code)["dossier_code"]
-    decide(api, dossier, "reception", unit)
-    decide(api, dossier, "approval", unit)
-    wait_for_status(api, dossier, 10, finished=True)
+    dossier, unit = approved_dossier(api)
     [result] = api.get(f"/dossiers/{dossier}/results").json()
     return {
         **result,

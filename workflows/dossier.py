@@ -168,11 +168,11 @@ class DossierWorkflow:
         self._record_queue: list[Transition] = []
         self._recorded_seq = 0
         self._indexed_units = ""
-        self._indexed_status = PortalStatus.registered.name
+        self._indexed_status: str | None = None
         if self._revision >= 1:  # as its starter indexed it (the API, or a parent dossier)
             started_with = workflow.info().typed_search_attributes
             self._indexed_units = started_with.get(ASSIGNED_UNIT) or ""
-            self._indexed_status = started_with.get(DOSSIER_STATUS) or self._indexed_status
+            self._indexed_status = started_with.get(DOSSIER_STATUS)
         self._asking_calendar = 0  # calendar questions under way: the read model hears their step once answered
         self._portal_queue: list[PortalStatusPush] = []
         self._portal_pushed_status: PortalStatus | None = None
@@ -1352,9 +1352,7 @@ class DossierWorkflow:
                         note=event.summary,
                     )
                 )
-                if self._revision < 1:
-                    attributes.append(DOSSIER_STATUS.value_set(state.status.name))
-            if self._revision >= 1 and state.status.name != self._indexed_status:
+            if state.status.name != self._indexed_status:
                 self._indexed_status = state.status.name
                 attributes.append(DOSSIER_STATUS.value_set(state.status.name))
             if attributes and self._follows(PUBLISH_TOGETHER):
