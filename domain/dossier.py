@@ -77,14 +77,21 @@ class DossierInput(BaseModel):
     jurisdiction: str = "VN"  # whose working calendar the deadlines follow
     received_by: ActorRef | None = None  # who submitted: the citizen online, or the counter officer
 
+    def unit_for(self, step_id: str) -> str:
+        """The unit acting on a step: as resolved at submission, else the receiving unit."""
+        return self.step_units.get(step_id, self.receiving_unit)
+
     def first_assigned_unit(self) -> str:
         """The unit that holds the dossier as it starts: its first step's, when an officer of that unit takes it
         (it is then indexed in Temporal from the start, not upserted a moment later)."""
         definition = self.snapshot.definition
-        first = next((step for step in definition.steps if step.id == definition.start_step), None)
-        if first is None or not first.is_officer_step or first.skip_when:
+        try:
+            first = definition.step(definition.start_step)
+        except KeyError:
             return ""
-        return self.step_units.get(first.id, self.receiving_unit)
+        if not first.is_officer_step or first.skip_when:
+            return ""
+        return self.unit_for(first.id)
 
 
 class ActorRef(BaseModel):

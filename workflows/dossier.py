@@ -319,7 +319,7 @@ class DossierWorkflow:
         assert step.role is not None
         if step.kind != StepKind.reception:
             self._processing()
-        unit = self._input.step_units.get(step.id, self._input.receiving_unit)
+        unit = self._input.unit_for(step.id)
         self._enter(step, Awaiting.officer, role=step.role, unit=unit)
         clock = await self._ask_calendar(
             LegalClockActivities.plan_step,
@@ -656,7 +656,7 @@ class DossierWorkflow:
             raise _Refused(
                 PortalStatus.stopped, "stopped", f"{step.name}: the child dossier's form is invalid: {problems}"
             ) from None
-        unit = self._input.step_units.get(step.id, self._input.receiving_unit)
+        unit = self._input.unit_for(step.id)
         try:
             child = await workflow.execute_activity_method(
                 ReadModelActivities.register_child_dossier,
