@@ -9,7 +9,7 @@ import re
 import yaml
 
 from tests.browser import reload_until, screenshot, sign_in_as_officer
-from tests.support import ADMINISTRATOR, deploy, submit, three_step_procedure, unique_codes, wait_for_step
+from tests.support import ADMINISTRATOR, deploy, submit, three_step_procedure, unique_codes, wait_for_step, wait_until
 
 
 def test_an_administrator_sees_definition_errors_against_their_paths_then_deploys(api, new_page):
@@ -48,7 +48,8 @@ def test_an_administrator_sees_definition_errors_against_their_paths_then_deploy
     assert page.locator("#versions tbody tr").count() == 1
     graph = page.locator("#step-graph")
     graph.scroll_into_view_if_needed()
-    page.wait_for_function("document.getElementById('step-graph').naturalWidth > 0")
+    # Polled from the test, not with wait_for_function: the page's CSP forbids the eval Playwright polls with.
+    wait_until(lambda: graph.evaluate("image => image.naturalWidth") > 0, what="the step graph drawn")
     assert definition["name"] in graph.get_attribute("alt")
     screenshot(page, "administrator-procedure")
 
