@@ -119,6 +119,11 @@ def get(session: Session, code: str) -> DossierRow | None:
     return session.get(DossierRow, code)
 
 
+def published_seq(session: Session, code: str) -> int:
+    """The last transition of the dossier the read model has heard (0 before any)."""
+    return session.exec(select(DossierRow.last_seq).where(DossierRow.code == code)).first() or 0
+
+
 # What the status view never shows: the application itself, the largest values in the row (a form runs to kilobytes).
 _NOT_POLLED = ("applicant", "form", "submitted_by")
 _READ_ONLY = select(*(c for c in _DOSSIER.c if c.name not in _NOT_POLLED)).where(_DOSSIER.c.code == bindparam("code"))

@@ -90,18 +90,24 @@ def screenshot(page: Any, name: str) -> Path:
     return path
 
 
+def click_and_load(page: Any, target: Any) -> None:
+    """Click a link or a form's button and wait for the page it leads to. The pages post their forms without
+    script and answer with a new page, often at the same address with the same fields (now marked invalid):
+    read at once after a plain click, a locator may still find the page before, and counts never wait."""
+    with page.expect_navigation():
+        target.click()
+
+
 def sign_in_as_officer(page: Any, officer_id: str) -> None:
     page.goto("/sign-in")
     page.fill("#f-officer_id", officer_id)
-    page.get_by_role("button", name="Đăng nhập là cán bộ").click()
-    page.wait_for_load_state()
+    click_and_load(page, page.get_by_role("button", name="Đăng nhập là cán bộ"))
 
 
 def sign_in_as_citizen(page: Any, citizen_id: str) -> None:
     page.goto("/sign-in")
     page.fill("#f-citizen_id", citizen_id)
-    page.get_by_role("button", name="Đăng nhập là công dân").click()
-    page.wait_for_load_state()
+    click_and_load(page, page.get_by_role("button", name="Đăng nhập là công dân"))
 
 
 def reload_until(page: Any, selector: str, *, timeout: float = 30, what: str | None = None) -> Any:

@@ -8,7 +8,7 @@ import re
 
 import yaml
 
-from tests.browser import reload_until, screenshot, sign_in_as_officer
+from tests.browser import click_and_load, reload_until, screenshot, sign_in_as_officer
 from tests.support import ADMINISTRATOR, deploy, submit, three_step_procedure, unique_codes, wait_for_step, wait_until
 
 
@@ -22,9 +22,9 @@ def test_an_administrator_sees_definition_errors_against_their_paths_then_deploy
     page = new_page()
     sign_in_as_officer(page, ADMINISTRATOR)
     assert page.url.endswith("/admin/procedures")
-    page.get_by_role("link", name="Triển khai hoặc kiểm tra định nghĩa").click()
+    click_and_load(page, page.get_by_role("link", name="Triển khai hoặc kiểm tra định nghĩa"))
     page.fill("#f-definition", broken)
-    page.get_by_role("button", name="Triển khai").click()
+    click_and_load(page, page.get_by_role("button", name="Triển khai"))
 
     errors = page.locator("#definition-errors tbody tr")
     assert errors.count() == 1
@@ -40,7 +40,7 @@ def test_an_administrator_sees_definition_errors_against_their_paths_then_deploy
 
     # Corrected: validation says so without deploying, then the deployment makes version 1.
     page.fill("#f-definition", broken.replace("next: nowhere", "next: result"))
-    page.get_by_role("button", name="Kiểm tra").click()
+    click_and_load(page, page.get_by_role("button", name="Kiểm tra"))
     assert code in page.locator("#validation-ok").inner_text()
     assert api.get(f"/procedures/{code}").status_code == 404
     page.get_by_role("button", name="Triển khai").click()
@@ -70,7 +70,7 @@ def test_an_administrator_manages_a_unit_and_the_calendar(api, new_page):
     page.fill("#f-name", "Trung tâm phục vụ hành chính công (thử)")
     page.select_option("#f-kind", "ward")  # a ward needs its area code
     page.fill("#f-parent_code", "VN")
-    page.get_by_role("button", name="Lưu").click()
+    click_and_load(page, page.get_by_role("button", name="Lưu"))
     area = page.locator("#f-area_code")
     assert area.get_attribute("aria-invalid") == "true"
     assert (

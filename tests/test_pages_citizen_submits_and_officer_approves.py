@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.browser import PDF, PHONE, reload_until, screenshot, sign_in_as_officer
+from tests.browser import PDF, PHONE, click_and_load, reload_until, screenshot, sign_in_as_officer
 from tests.support import deploy, officer, three_step_procedure, unique_codes, wait_until
 
 APPLICANT_NAME = "Trần Thị Bình"
@@ -49,7 +49,7 @@ def test_a_citizen_submits_online_and_an_officer_approves_through_the_pages(api,
     # The citizen, on a phone: chooses the procedure, fills the eForm and uploads the request letter.
     citizen = new_page(viewport=PHONE)
     citizen.goto("/citizen/procedures")
-    citizen.locator(f'a[href="/citizen/procedures/{code}"]').click()
+    click_and_load(citizen, citizen.locator(f'a[href="/citizen/procedures/{code}"]'))
     assert citizen.locator("h1").inner_text() == definition["name"]
     fill_the_eform(citizen)
     citizen.set_input_files(
@@ -85,7 +85,7 @@ def test_a_citizen_submits_online_and_an_officer_approves_through_the_pages(api,
     row = reload_until(desk, f'tr[data-dossier="{dossier}"][data-step="reception"]', what="the reception step")
     assert row.locator(".urgency").inner_text().strip() in ("Trong hạn", "◔ Sắp đến hạn", "⚠ Quá hạn")
     screenshot(desk, "officer-inbox")
-    row.get_by_role("link", name=dossier).click()
+    click_and_load(desk, row.get_by_role("link", name=dossier))
     assert desk.locator("h1").inner_text().endswith(dossier)
     form_data = desk.locator("table.form-data").inner_text()
     assert "Trần Văn Cường" in form_data and "079123456789" in form_data
@@ -106,9 +106,9 @@ def test_a_citizen_submits_online_and_an_officer_approves_through_the_pages(api,
 
     # After the registry lookup the leader's approval waits in the same inbox; a reject needs a reason.
     row = reload_until(desk, f'tr[data-dossier="{dossier}"][data-step="approval"]', what="the approval step")
-    row.get_by_role("link", name=dossier).click()
+    click_and_load(desk, row.get_by_role("link", name=dossier))
     decision = desk.locator('form.decision[data-step="approval"]')
-    decision.get_by_role("button", name="Từ chối").click()
+    click_and_load(desk, decision.get_by_role("button", name="Từ chối"))
     reason = desk.locator("#f-approval-reason")
     assert reason.get_attribute("aria-invalid") == "true"
     error = desk.locator("#" + reason.get_attribute("aria-describedby"))
@@ -123,7 +123,7 @@ def test_a_citizen_submits_online_and_an_officer_approves_through_the_pages(api,
     holder.goto("/citizen/lookup")
     holder.fill("#f-code", dossier)
     holder.fill("#f-secret", "WRONGSECRT")
-    holder.get_by_role("button", name="Tra cứu").click()
+    click_and_load(holder, holder.get_by_role("button", name="Tra cứu"))
     assert "Không tìm thấy hồ sơ" in holder.locator("#f-secret-error").inner_text()
     holder.fill("#f-code", dossier)
     holder.fill("#f-secret", secret.lower())  # typed from paper, case does not matter

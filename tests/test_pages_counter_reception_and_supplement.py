@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from tests.browser import PHONE, reload_until, screenshot, sign_in_as_officer
+from tests.browser import PHONE, click_and_load, reload_until, screenshot, sign_in_as_officer
 from tests.support import deploy, officer, three_step_procedure, unique_codes, wait_until
 
 
@@ -17,8 +17,8 @@ def test_the_counter_receives_in_person_and_the_applicant_answers_a_supplement_r
 
     desk = new_page()
     sign_in_as_officer(desk, counter_officer)
-    desk.get_by_role("link", name="Tiếp nhận tại quầy").click()
-    desk.locator(f'a[href="/officer/reception/{code}"]').click()
+    click_and_load(desk, desk.get_by_role("link", name="Tiếp nhận tại quầy"))
+    click_and_load(desk, desk.locator(f'a[href="/officer/reception/{code}"]'))
     assert desk.locator("#f-channel").input_value() == "1"  # in person, at the officer's own counter
     assert desk.locator("#f-receiving_unit").input_value() == unit
     desk.fill("#f-applicant-full_name", "Phạm Văn Đức")
@@ -43,7 +43,7 @@ def test_the_counter_receives_in_person_and_the_applicant_answers_a_supplement_r
     # The reception finds a document missing: a supplement request lists it (one complete list).
     reload_until(desk, 'form.decision[data-step="reception"]', what="the reception step to await a decision")
     decision = desk.locator('form.decision[data-step="reception"]')
-    decision.get_by_role("button", name="Yêu cầu bổ sung").click()  # without the list: refused, said so
+    click_and_load(desk, decision.get_by_role("button", name="Yêu cầu bổ sung"))  # without the list: refused, said so
     missing = desk.locator("#f-reception-missing")
     assert missing.get_attribute("aria-invalid") == "true"
     assert "lists what is missing" in desk.locator("#f-reception-missing-error").inner_text()
@@ -57,12 +57,12 @@ def test_the_counter_receives_in_person_and_the_applicant_answers_a_supplement_r
     applicant.wait_for_url(re.compile(r"/citizen/lookup\?code="))
     assert applicant.locator("#f-code").input_value() == dossier
     applicant.fill("#f-secret", secret)
-    applicant.get_by_role("button", name="Tra cứu").click()
+    click_and_load(applicant, applicant.get_by_role("button", name="Tra cứu"))
     reload_until(applicant, "#missing", what="the supplement request")
     assert "Bản sao giấy chứng nhận kết hôn" in applicant.locator("#missing").inner_text()
     assert applicant.locator("#f-copies").input_value() == "1"  # the dossier's values, to correct
     applicant.fill("#f-copies", "30")
-    applicant.get_by_role("button", name="Gửi bổ sung").click()
+    click_and_load(applicant, applicant.get_by_role("button", name="Gửi bổ sung"))
     copies = applicant.locator("#f-copies")
     assert copies.get_attribute("aria-invalid") == "true"  # more than the form allows: the API's message
     assert "less than or equal to 10" in applicant.locator("#f-copies-error").inner_text()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from tests.browser import PDF, PHONE, screenshot, sign_in_as_citizen
+from tests.browser import PDF, PHONE, click_and_load, screenshot, sign_in_as_citizen
 from tests.support import APPLICANT
 
 BIRTH = "3.000722"
@@ -19,7 +19,7 @@ def test_the_eform_shows_the_apis_own_messages_next_to_the_fields(api, shipped, 
     page.fill("#f-applicant-full_name", "Lê Thị Hoa")
     page.fill("#f-mother_id", "12345")
     page.fill("#f-residence_address-ward_code", "2656")
-    page.locator("#submit-dossier").click()
+    click_and_load(page, page.locator("#submit-dossier"))
 
     # What the API answers for the same form is what the page says, field by field.
     answer = api.post("/dossiers", json={
@@ -52,7 +52,7 @@ def test_data_from_the_population_database_is_shown_as_prefilled(shipped, new_pa
     page.goto(f"/citizen/procedures/{BIRTH}")
     assert page.locator("#f-applicant-citizen_id").input_value() == mother
     page.fill("#f-mother_id", mother)
-    page.get_by_role("button", name="Điền sẵn từ CSDL quốc gia").click()
+    click_and_load(page, page.get_by_role("button", name="Điền sẵn từ CSDL quốc gia"))
     name = page.locator("#f-mother_name")
     assert name.input_value()  # the mother's name, from the national database
     assert name.get_attribute("readonly") is not None
@@ -64,7 +64,7 @@ def test_data_from_the_population_database_is_shown_as_prefilled(shipped, new_pa
     assert page.locator('input[name="prefilled_fields"][value="mother_name"]').count() == 1
     # Someone else's data is not a citizen's to reuse: the API's refusal is shown.
     page.fill("#f-father_id", "079188000002")
-    page.get_by_role("button", name="Điền sẵn từ CSDL quốc gia").click()
+    click_and_load(page, page.get_by_role("button", name="Điền sẵn từ CSDL quốc gia"))
     assert "only their own data" in page.locator("#error-summary").inner_text()
 
 
@@ -72,7 +72,7 @@ def test_the_pages_switch_to_english_and_back(shipped, new_page):
     page = new_page(viewport=PHONE)
     page.goto(f"/citizen/procedures/{BIRTH}")
     assert page.locator("html").get_attribute("lang") == "vi"
-    page.get_by_role("link", name="English").click()
+    click_and_load(page, page.get_by_role("link", name="English"))
     assert page.locator("html").get_attribute("lang") == "en"
     assert page.locator("#submit-dossier").inner_text() == "Submit a dossier"
     assert page.locator('label[for="f-applicant-full_name"]').inner_text().startswith("Full name")
@@ -83,7 +83,7 @@ def test_the_pages_switch_to_english_and_back(shipped, new_page):
     # The choice is remembered from page to page.
     page.goto("/citizen/lookup")
     assert page.locator("h1").inner_text() == "Look up a dossier"
-    page.get_by_role("link", name="Tiếng Việt").click()
+    click_and_load(page, page.get_by_role("link", name="Tiếng Việt"))
     assert page.locator("h1").inner_text() == "Tra cứu hồ sơ"
 
 
@@ -140,13 +140,13 @@ def test_repeating_groups_and_multiple_choices_keep_what_was_entered(shipped, ne
     page.goto("/citizen/procedures/1.001612")
     page.fill("#f-members-0-full_name", "Ngô Văn Giáp")
     page.select_option("#f-business_lines", ["4711", "5610"])
-    page.get_by_role("button", name="Thêm mục").click()  # one more member, without any script
+    click_and_load(page, page.get_by_role("button", name="Thêm mục"))  # one more member, without any script
     assert page.locator("#f-members .eform-group-item").count() == 2
     assert page.locator("#f-members-0-full_name").input_value() == "Ngô Văn Giáp"
     assert page.locator("#f-business_lines option:checked").all_inner_texts() == ["4711", "5610"]
     page.fill("#f-members-1-full_name", "Ngô Thị Hạnh")
     page.fill("#f-members-1-citizen_id", "12")
-    page.locator("#submit-dossier").click()
+    click_and_load(page, page.locator("#submit-dossier"))
     # The second member's messages sit at the second member's fields.
     assert page.locator("#f-members-1-citizen_id").get_attribute("aria-invalid") == "true"
     assert page.locator("#f-members-0-citizen_id").get_attribute("aria-invalid") == "true"  # required there too
@@ -195,7 +195,7 @@ def test_an_uploaded_file_stays_with_the_form_while_it_is_corrected(api, shipped
         "#f-birth_certificate", files=[{"name": "giay-chung-sinh.pdf", "mimeType": "application/pdf", "buffer": PDF}]
     )
     page.locator('#f-birth_certificate-status:has-text("Đã tải lên")').wait_for()
-    page.locator("#submit-dossier").click()
+    click_and_load(page, page.locator("#submit-dossier"))
     assert page.locator("#f-child_ethnicity").get_attribute("aria-invalid") == "true"
     # Shown again with the file already uploaded: no need to choose it again.
     assert "giay-chung-sinh.pdf" in page.locator("#f-birth_certificate-status").inner_text()

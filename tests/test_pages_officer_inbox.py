@@ -10,7 +10,7 @@ from pathlib import Path
 from api.pages import i18n
 from api.pages.rendering import _environment
 from api.routes.inbox import InboxItem
-from tests.browser import sign_in_as_officer
+from tests.browser import click_and_load, sign_in_as_officer
 from tests.support import deploy, officer, submit, three_step_procedure, unique_codes, wait_for_step
 
 SITE_CSS = Path(i18n.__file__).parent / "static" / "site.css"
@@ -48,7 +48,7 @@ def test_the_inbox_lists_my_steps_and_my_delegators_steps_earliest_first(api, ne
     assert [rows.nth(i).get_attribute("data-dossier") for i in range(rows.count())] == [sooner, later]
     assert f"Thay cho {absent}" in rows.first.inner_text()
     assert all(rows.nth(i).locator(".urgency").inner_text().strip() for i in range(rows.count()))
-    rows.first.get_by_role("link", name=sooner).click()
+    click_and_load(page, rows.first.get_by_role("link", name=sooner))
     assert page.locator('form.decision[data-step="reception"]').count() == 1  # the stand-in may decide
 
 

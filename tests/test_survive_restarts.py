@@ -6,6 +6,8 @@ import signal
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
 
 from tests.support import (
     deploy,
@@ -17,6 +19,7 @@ from tests.support import (
     wait_for_status,
     wait_for_step,
     wait_until,
+    with_temporal,
 )
 
 
@@ -57,6 +60,33 @@ def test_decisions_sent_while_the_worker_is_dead_apply_once_it_is_back(api, simu
             if c["outcome"] == "applied"
         ]
         assert len(applied) == 1
+
+
+def test_a_decision_on_a_step_shown_by_a_task_the_dead_worker_never_finished_is_applied(api, simulator, stack):
+    """The read model hears a workflow task's transitions before the task completes. A worker killed in between
+    leaves the reception step shown as awaiting while the workflow has not reached it; the decision sent then
+    waits for the redone task and is applied (the workflow's first refusal is not the officer's answer)."""
+    code, unit = unique_codes()
+    deploy(api, three_step_procedure(code, unit))
+    # A slow portal holds the publishing local activity (after its read-model write) for the ride-along second.
+    simulator.put("/_sim/faults/portal", json={"latency_ms": 3000}).raise_for_status()
+    dossier = submit(api, code)["dossier_code"]
+    wait_for_step(api, dossier, "reception")
+    stack.kill("worker", signal.SIGKILL)
+
+    async def completed_workflow_tasks(client: Client) -> int:
+        history = await client.get_workflow_handle(dossier).fetch_history()
+        return sum(e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED for e in history.events)
+
+    assert with_temporal(stack, completed_workflow_tasks) == 0  # shown, but never reached as far as Temporal knows
+    simulator.delete("/_sim/faults").raise_for_status()
+    stack.start_worker()
+    assert _approve(stack.config.api_url, dossier, "reception", "reception", unit) == 200
+    wait_for_step(api, dossier, "approval")
+    assert _approve(stack.config.api_url, dossier, "approval", "leader", unit) == 200
+    view = wait_for_status(api, dossier, 10, finished=True)
+    assert [e["kind"] for e in view["timeline"]].count("decision") == 2
+    assert portal_statuses(simulator, dossier, 10) == [1, 2, 4, 9, 10]
 
 
 def test_dossier_survives_a_temporal_server_restart(api, simulator, stack):

@@ -1053,9 +1053,15 @@ class DossierWorkflow:
     def _validate_withdraw(self, withdrawal: Withdrawal) -> None:
         self._check_open("withdraw")
 
+    def _not_awaiting(self, message: str) -> ApplicationError:
+        """A message the dossier does not await now, said with the last transition it has reached: after a worker
+        died mid-task, the read model may already show what the redone task is about to reach again (a step
+        awaiting a decision), and the API, seeing the read model ahead, asks again instead of answering 409."""
+        return ApplicationError(message, self._seq, type=NOT_AWAITING)
+
     def _check_open(self, what: str) -> None:
         if self._state.outcome is not None or self._withdrawal is not None:
-            raise ApplicationError(f"the dossier's processing has ended; nothing to {what}", type=NOT_AWAITING)
+            raise self._not_awaiting(f"the dossier's processing has ended; nothing to {what}")
 
     def _check_acting_officer(self, officer: OfficerRef) -> OfficerRef:
         """The officer in a capacity at the receiving unit or a unit with a step under way."""
@@ -1073,18 +1079,18 @@ class DossierWorkflow:
         acting = self._check_acting_officer(apology.officer)
         promised = self._state.apology.new_appointment_date if self._state.apology else self._state.appointment_date
         if apology.new_appointment_date <= promised:
-            raise ApplicationError(f"the new appointment must come after {promised.isoformat()}", type=NOT_AWAITING)
+            raise self._not_awaiting(f"the new appointment must come after {promised.isoformat()}")
         return acting
 
     def _check_extension(self, extension: ExtensionSubmission) -> OfficerRef:
         self._check_open("extend")
         acting = self._check_acting_officer(extension.officer)
         if self._definition.extended_time_limit_working_days is None:
-            raise ApplicationError("this procedure has no extended time limit", type=NOT_AWAITING)
+            raise self._not_awaiting("this procedure has no extended time limit")
         if self._state.extended:
-            raise ApplicationError("the time limit was already extended", type=NOT_AWAITING)
+            raise self._not_awaiting("the time limit was already extended")
         if extension.new_appointment_date <= self._state.appointment_date:
-            raise ApplicationError("an extension moves the appointment later", type=NOT_AWAITING)
+            raise self._not_awaiting("an extension moves the appointment later")
         return acting
 
     async def _notify_applicant(self, reason: str, message: str) -> None:
@@ -1202,15 +1208,14 @@ class DossierWorkflow:
         active = self._active.get(decision.step_id)
         if active is None or active.awaiting != Awaiting.officer or decision.step_id in self._decisions:
             waiting = [s.step_id for s in self._active.values() if s.awaiting == Awaiting.officer]
-            raise ApplicationError(
-                f"step {decision.step_id!r} is not awaiting a decision; steps awaiting one: {waiting or 'none'}",
-                type=NOT_AWAITING,
+            raise self._not_awaiting(
+                f"step {decision.step_id!r} is not awaiting a decision; steps awaiting one: {waiting or 'none'}"
             )
         step = self._definition.step(decision.step_id)
         if decision.decision not in step.allowed_decisions:
-            raise ApplicationError(f"step {step.id!r} does not take {decision.decision.value!r}", type=NOT_AWAITING)
+            raise self._not_awaiting(f"step {step.id!r} does not take {decision.decision.value!r}")
         if decision.decision == DecisionKind.request_supplement and self._state.supplement_request is not None:
-            raise ApplicationError("a supplement request is already open for this dossier", type=NOT_AWAITING)
+            raise self._not_awaiting("a supplement request is already open for this dossier")
         if decision.officer.acting_as(active.role, active.unit_code) is None:
             raise ApplicationError(
                 f"step {step.id!r} is assigned to a {active.role} officer of {active.unit_code}", type=NOT_YOUR_STEP
@@ -1218,16 +1223,14 @@ class DossierWorkflow:
 
     def _check_supplement(self) -> None:
         if self._state.supplement_request is None or self._supplement is not None:
-            raise ApplicationError(f"no supplement was requested (status {self._state.status.name})", type=NOT_AWAITING)
+            raise self._not_awaiting(f"no supplement was requested (status {self._state.status.name})")
 
     def _check_payment(self, payment: PaymentSubmission) -> None:
         due = self._state.fee_request
         if due is None or due.step_id != payment.step_id or payment.step_id in self._payments:
-            raise ApplicationError(f"no payment is awaited for step {payment.step_id!r}", type=NOT_AWAITING)
+            raise self._not_awaiting(f"no payment is awaited for step {payment.step_id!r}")
         if payment.amount_vnd != due.amount_vnd:
-            raise ApplicationError(
-                f"the amount due is {due.amount_vnd} VND, not {payment.amount_vnd}", type=NOT_AWAITING
-            )
+            raise self._not_awaiting(f"the amount due is {due.amount_vnd} VND, not {payment.amount_vnd}")
 
     async def _refuse(self, message: str, reason: str) -> None:
         refused = RefusedMessage(at=workflow.now(), message=message, reason=reason)  # type: ignore[arg-type]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
+import time
+import uuid
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
@@ -59,7 +62,14 @@ from readmodel import calendars, dossiers, organisation, procedures
 from readmodel.db import as_utc, release, utcnow
 from readmodel.organisation import OfficerProfile
 from readmodel.tables import DossierRow, ProcedureVersionRow
-from workflows.dossier import ASSIGNED_UNIT, DOSSIER_STATUS, NOT_YOUR_STEP, PROCEDURE_CODE, DossierWorkflow
+from workflows.dossier import (
+    ASSIGNED_UNIT,
+    DOSSIER_STATUS,
+    NOT_AWAITING,
+    NOT_YOUR_STEP,
+    PROCEDURE_CODE,
+    DossierWorkflow,
+)
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/dossiers", tags=["dossiers"])
@@ -713,23 +723,46 @@ async def _update(
     connections ran the pool dry (every submission then opened a connection of its own)."""
     release(session)
     handle = client.get_workflow_handle(code)
+    deadline = time.monotonic() + settings.update_timeout_seconds
+    update_id = str(uuid.uuid4())  # the same message each time it is sent again, applied at most once
+    pause = 0.1
+    while True:
+        try:
+            return await handle.execute_update(
+                update, message, id=update_id, rpc_timeout=timedelta(seconds=max(deadline - time.monotonic(), 1))
+            )
+        except WorkflowUpdateFailedError as failed:
+            cause = failed.cause
+            if not isinstance(cause, ApplicationError):
+                raise HTTPException(status.HTTP_409_CONFLICT, str(cause)) from None
+            if cause.type == NOT_YOUR_STEP:
+                raise HTTPException(status.HTTP_403_FORBIDDEN, cause.message) from None
+            reached = cause.details[0] if cause.type == NOT_AWAITING and cause.details else None
+            if not isinstance(reached, int) or time.monotonic() + pause > deadline:
+                raise HTTPException(status.HTTP_409_CONFLICT, cause.message) from None
+            published = await run_in_threadpool(_published_seq, session, code)
+            if published <= reached:
+                raise HTTPException(status.HTTP_409_CONFLICT, cause.message) from None
+            # The read model shows transitions the workflow has not reached: a workflow task whose worker died
+            # is being redone (what it published stays; the workflow reaches it again within moments).
+            log.info("dossier %s refused %s at transition %d, published %d: asking again", code,
+                        type(message).__name__, reached, published)  # fmt: skip
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 1.0)
+        except RPCTimeoutOrCancelledError:
+            # The message may still be applied (e.g. once a worker is back): the client asks again or looks.
+            raise HTTPException(
+                status.HTTP_504_GATEWAY_TIMEOUT, f"dossier {code} did not answer in time; send it again or look at it"
+            ) from None
+        except RPCError as exc:
+            raise _rpc_http_error(code, exc) from exc
+
+
+def _published_seq(session: Session, code: str) -> int:
     try:
-        return await handle.execute_update(
-            update, message, rpc_timeout=timedelta(seconds=settings.update_timeout_seconds)
-        )
-    except WorkflowUpdateFailedError as failed:
-        cause = failed.cause
-        if isinstance(cause, ApplicationError):
-            code_ = status.HTTP_403_FORBIDDEN if cause.type == NOT_YOUR_STEP else status.HTTP_409_CONFLICT
-            raise HTTPException(code_, cause.message) from None
-        raise HTTPException(status.HTTP_409_CONFLICT, str(cause)) from None
-    except RPCTimeoutOrCancelledError:
-        # The message may still be applied (e.g. once a worker is back): the client asks again or looks.
-        raise HTTPException(
-            status.HTTP_504_GATEWAY_TIMEOUT, f"dossier {code} did not answer in time; send it again or look at it"
-        ) from None
-    except RPCError as exc:
-        raise _rpc_http_error(code, exc) from exc
+        return dossiers.published_seq(session, code)
+    finally:
+        release(session)
 
 
 def _rpc_http_error(code: str, exc: RPCError) -> HTTPException:
