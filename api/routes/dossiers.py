@@ -737,16 +737,8 @@ async def _update(
                 raise HTTPException(status.HTTP_409_CONFLICT, str(cause)) from None
             if cause.type == NOT_YOUR_STEP:
                 raise HTTPException(status.HTTP_403_FORBIDDEN, cause.message) from None
-            reached = cause.details[0] if cause.type == NOT_AWAITING and cause.details else None
-            if not isinstance(reached, int) or time.monotonic() + pause > deadline:
+            if time.monotonic() + pause > deadline or not await _behind_its_read_model(session, code, cause):
                 raise HTTPException(status.HTTP_409_CONFLICT, cause.message) from None
-            published = await run_in_threadpool(_published_seq, session, code)
-            if published <= reached:
-                raise HTTPException(status.HTTP_409_CONFLICT, cause.message) from None
-            # The read model shows transitions the workflow has not reached: a workflow task whose worker died
-            # is being redone (what it published stays; the workflow reaches it again within moments).
-            log.info("dossier %s refused %s at transition %d, published %d: asking again", code,
-                        type(message).__name__, reached, published)  # fmt: skip
             await asyncio.sleep(pause)
             pause = min(pause * 2, 1.0)
         except RPCTimeoutOrCancelledError:
@@ -756,6 +748,18 @@ async def _update(
             ) from None
         except RPCError as exc:
             raise _rpc_http_error(code, exc) from exc
+
+
+async def _behind_its_read_model(session: Session, code: str, refusal: ApplicationError) -> bool:
+    """Whether the workflow refused at a transition older than the read model shows: a workflow task whose worker
+    died is being redone (what it published stays; the workflow reaches it again within moments)."""
+    reached = refusal.details[0] if refusal.type == NOT_AWAITING and refusal.details else None
+    if not isinstance(reached, int):
+        return False
+    published = await run_in_threadpool(_published_seq, session, code)
+    if published > reached:
+        log.info("dossier %s refused at transition %d, published %d: asking again", code, reached, published)
+    return published > reached
 
 
 def _published_seq(session: Session, code: str) -> int:
