@@ -35,18 +35,28 @@ def dossier_code(agency_code: str, day: date, serial: int) -> str:
     return f"{agency_code}-{day:%y%m%d}-{serial:04d}"
 
 
+_SERIAL = DossierSerialRow.__table__  # type: ignore[attr-defined]
+# Plain statements on the session's connection (same transaction): the ORM's bulk-update path cost more than the
+# statement itself, once for every dossier received.
+_BUMP_SERIAL = (
+    update(_SERIAL)
+    .where(_SERIAL.c.agency_code == bindparam("serial_agency"), _SERIAL.c.day == bindparam("serial_day"))
+    .values(last=_SERIAL.c.last + 1)
+    .returning(_SERIAL.c.last)
+)
+
+
 def _next_serial(session: Session, agency_code: str, day: date) -> int:
     key = f"{day:%y%m%d}"
-    bumped = session.execute(
-        update(DossierSerialRow)
-        .where(col(DossierSerialRow.agency_code) == agency_code, col(DossierSerialRow.day) == key)
-        .values(last=DossierSerialRow.last + 1)
-        .returning(DossierSerialRow.last)
-    ).scalar_one_or_none()
+    bumped = (
+        session.connection()
+        .execute(_BUMP_SERIAL, {"serial_agency": agency_code, "serial_day": key})
+        .scalar_one_or_none()
+    )
     if bumped is not None:
         return bumped
-    session.add(DossierSerialRow(agency_code=agency_code, day=key, last=1))
-    session.flush()  # raises IntegrityError when another process created the counter first
+    # raises IntegrityError when another process created the counter first
+    session.connection().execute(insert(_SERIAL).values(agency_code=agency_code, day=key, last=1))
     return 1
 
 
@@ -161,8 +171,11 @@ def timeline(connection: Connection, code: str) -> list[dict[str, Any]]:
     return [{**row._mapping, "at": as_utc(row.at)} for row in connection.execute(_TIMELINE, {"code": code})]
 
 
+_MARK_STARTED = update(_DOSSIER).where(_DOSSIER.c.code == bindparam("dossier_code")).values(workflow_started=True)
+
+
 def mark_workflow_started(session: Session, code: str) -> None:
-    session.execute(update(DossierRow).where(col(DossierRow.code) == code).values(workflow_started=True))
+    session.connection().execute(_MARK_STARTED, {"dossier_code": code})
     session.commit()
 
 
@@ -272,26 +285,43 @@ def _apply_state(connection: Connection, transition: Transition, form: dict[str,
         )
 
 
-def inbox(
-    session: Session, *, capacities: list[tuple[str, str]], limit: int, offset: int
-) -> list[tuple[ActiveStepRow, DossierRow]]:
-    """Steps awaiting an officer of one of these (role, unit) capacities, oldest deadline first."""
+# What an inbox line shows, and nothing else: a dossier row's JSON columns (form, applicant, steps) cost more to
+# decode than the rest of the page together.
+_INBOX_STEP_COLUMNS = ("dossier_code", "step_id", "role", "unit_code", "due_date", "due_at", "warning", "overdue")
+_INBOX_DOSSIER_COLUMNS = (
+    "procedure_code",
+    "procedure_name",
+    "appointment_date",
+    "received_at",
+    "status",
+    "parent_code",
+)
+_INBOX_COLUMNS = (
+    *(_ACTIVE_STEP.c[name] for name in _INBOX_STEP_COLUMNS),
+    _ACTIVE_STEP.c.name.label("step_name"),
+    *(_DOSSIER.c[name] for name in _INBOX_DOSSIER_COLUMNS),
+)
+
+
+def inbox(session: Session, *, capacities: list[tuple[str, str]], limit: int, offset: int) -> list[Any]:
+    """Steps awaiting an officer of one of these (role, unit) capacities, oldest deadline first: rows with the
+    step's columns (its name as `step_name`) and the dossier's columns an inbox line shows."""
     if not capacities:
         return []
-    rows = session.exec(
-        select(ActiveStepRow, DossierRow)
-        .join(DossierRow, col(DossierRow.code) == col(ActiveStepRow.dossier_code))
+    query = (
+        select(*_INBOX_COLUMNS)
+        .join_from(_ACTIVE_STEP, _DOSSIER, _DOSSIER.c.code == _ACTIVE_STEP.c.dossier_code)
         .where(
-            ActiveStepRow.awaiting == Awaiting.officer.value,
-            or_(*(and_(ActiveStepRow.unit_code == unit, ActiveStepRow.role == role) for role, unit in capacities)),
+            _ACTIVE_STEP.c.awaiting == Awaiting.officer.value,
+            or_(*(and_(_ACTIVE_STEP.c.unit_code == unit, _ACTIVE_STEP.c.role == role) for role, unit in capacities)),
         )
         # Deadlines fall at the end of a working day, so thousands of steps share one: the tie goes to the step
         # that began first, the order of the inbox index, so the page is read off the index, never sorted.
-        .order_by(col(ActiveStepRow.due_at), col(ActiveStepRow.started_at))
+        .order_by(_ACTIVE_STEP.c.due_at, _ACTIVE_STEP.c.started_at)
         .offset(offset)
         .limit(limit)
     )
-    return list(rows)
+    return list(session.connection().execute(query))
 
 
 def waiting_on_systems(session: Session, *, started_before: datetime) -> list[ActiveStepRow]:

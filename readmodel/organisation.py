@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, or_
+from sqlalchemy import bindparam, func, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -138,38 +138,54 @@ class OfficerProfile:
         return frozenset(c.unit_code for c in self.capacities)
 
 
+_OFFICER = OfficerRow.__table__.c  # type: ignore[attr-defined]
+_DELEGATION = DelegationRow.__table__.c  # type: ignore[attr-defined]
+_DELEGATORS = OfficerRow.__table__.alias("delegator")  # type: ignore[attr-defined]
+_DELEGATOR = _DELEGATORS.c
+_OFFICER_BY_ID = select(
+    _OFFICER.officer_id, _OFFICER.full_name, _OFFICER.unit_code, _OFFICER.roles, _OFFICER.active
+).where(_OFFICER.officer_id == bindparam("officer_id"))
+# Only what the delegator holds now passes on (a role they lost is no longer delegated), hence their roles too.
+_DELEGATED_TODAY = (
+    select(_DELEGATION.roles, _DELEGATOR.officer_id, _DELEGATOR.unit_code, _DELEGATOR.roles.label("delegator_roles"))
+    .join_from(DelegationRow.__table__, _DELEGATORS, _DELEGATOR.officer_id == _DELEGATION.delegator_id)
+    .where(
+        _DELEGATION.delegate_id == bindparam("officer_id"),
+        _DELEGATION.revoked_at.is_(None),
+        _DELEGATION.valid_from <= bindparam("today"),
+        _DELEGATION.valid_until >= bindparam("today"),
+        _DELEGATOR.active.is_(True),
+    )
+)
+
+
 def officer_profile(session: Session, officer_id: str, today: date, *, bootstrap_administrator: str | None = None
                     ) -> OfficerProfile | None:  # fmt: skip
-    """The officer's own roles at their unit plus the roles delegated to them today; None when unknown."""
-    officer = session.get(OfficerRow, officer_id)
+    """The officer's own roles at their unit plus the roles delegated to them today; None when unknown.
+
+    Read on every request an officer makes, so with plain statements: the ORM's identity map and objects cost
+    twice the queries themselves."""
+    connection = session.connection()
+    officer = connection.execute(_OFFICER_BY_ID, {"officer_id": officer_id}).first()
     if officer is None or not officer.active:
         if officer_id != bootstrap_administrator:
             return None
-        officer = OfficerRow(officer_id=officer_id, full_name=officer_id, unit_code="VN", roles=[], updated_at=utcnow())
-    roles = list(officer.roles)
+        full_name, unit_code, roles = officer_id, "VN", []
+    else:
+        full_name, unit_code, roles = officer.full_name, officer.unit_code, list(officer.roles)
     if officer_id == bootstrap_administrator and "administrator" not in roles:
         roles.append("administrator")
-    capacities = [Capacity(role=r, unit_code=officer.unit_code) for r in roles]
-    delegations = session.exec(
-        select(DelegationRow, OfficerRow)
-        .join(OfficerRow, col(OfficerRow.officer_id) == col(DelegationRow.delegator_id))
-        .where(
-            DelegationRow.delegate_id == officer_id,
-            col(DelegationRow.revoked_at).is_(None),
-            col(DelegationRow.valid_from) <= today,
-            col(DelegationRow.valid_until) >= today,
-            col(OfficerRow.active).is_(True),
-        )
-    )
-    for delegation, delegator in delegations:
-        # Only what the delegator holds now passes on (a role they lost is no longer delegated).
+    capacities = [Capacity(role=r, unit_code=unit_code) for r in roles]
+    for delegation in connection.execute(_DELEGATED_TODAY, {"officer_id": officer_id, "today": today}):
         for role in delegation.roles:
-            if role in delegator.roles:
-                capacities.append(Capacity(role=role, unit_code=delegator.unit_code, on_behalf_of=delegator.officer_id))
+            if role in delegation.delegator_roles:
+                capacities.append(
+                    Capacity(role=role, unit_code=delegation.unit_code, on_behalf_of=delegation.officer_id)
+                )
     return OfficerProfile(
-        officer_id=officer.officer_id,
-        full_name=officer.full_name,
-        unit_code=officer.unit_code,
+        officer_id=officer_id,
+        full_name=full_name,
+        unit_code=unit_code,
         roles=tuple(roles),
         capacities=tuple(capacities),
     )

@@ -12,6 +12,7 @@ Vietnamese; its font files are written once under the data folder, where fpdf2 r
 
 from __future__ import annotations
 
+import copy
 import io
 import logging
 import multiprocessing
@@ -29,7 +30,7 @@ from fontTools import subset
 from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.enums import TextEmphasis
-from fpdf.fonts import TextStyle
+from fpdf.fonts import SubsetMap, TextStyle, TTFFont
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from domain.files import publish_once
@@ -121,9 +122,51 @@ def field_text(value: Any, field_type: str) -> str:
 _environment.filters.update(long_date=_long_date, short_date=_short_date, money=_money, text=as_text)
 
 
+class _ParsedFonts:
+    """Each style's font as fpdf2 parsed it, kept for the next documents of this process.
+
+    Parsing (character widths, glyph ids, metrics) took ~4 ms a style, a quarter of a document's rendering, for
+    the same file every time. A document gets a copy with what it changes of its own: its glyph subset, its
+    descriptor (written into its file) and a freshly opened font file, which fpdf2 cuts down in place when it
+    writes the document."""
+
+    def __init__(self) -> None:
+        self._fonts: dict[Path, TTFFont] = {}
+        self._lock = threading.Lock()
+
+    def add(self, pdf: FPDF, style: str, path: Path) -> None:
+        fontkey = FONT_FAMILY.lower() + style
+        with self._lock:
+            parsed = self._fonts.get(path)
+        if parsed is None:
+            parser = FPDF()  # parsed apart from any document, so that no document's file ever changes it
+            parser.add_font(FONT_FAMILY, style, str(path))
+            parsed = parser.fonts[fontkey]
+            with self._lock:
+                self._fonts[path] = parsed
+        font = copy.copy(parsed)
+        font.i = len(pdf.fonts) + 1
+        font.ttfont = TTFont(path, recalcTimestamp=False, lazy=True)
+        _trust_glyph_bounds(font.ttfont)
+        font.desc = copy.copy(parsed.desc)
+        font.missing_glyphs = []
+        font.biggest_size_pt = 0
+        font.subset = SubsetMap(font)
+        pdf.fonts[fontkey] = font
+
+
+def _trust_glyph_bounds(ttfont: TTFont) -> None:
+    # Subsetting keeps each glyph's outline as it is, so the bounding boxes written when the font was cut stay
+    # true; recomputing them unpacked and repacked every glyph embedded, a fifth of a document's rendering.
+    ttfont.recalcBBoxes = False
+
+
+_parsed_fonts = _ParsedFonts()
+
+
 class _DocumentPDF(FPDF):
-    """Adds a style of the document's font when the document first uses it: fpdf2 parses each font added and
-    subsets it into the file, used or not, a fifth of a document's rendering time for each style."""
+    """Adds a style of the document's font when the document first uses it: fpdf2 subsets each font added into
+    the file, used or not, a fifth of a document's rendering time for each style."""
 
     def __init__(self, font_paths: dict[str, Path], **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -132,10 +175,7 @@ class _DocumentPDF(FPDF):
             self._add_style(style)
 
     def _add_style(self, style: str) -> None:
-        self.add_font(FONT_FAMILY, style, str(self._font_paths[style]))
-        # Subsetting keeps each glyph's outline as it is, so the bounding boxes written when the font was cut stay
-        # true; recomputing them unpacked and repacked every glyph embedded, a fifth of a document's rendering.
-        self.fonts[FONT_FAMILY.lower() + style].ttfont.recalcBBoxes = False
+        _parsed_fonts.add(self, style, self._font_paths[style])
 
     def set_font(self, family: str | None = None, style: str | TextEmphasis = "", size: float = 0) -> None:
         if (family or self.font_family).lower() == FONT_FAMILY.lower():

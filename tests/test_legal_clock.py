@@ -22,7 +22,6 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -42,7 +41,7 @@ from domain.dossier import (
     Withdrawal,
 )
 from domain.settings import PROJECT_ROOT
-from domain.temporal import SEARCH_ATTRIBUTES
+from domain.temporal import SEARCH_ATTRIBUTES, data_converter
 from domain.working_calendar import WorkingCalendar
 from readmodel import dossiers
 from readmodel.db import engine_for, init_db
@@ -163,7 +162,7 @@ class Clock:
 @contextlib.asynccontextmanager
 async def legal_clock(simulator_url: str, folder: Path) -> AsyncIterator[Clock]:
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
+        test_server_existing_path=str(TEST_SERVER), data_converter=data_converter
     )
     async with env:
         await env.client.operator_service.add_search_attributes(

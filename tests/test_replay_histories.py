@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from domain.temporal import data_converter
 from tests.support import (
     BIRTH_WARD,
     approved_dossier,
@@ -37,7 +37,7 @@ HISTORIES = Path(__file__).parent / "histories"
 
 
 def _replayer() -> Replayer:
-    return Replayer(workflows=[DossierWorkflow], data_converter=pydantic_data_converter)
+    return Replayer(workflows=[DossierWorkflow], data_converter=data_converter)
 
 
 def _run_recordable_dossiers(api) -> dict[str, str]:

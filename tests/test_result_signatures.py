@@ -156,6 +156,22 @@ def test_fonts_embedded_in_documents_keep_true_glyph_bounds(tmp_path):
             assert written == (glyph.xMin, glyph.yMin, glyph.xMax, glyph.yMax), name
 
 
+def _mapped_characters(pdf: bytes) -> bytes:
+    return b"".join(s for s in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S) if b"begincmap" in s)
+
+
+def test_each_document_embeds_only_the_glyphs_it_uses(tmp_path):
+    # A process parses the font once and gives every document a copy: what one document used must not leak into
+    # the next one's embedded font, nor a later document miss a glyph of its own.
+    renderer = ResultRenderer(tmp_path)
+    _html, first = renderer.render(None, _document("Lý Thị Vỵ"))
+    _html, second = renderer.render(None, _document("Trần Thị Ữ"))
+    _html, third = renderer.render(None, _document("Lý Thị Vỵ"))
+    assert b"<1EF5>" in _mapped_characters(first) and b"<1EEE>" not in _mapped_characters(first)  # ỵ, Ữ
+    assert b"<1EEE>" in _mapped_characters(second) and b"<1EF5>" not in _mapped_characters(second)
+    assert _mapped_characters(third) == _mapped_characters(first)
+
+
 def _certificate(name: str, signing_key, public_key, *, ca: bool = False, issuer: x509.Certificate | None = None):  # type: ignore[no-untyped-def]
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = datetime.now(UTC)

@@ -45,20 +45,20 @@ def inbox(
     rows = dossiers.inbox(session, capacities=capacities, limit=limit, offset=offset)
     return [
         InboxItem(
-            dossier_code=dossier.code,
-            procedure_code=dossier.procedure_code,
-            procedure_name=dossier.procedure_name,
-            step_id=step.step_id,
-            step_name=step.name,
-            role=step.role,
-            unit_code=step.unit_code,
-            step_due_date=step.due_date,
-            step_due_at=step.due_at,
-            urgency="overdue" if step.overdue else "warning" if step.warning else "normal",
-            appointment_date=dossier.appointment_date,
-            received_at=as_utc(dossier.received_at),
-            status=dossier.status,
-            parent_code=dossier.parent_code,
+            dossier_code=row.dossier_code,
+            procedure_code=row.procedure_code,
+            procedure_name=row.procedure_name,
+            step_id=row.step_id,
+            step_name=row.step_name,
+            role=row.role,
+            unit_code=row.unit_code,
+            step_due_date=row.due_date,
+            step_due_at=row.due_at and as_utc(row.due_at),
+            urgency="overdue" if row.overdue else "warning" if row.warning else "normal",
+            appointment_date=row.appointment_date,
+            received_at=as_utc(row.received_at),
+            status=row.status,
+            parent_code=row.parent_code,
         )
-        for step, dossier in rows
+        for row in rows
     ]
