@@ -22,6 +22,7 @@ from domain.tokens import TokenIssuer
 app = typer.Typer(help="Validate, deploy, list, show, diff and retire procedure definitions.", no_args_is_help=True)
 ApiUrl = Annotated[str, typer.Option(envvar="MOTCUA_API_URL", help="The motcua API")]
 DEFAULT_API = "http://127.0.0.1:8000"
+ProcedureCode = Annotated[str | None, typer.Option(help="only the dossiers of this procedure")]
 
 
 def _load(path: Path) -> Any:
@@ -224,6 +225,7 @@ def graph(
 @app.command()
 def reconcile(
     updated_within_hours: Annotated[int, typer.Option(help="dossiers changed this recently")] = 24,
+    procedure_code: ProcedureCode = None,
     api_url: ApiUrl = DEFAULT_API,
 ) -> None:
     """Compare recent dossiers' statuses with what the national portal last heard; exit 1 on a difference."""
@@ -231,6 +233,7 @@ def reconcile(
         api_url,
         "/operations/portal-reconciliation",
         updated_within_hours,
+        procedure_code,
         lambda d: f"{d['dossier_code']}: ours {d['ours']}, portal {d['portal']}",
     )
 
@@ -238,6 +241,7 @@ def reconcile(
 @app.command("reconcile-workflows")
 def reconcile_workflows(
     updated_within_hours: Annotated[int, typer.Option(help="dossiers changed this recently")] = 24,
+    procedure_code: ProcedureCode = None,
     api_url: ApiUrl = DEFAULT_API,
 ) -> None:
     """Compare recent dossiers in the read model with their workflows; exit 1 on a difference that stays."""
@@ -245,17 +249,26 @@ def reconcile_workflows(
         api_url,
         "/operations/workflow-reconciliation",
         updated_within_hours,
+        procedure_code,
         lambda d: f"{d['dossier_code']} {d['field']}: workflow {d['workflow']}, read model {d['read_model']}",
         timeout=300,  # differences are looked at again after the read model had time to catch up
     )
 
 
 def _reconcile(
-    api_url: str, path: str, updated_within_hours: int, describe: Callable[[dict[str, Any]], str], timeout: float = 30
+    api_url: str,
+    path: str,
+    updated_within_hours: int,
+    procedure_code: str | None,
+    describe: Callable[[dict[str, Any]], str],
+    timeout: float = 30,
 ) -> None:
     """Print a reconciliation report, one line per difference; exit 1 if there is any."""
+    params: dict[str, Any] = {"updated_within_hours": updated_within_hours}
+    if procedure_code:
+        params["procedure_code"] = procedure_code
     with _client(api_url) as client:
-        response = client.get(path, params={"updated_within_hours": updated_within_hours}, timeout=timeout)
+        response = client.get(path, params=params, timeout=timeout)
         if response.status_code != 200:
             _fail(response)
         report = response.json()

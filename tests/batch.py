@@ -180,11 +180,13 @@ def prove(batch: Batch, size: int, *, api_url: str, simulator: httpx.Client, dat
 
     report = httpx.get(
         f"{api_url}/operations/workflow-reconciliation",
-        params={"updated_within_hours": 1, "limit": 5000},
+        # A worker restarted by the scenario may not poll yet: its workflows are asked again after the settle.
+        params={"updated_within_hours": 1, "limit": 5000, "procedure_code": batch.code, "settle_seconds": 10},
         headers=admin(),
         timeout=300,
-    ).json()
-    assert [d for d in report["differences"] if d["dossier_code"] in codes] == []
+    )
+    assert report.status_code == 200, report.text
+    assert [d for d in report.json()["differences"] if d["dossier_code"] in codes] == []
 
 
 def _wait_for_portal(simulator: httpx.Client, dossier: str, expected: list[int], timeout: float = 120) -> list[int]:

@@ -109,3 +109,39 @@ def test_dossier_survives_a_temporal_server_restart(api, simulator, stack):
     view = wait_for_status(api, dossier, 10, finished=True, timeout=60)
     assert view["outcome"] == "completed"
     assert portal_statuses(simulator, dossier, 10) == [1, 2, 4, 9, 10]
+
+
+def test_reconciliation_reports_a_workflow_that_cannot_answer_and_the_rest(api, stack):
+    code, unit = unique_codes()
+    deploy(api, three_step_procedure(code, unit))
+    answering = submit(api, code)["dossier_code"]
+    wait_for_step(api, answering, "reception")
+
+    def reconcile(settle: float) -> httpx.Response:
+        return api.get(
+            "/operations/workflow-reconciliation",
+            params={"updated_within_hours": 1, "procedure_code": code, "settle_seconds": settle},
+            timeout=120,
+        )
+
+    stack.kill("worker", signal.SIGKILL)
+    try:
+        # Received while no worker runs: its workflow has not taken its first step, and nobody answers a query.
+        waiting = submit(api, code)["dossier_code"]
+        report = reconcile(0)
+    finally:
+        stack.start_worker()
+    assert report.status_code == 200, report.text
+    body = report.json()
+    assert body["checked"] == 2
+    unanswered = {d["dossier_code"]: d for d in body["differences"]}
+    assert waiting in unanswered
+    assert unanswered[waiting]["field"] == "workflow" and unanswered[waiting]["workflow"].startswith("unanswered")
+
+    wait_for_step(api, waiting, "reception")
+
+    def in_sync() -> dict | None:
+        body = reconcile(3).json()
+        return body if body["in_sync"] == 2 else None
+
+    assert wait_until(in_sync, timeout=60, what="both in sync") == {"checked": 2, "in_sync": 2, "differences": []}

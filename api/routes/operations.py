@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
+from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import SessionDep, SettingsDep, TemporalDep, current_administrator
@@ -20,6 +21,12 @@ from readmodel import dossiers
 from readmodel.db import as_utc, release, utcnow
 from readmodel.tables import DossierRow
 from workflows.dossier import DossierWorkflow
+
+# Long enough for a worker to replay a long history; short enough that a workflow nobody answers for holds
+# the report back by seconds, not by the client's patience.
+WORKFLOW_QUERY_TIMEOUT = timedelta(seconds=10)
+
+ProcedureFilter = Annotated[str | None, Query(max_length=64, description="only the dossiers of this procedure")]
 
 router = APIRouter(prefix="/operations", tags=["operations"], dependencies=[Depends(current_administrator)])
 
@@ -73,15 +80,15 @@ def blocked_dossiers(
     return [BlockedSystem(system=system, dossiers=items) for system, items in sorted(grouped.items())]
 
 
-def _recently_changed(session: Session, updated_within_hours: int, limit: int) -> dict[str, int]:
+def _recently_changed(
+    session: Session, updated_within_hours: int, limit: int, procedure_code: str | None = None
+) -> dict[str, int]:
     """Code → status of the dossiers changed this recently, newest first (what the reconciliations look at)."""
     since = utcnow() - timedelta(hours=updated_within_hours)
-    rows = session.exec(
-        select(DossierRow.code, DossierRow.status)
-        .where(col(DossierRow.updated_at) >= since)
-        .order_by(col(DossierRow.updated_at).desc())
-        .limit(limit)
-    ).all()
+    query = select(DossierRow.code, DossierRow.status).where(col(DossierRow.updated_at) >= since)
+    if procedure_code is not None:
+        query = query.where(DossierRow.procedure_code == procedure_code)
+    rows = session.exec(query.order_by(col(DossierRow.updated_at).desc()).limit(limit)).all()
     release(session)
     return dict(rows)
 
@@ -93,13 +100,14 @@ async def reconcile_with_portal(
     settings: SettingsDep,
     updated_within_hours: Annotated[int, Query(ge=1, le=24 * 90)] = 24,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+    procedure_code: ProcedureFilter = None,
 ) -> Reconciliation:
     """Compare each recently changed dossier's status with what the national portal last heard.
 
     A difference while a dossier is moving is normal (pushes trail the read model by design); one that
     stays after the portal is reachable again is a defect to report."""
 
-    ours = await run_in_threadpool(_recently_changed, session, updated_within_hours, limit)
+    ours = await run_in_threadpool(_recently_changed, session, updated_within_hours, limit, procedure_code)
     http: httpx.AsyncClient = request.app.state.http
     base = settings.portal_base_url.rstrip("/")
     gate = asyncio.Semaphore(16)
@@ -165,10 +173,14 @@ async def reconcile_with_workflows(
     updated_within_hours: Annotated[int, Query(ge=1, le=24 * 90)] = 24,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
     settle_seconds: Annotated[float, Query(ge=0, le=60)] = 3.0,
+    procedure_code: ProcedureFilter = None,
 ) -> WorkflowReconciliation:
     """Compare each recently changed dossier in the read model with its workflow (a query): status, steps
     under way, appointment date and outcome. The read model trails the workflow by design, so a difference
-    is looked at again after `settle_seconds`; one that stays is reported."""
+    is looked at again after `settle_seconds`; one that stays is reported.
+
+    A workflow that cannot answer (its task failing or timing out, no worker polling) is reported as a
+    difference of its own: one dossier never hides the rest of the report."""
 
     def rows(codes: list[str]) -> dict[str, DossierRow]:
         found = {row.code: row for row in session.exec(select(DossierRow).where(col(DossierRow.code).in_(codes)))}
@@ -177,14 +189,26 @@ async def reconcile_with_workflows(
 
     gate = asyncio.Semaphore(16)
 
-    async def workflow(code: str) -> dict[str, Any] | None:
+    async def workflow(code: str) -> dict[str, Any] | str | None:
+        """The workflow's facts; None when there is no workflow; why, when it did not answer."""
         async with gate:
             try:
-                return _workflow_facts(await client.get_workflow_handle(code).query(DossierWorkflow.detail))
+                detail = await client.get_workflow_handle(code).query(
+                    DossierWorkflow.detail, rpc_timeout=WORKFLOW_QUERY_TIMEOUT
+                )
             except RPCError as exc:
                 if exc.status == RPCStatusCode.NOT_FOUND:
                     return None
-                raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"workflow engine: {exc.message}") from None
+                if exc.status == RPCStatusCode.UNAVAILABLE:
+                    raise HTTPException(
+                        status.HTTP_503_SERVICE_UNAVAILABLE, f"workflow engine: {exc.message}"
+                    ) from None
+                # Temporal refuses a query at once while the workflow's task keeps failing (a worker killed
+                # mid-task three times, say) and gives up when no worker answers in time.
+                return f"unanswered ({exc.status.name if exc.status else 'error'}): {exc.message}"
+            except WorkflowQueryFailedError as exc:
+                return f"unanswered (the query failed): {exc}"
+            return _workflow_facts(detail)
 
     async def compare(codes: list[str]) -> list[WorkflowDifference]:
         ours = await run_in_threadpool(rows, codes)
@@ -192,8 +216,8 @@ async def reconcile_with_workflows(
         differences = []
         for code, live in zip(codes, theirs, strict=True):
             stored = _read_model_facts(ours[code])
-            if live is None:
-                differences.append(WorkflowDifference(dossier_code=code, field="workflow", workflow=None,
+            if live is None or isinstance(live, str):
+                differences.append(WorkflowDifference(dossier_code=code, field="workflow", workflow=live,
                                                       read_model="registered"))  # fmt: skip
                 continue
             differences += [
@@ -203,7 +227,7 @@ async def reconcile_with_workflows(
             ]
         return differences
 
-    codes = list(await run_in_threadpool(_recently_changed, session, updated_within_hours, limit))
+    codes = list(await run_in_threadpool(_recently_changed, session, updated_within_hours, limit, procedure_code))
     differences = await compare(codes)
     if differences and settle_seconds:
         await asyncio.sleep(settle_seconds)
