@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import date, datetime
 from types import SimpleNamespace
@@ -230,24 +231,17 @@ _INSERT_EVENT = insert(_EVENT)
 _INSERT_ACTIVE_STEP = insert(_ACTIVE_STEP)
 _DELETE_ACTIVE_STEPS = delete(_ACTIVE_STEP).where(_ACTIVE_STEP.c.dossier_code == bindparam("code"))
 
-_STATE_COLUMNS = ("status", "active_steps", "appointment_date", "supplement_request", "fee_request", "fees_paid_vnd",
-                  "outcome", "outcome_reason", "partial", "results", "completed_at", "supplement_count",
-                  "suspended_working_hours", "extended", "apology", "overdue", "overdue_without_apology", "last_seq",
-                  "updated_at")  # fmt: skip
 
-
+@functools.lru_cache(maxsize=8)
 def _state_update(columns: tuple[str, ...]) -> Any:
-    """The dossier's state written over an older one, built once: a statement built for every write (a bound
-    parameter object and a cache key per value) cost more CPU than SQLite's own work on it."""
+    """The dossier's state written over an older one (never over a newer one), one statement per set of columns:
+    a statement built for every write (a bound parameter object and a cache key per value) cost more CPU than
+    SQLite's own work on it."""
     return (
         update(_DOSSIER)
         .where(_DOSSIER.c.code == bindparam("where_code"), _DOSSIER.c.last_seq < bindparam("where_seq"))
         .values({name: bindparam(name, type_=_DOSSIER.c[name].type) for name in columns})
     )
-
-
-_UPDATE_STATE = _state_update(_STATE_COLUMNS)
-_UPDATE_STATE_AND_FORM = _state_update((*_STATE_COLUMNS, "form"))
 
 
 def _apply_state(connection: Connection, transition: Transition, form: dict[str, Any] | None) -> None:
@@ -273,13 +267,12 @@ def _apply_state(connection: Connection, transition: Transition, form: dict[str,
         "overdue_without_apology": state.overdue_without_apology,
         "last_seq": transition.seq,
         "updated_at": utcnow(),
-        # Never let an older state overwrite a newer one.
-        "where_code": transition.dossier_code,
-        "where_seq": transition.seq,
     }
     if form is not None:
         values["form"] = form
-    newer = connection.execute(_UPDATE_STATE if form is None else _UPDATE_STATE_AND_FORM, values)
+    newer = connection.execute(
+        _state_update(tuple(values)), {**values, "where_code": transition.dossier_code, "where_seq": transition.seq}
+    )
     if not newer.rowcount:
         return
     connection.execute(_DELETE_ACTIVE_STEPS, {"code": transition.dossier_code})

@@ -137,6 +137,7 @@ def test_reconciliation_reports_a_workflow_that_cannot_answer_and_the_rest(api, 
     unanswered = {d["dossier_code"]: d for d in body["differences"]}
     assert waiting in unanswered
     assert unanswered[waiting]["field"] == "workflow" and unanswered[waiting]["workflow"].startswith("unanswered")
+    assert unanswered[waiting]["read_model"] == 1  # registered
 
     wait_for_step(api, waiting, "reception")
 

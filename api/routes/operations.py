@@ -216,9 +216,13 @@ async def reconcile_with_workflows(
         differences = []
         for code, live in zip(codes, theirs, strict=True):
             stored = _read_model_facts(ours[code])
-            if live is None or isinstance(live, str):
-                differences.append(WorkflowDifference(dossier_code=code, field="workflow", workflow=live,
+            if live is None:
+                differences.append(WorkflowDifference(dossier_code=code, field="workflow", workflow=None,
                                                       read_model="registered"))  # fmt: skip
+                continue
+            if isinstance(live, str):  # it did not answer
+                differences.append(WorkflowDifference(dossier_code=code, field="workflow", workflow=live,
+                                                      read_model=stored["status"]))  # fmt: skip
                 continue
             differences += [
                 WorkflowDifference(dossier_code=code, field=name, workflow=live[name], read_model=stored[name])
