@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import sys
 
-import httpx
 import uvloop
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.agencies import agency_session
 from bench.baseline import TASK_QUEUE, BareActivities, BareDossierWorkflow
 
 
 async def main(address: str, simulator_url: str) -> None:
     client = await Client.connect(address)
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with agency_session(30) as http:  # the product worker's HTTP session, the same settings
         activities = BareActivities(http, f"{simulator_url}/systems/civil_status/bench")
         worker = Worker(
             client, task_queue=TASK_QUEUE, workflows=[BareDossierWorkflow], activities=[activities.call_agency]
