@@ -7,8 +7,8 @@ Like a dossier's step, the workflow takes a decision only while it awaits that d
 a step once it stands in the inbox, and the product refuses a decision its step is not awaiting. So each
 update answers once the workflow awaits the next decision (or has none left), and the client sends the next
 one then. A client sending both at once (as this baseline did at first) has its workflow take the second
-decision while the first agency call is still running, and two of a dossier's five workflow tasks merge
-into others: a cheaper workflow than the one the product runs.
+decision while the first agency call is still running, and one or two of a dossier's five workflow tasks
+merge into others: a cheaper workflow than the one the product runs.
 """
 
 from __future__ import annotations
