@@ -2,7 +2,8 @@
 
 1. Dossier throughput over HTTP (three-step procedure: two officer decisions, two adapter calls; citizens
    submit, officers decide from their inboxes), against a bare Temporal workflow of the same shape (two
-   updates, two activities) on the same server; then the same dossiers ending in a signed result document.
+   updates, two activities, each taken only while awaited) on the same server, the two taking turns in rounds
+   (`--rounds`); then the same dossiers ending in a signed result document.
 2. Status polling with many dossiers in the read model, against a bare FastAPI endpoint on the same rows.
 3. Decision latency while submissions keep arriving.
 4. Growth: poll, inbox and decision figures, and worker memory, as dossiers in flight grow.
