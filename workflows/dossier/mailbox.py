@@ -1,0 +1,215 @@
+"""The mailbox: messages from officers and applicants, checked, held for the step that awaits them, and answered.
+
+Each message is an Update (validated, answered once its effect is in the read model, so a poll right after the answer
+sees it) and, for integrations, a Signal carrying the same message (refused in the timeline when it cannot apply).
+A message that cannot be applied is refused with a reason, never dropped. A message accepted waits here, under a
+ticket, until its step takes it and records the effect; while it waits, no second one is accepted for that step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from domain.definition import DecisionKind
+    from domain.dossier import (
+        ActorRef,
+        ApologySubmission,
+        Awaiting,
+        DossierEvent,
+        ExtensionSubmission,
+        MessageAccepted,
+        OfficerDecision,
+        OfficerRef,
+        PaymentSubmission,
+        RefusedMessage,
+        SupplementSubmission,
+        Withdrawal,
+    )
+
+from workflows.contract import NOT_AWAITING, NOT_YOUR_STEP
+from workflows.dossier.progress import DossierProgress
+from workflows.dossier.publishing import Publisher
+
+Accept = Callable[[int], None]
+
+
+class Mailbox:
+    def __init__(self, progress: DossierProgress, publisher: Publisher) -> None:
+        self._progress = progress
+        self._publisher = publisher
+        self.decisions: dict[str, tuple[int, OfficerDecision]] = {}
+        self.payments: dict[str, tuple[int, PaymentSubmission]] = {}
+        self.supplement: tuple[int, SupplementSubmission] | None = None
+        self.withdrawal: tuple[int, Withdrawal] | None = None
+        self.refused: list[RefusedMessage] = []
+        self._tickets_issued = 0
+        self._tickets_applied: set[int] = set()
+        self._ticket_seq: dict[int, int] = {}  # the transition a message's answer waits to see recorded
+        self._message_by: dict[int, ActorRef] = {}  # ticket → who sent the message (the audit trail)
+
+    # ------------------------------------------------------------------------------ checks
+
+    def not_awaiting(self, message: str) -> ApplicationError:
+        """A message the dossier does not await now, said with the last transition it has reached: after a worker
+        died mid-task, the read model may already show what the redone task is about to reach again (a step
+        awaiting a decision), and the API, seeing the read model ahead, asks again instead of answering 409."""
+        return ApplicationError(message, self._publisher.seq, type=NOT_AWAITING)
+
+    def check_open(self, what: str) -> None:
+        if self._progress.state.outcome is not None or self.withdrawal is not None:
+            raise self.not_awaiting(f"the dossier's processing has ended; nothing to {what}")
+
+    def _check_acting_officer(self, officer: OfficerRef) -> OfficerRef:
+        """The officer in a capacity at the receiving unit or a unit with a step under way."""
+        progress = self._progress
+        units = [progress.input.receiving_unit, *(s.unit_code for s in progress.active.values() if s.unit_code)]
+        for unit in units:
+            acting = officer.acting_as(None, unit)
+            if acting is not None:
+                return acting
+        raise ApplicationError(
+            f"only officers of {', '.join(sorted(set(units)))} act on this dossier now", type=NOT_YOUR_STEP
+        )
+
+    def check_apology(self, apology: ApologySubmission) -> OfficerRef:
+        self.check_open("apologise for")
+        acting = self._check_acting_officer(apology.officer)
+        state = self._progress.state
+        promised = state.apology.new_appointment_date if state.apology else state.appointment_date
+        if apology.new_appointment_date <= promised:
+            raise self.not_awaiting(f"the new appointment must come after {promised.isoformat()}")
+        return acting
+
+    def check_extension(self, extension: ExtensionSubmission) -> OfficerRef:
+        self.check_open("extend")
+        acting = self._check_acting_officer(extension.officer)
+        state = self._progress.state
+        if self._progress.definition.extended_time_limit_working_days is None:
+            raise self.not_awaiting("this procedure has no extended time limit")
+        if state.extended:
+            raise self.not_awaiting("the time limit was already extended")
+        if extension.new_appointment_date <= state.appointment_date:
+            raise self.not_awaiting("an extension moves the appointment later")
+        return acting
+
+    def check_decision(self, decision: OfficerDecision) -> None:
+        progress = self._progress
+        active = progress.active.get(decision.step_id)
+        if active is None or active.awaiting != Awaiting.officer or decision.step_id in self.decisions:
+            waiting = [s.step_id for s in progress.active.values() if s.awaiting == Awaiting.officer]
+            raise self.not_awaiting(
+                f"step {decision.step_id!r} is not awaiting a decision; steps awaiting one: {waiting or 'none'}"
+            )
+        step = progress.definition.step(decision.step_id)
+        if decision.decision not in step.allowed_decisions:
+            raise self.not_awaiting(f"step {step.id!r} does not take {decision.decision.value!r}")
+        if decision.decision == DecisionKind.request_supplement and progress.state.supplement_request is not None:
+            raise self.not_awaiting("a supplement request is already open for this dossier")
+        if decision.officer.acting_as(active.role, active.unit_code) is None:
+            raise ApplicationError(
+                f"step {step.id!r} is assigned to a {active.role} officer of {active.unit_code}", type=NOT_YOUR_STEP
+            )
+
+    def check_supplement(self) -> None:
+        if self._progress.state.supplement_request is None or self.supplement is not None:
+            raise self.not_awaiting(f"no supplement was requested (status {self._progress.state.status.name})")
+
+    def check_payment(self, payment: PaymentSubmission) -> None:
+        due = self._progress.state.fee_request
+        if due is None or due.step_id != payment.step_id or payment.step_id in self.payments:
+            raise self.not_awaiting(f"no payment is awaited for step {payment.step_id!r}")
+        if payment.amount_vnd != due.amount_vnd:
+            raise self.not_awaiting(f"the amount due is {due.amount_vnd} VND, not {payment.amount_vnd}")
+
+    # ------------------------------------------------------------------------------ taking messages
+
+    def store_decision(self, decision: OfficerDecision, channel: str) -> Accept:
+        def store(ticket: int) -> None:
+            # Kept in the capacity the step needs (role, unit, on behalf of), as the audit trail records it.
+            active = self._progress.active[decision.step_id]
+            acting = decision.officer.acting_as(active.role, active.unit_code) or decision.officer
+            self.decisions[decision.step_id] = (ticket, decision.model_copy(update={"officer": acting}))
+            self._message_by[ticket] = acting.actor(channel)
+
+        return store
+
+    def store_supplement(self, submission: SupplementSubmission) -> Accept:
+        def store(ticket: int) -> None:
+            self.supplement = (ticket, submission)
+
+        return store
+
+    def store_payment(self, payment: PaymentSubmission) -> Accept:
+        def store(ticket: int) -> None:
+            self.payments[payment.step_id] = (ticket, payment)
+
+        return store
+
+    def store_withdrawal(self, withdrawal: Withdrawal) -> Accept:
+        def store(ticket: int) -> None:
+            self.withdrawal = (ticket, withdrawal)
+
+        return store
+
+    async def answer_update(self, check: Callable[[], None], accept: Accept, step_id: str) -> MessageAccepted:
+        # Validators of two updates in one activation both run before either handler, so check again.
+        check()
+        ticket = self._issue_ticket()
+        accept(ticket)
+        await workflow.wait_condition(lambda: self._answered(ticket))
+        return self.accepted(step_id)
+
+    async def take_signal(self, message: str, check: Callable[[], None], accept: Accept) -> None:
+        try:
+            check()
+        except ApplicationError as refused:
+            self._refuse(message, refused.message)
+            return
+        accept(self._issue_ticket())
+
+    def sent_by(self, ticket: int) -> ActorRef | None:
+        return self._message_by.get(ticket)
+
+    # ------------------------------------------------------------------------------ answering
+
+    def applied(self, ticket: int, step_id: str) -> None:
+        """The step took the message and recorded its effect."""
+        self.decisions.pop(step_id, None)
+        self.payments.pop(step_id, None)
+        self.mark_applied(ticket)
+
+    def mark_applied(self, ticket: int) -> None:
+        self._ticket_seq[ticket] = self._publisher.seq
+        self._tickets_applied.add(ticket)
+
+    def accepted(self, step_id: str) -> MessageAccepted:
+        progress = self._progress
+        return MessageAccepted(
+            dossier_code=progress.input.dossier_code,
+            step_id=step_id,
+            status=progress.snapshot_state().status,
+            active_step_ids=list(progress.active),
+        )
+
+    def _issue_ticket(self) -> int:
+        self._tickets_issued += 1
+        return self._tickets_issued
+
+    def _answered(self, ticket: int) -> bool:
+        """A message is answered once its effect is in the read model, so a poll right after sees it."""
+        return ticket in self._tickets_applied and self._publisher.has_recorded(self._ticket_seq[ticket])
+
+    def _refuse(self, message: str, reason: str) -> None:
+        refused = RefusedMessage(at=workflow.now(), message=message, reason=reason)  # type: ignore[arg-type]
+        self.refused.append(refused)
+        self._publisher.record(
+            DossierEvent(
+                kind="message_refused", at=refused.at, summary=f"Signal {message!r} refused: {reason}",
+                detail=refused.model_dump(mode="json"),
+            ),
+            with_state=False,
+        )  # fmt: skip

@@ -1,0 +1,48 @@
+"""The revision policy: a workflow change never alters the path of a dossier already under way.
+
+A dossier records one patch marker, the revision of the workflow it started on, and follows that revision's paths
+to its end; replaying its history finds the marker again. A change to the workflow bumps `REVISION` and asks
+`progress.revision >= n` where its path differs. Dossiers started before revisions existed carry no such marker
+(revision 0): each of the changes below answers them by a patch marker of its own, recorded when such a dossier first
+reached the changed code.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+REVISION = 1
+REVISION_PATCH = "dossier-revision-{}"
+
+# Revision 1 takes every change below, and also: a dossier's status and units are indexed only when they change, its
+# units are kept while it waits on another system, and a transition is published once the calendar has planned the
+# step it starts.
+
+# Results are rendered, signed and deposited by an activity; without it the result step only lists references.
+SIGNED_RESULTS = "signed-results"
+# A dossier whose processing ends while interconnected child dossiers are under way (withdrawn, stopped by a sibling
+# branch, or itself stopped by its own parent) stops them first: a child asked to stop (a Temporal cancellation) ends
+# with status 8 instead of being cancelled mid-step, and a branch never goes on past a child that stopped with it.
+STOP_CHILDREN_WITH_PARENT = "stop-children-with-parent"
+# What one workflow task decides is published together: its transitions and the portal pushes queued with them in
+# one activity (the portal lane takes over when the portal is slow or down), the search attributes changed since the
+# last batch in one upsert. Without it: one activity per lane and an upsert per transition.
+PUBLISH_TOGETHER = "publish-together"
+# That publication is a local activity: the worker that decided the transitions writes them within the same workflow
+# task, so a read-model write costs the history one marker instead of an activity's three events and a workflow task
+# of its own, and an officer's decision is answered in the task that applied it.
+PUBLISH_LOCALLY = "publish-locally"
+
+
+def started_revision() -> int:
+    """The revision this dossier started on: recorded by its first workflow task, found again on replay."""
+    for revision in range(REVISION, 0, -1):
+        if workflow.patched(REVISION_PATCH.format(revision)):
+            return revision
+    return 0
+
+
+def follows(revision: int, patch: str) -> bool:
+    """Whether a dossier takes the path a change made before revisions introduced: every dossier started on a
+    revision does; an older one answers by that change's own patch marker."""
+    return revision >= 1 or workflow.patched(patch)

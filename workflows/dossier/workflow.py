@@ -1,0 +1,234 @@
+"""DossierWorkflow: one dossier, interpreted from its pinned definition snapshot.
+
+The workflow only orchestrates; every effect (read model, portal, agency systems) is an activity. It is built of
+parts, one concern each: the dossier's progress, the step interpreter, the mailbox that takes officers' and
+applicants' messages, the legal clock, the publishing lanes, and the revision it started on. This class wires them
+together and is the table of contents: how a dossier runs, and which messages it takes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from domain.dossier import (
+        ApologySubmission,
+        DossierEvent,
+        DossierInput,
+        DossierLiveDetail,
+        DossierOutcome,
+        ExtensionSubmission,
+        MessageAccepted,
+        OfficerDecision,
+        PaymentSubmission,
+        PortalStatus,
+        SupplementSubmission,
+        Withdrawal,
+    )
+
+from workflows.contract import DETAIL_QUERY, WORKFLOW_TYPE, DossierSignal, DossierUpdate
+from workflows.dossier.legal_clock import LegalClock
+from workflows.dossier.mailbox import Mailbox
+from workflows.dossier.notices import Notices
+from workflows.dossier.progress import DossierProgress, Refused
+from workflows.dossier.publishing import Publisher
+from workflows.dossier.revisions import STOP_CHILDREN_WITH_PARENT, started_revision
+from workflows.dossier.steps import StepInterpreter
+
+
+@workflow.defn(name=WORKFLOW_TYPE)
+class DossierWorkflow:
+    @workflow.init
+    def __init__(self, input: DossierInput) -> None:
+        self._progress = DossierProgress(input, started_revision())
+        self._publisher = Publisher(self._progress)
+        self._notices = Notices(self._progress, self._publisher)
+        self._clock = LegalClock(self._progress, self._publisher, self._notices)
+        self._mailbox = Mailbox(self._progress, self._publisher)
+        self._steps = StepInterpreter(self._progress, self._publisher, self._clock, self._mailbox, self._notices)
+
+    # ----------------------------------------------------------------------------------- run
+
+    @workflow.run
+    async def run(self, input: DossierInput) -> DossierOutcome:
+        progress, state, publisher, mailbox = self._progress, self._progress.state, self._publisher, self._mailbox
+        portal_lane = asyncio.create_task(publisher.push_to_portal_in_order())
+        read_model_lane = asyncio.create_task(publisher.write_read_model_in_order())
+        publisher.record(
+            DossierEvent(
+                kind="submitted",
+                at=input.received_at,
+                actor=input.applicant.full_name,
+                by=input.received_by,
+                summary=f"Dossier received by {input.receiving_unit} (channel {input.channel.value})",
+                detail={"procedure_version": input.snapshot.version, "content_hash": input.snapshot.content_hash},
+            )
+        )
+        appointment_watch = asyncio.create_task(self._clock.watch_appointment())
+        try:
+            await self._run_until_withdrawn()
+            state.outcome = "completed"
+            if progress.base_status != PortalStatus.result_returned:
+                progress.base_status = PortalStatus.completed
+        except Refused as refused:
+            progress.base_status = refused.status
+            state.outcome = refused.outcome  # type: ignore[assignment]
+            state.outcome_reason = refused.reason
+        appointment_watch.cancel()
+        progress.active.clear()
+        state.supplement_request = None
+        state.fee_request = None
+        state.completed_at = workflow.now()
+        self._clock.bump()
+        publisher.record(
+            DossierEvent(
+                kind="finished",
+                at=workflow.now(),
+                summary=f"Processing ended: {state.outcome}" + (" (partial result)" if state.partial else ""),
+                by=mailbox.withdrawal[1].by if mailbox.withdrawal is not None else None,
+                detail={"reason": state.outcome_reason} if state.outcome_reason else {},
+            )
+        )
+        if mailbox.withdrawal is not None:
+            mailbox.mark_applied(mailbox.withdrawal[0])
+        # Late messages still get their answer; the read model and the portal hear everything before we end.
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and publisher.idle)
+        portal_lane.cancel()
+        read_model_lane.cancel()
+        assert state.outcome is not None
+        return DossierOutcome(
+            dossier_code=input.dossier_code,
+            status=state.status,
+            outcome=state.outcome,
+            reason=state.outcome_reason,
+            results=state.results,
+        )
+
+    async def _run_until_withdrawn(self) -> None:
+        """Run the step graph; an applicant's withdrawal (status 7) ends it wherever it stands, and so does the
+        end of the dossier that started this one as an interconnected child (status 8)."""
+        definition, mailbox = self._progress.definition, self._mailbox
+        main = asyncio.create_task(self._steps.run_path(definition.steps, definition.start_step))
+        try:
+            await workflow.wait_condition(lambda: main.done() or mailbox.withdrawal is not None)
+        except asyncio.CancelledError:
+            if not self._progress.follows(STOP_CHILDREN_WITH_PARENT):
+                raise
+            await self._steps.stop([main])
+            parent = workflow.info().parent
+            raise Refused(
+                PortalStatus.stopped,
+                "stopped",
+                f"stopped with {parent.workflow_id}, the interconnected dossier that started this one"
+                if parent is not None
+                else "processing was cancelled",
+            ) from None
+        if main.done():
+            return main.result()
+        await self._steps.stop([main])
+        assert mailbox.withdrawal is not None
+        raise Refused(PortalStatus.withdrawn, "withdrawn", mailbox.withdrawal[1].reason)
+
+    # ------------------------------------------------------------------------------ messages
+
+    @workflow.update(name=DossierUpdate.decide.value)
+    async def decide(self, decision: OfficerDecision) -> MessageAccepted:
+        mailbox = self._mailbox
+        check = lambda: mailbox.check_decision(decision)  # noqa: E731
+        return await mailbox.answer_update(check, mailbox.store_decision(decision, "api"), decision.step_id)
+
+    @decide.validator
+    def _validate_decide(self, decision: OfficerDecision) -> None:
+        self._mailbox.check_decision(decision)
+
+    @workflow.signal(name=DossierSignal.decide.value)
+    async def decide_signal(self, decision: OfficerDecision) -> None:
+        mailbox = self._mailbox
+        check = lambda: mailbox.check_decision(decision)  # noqa: E731
+        await mailbox.take_signal("decide", check, mailbox.store_decision(decision, "signal"))
+
+    @workflow.update(name=DossierUpdate.supplement.value)
+    async def supplement(self, submission: SupplementSubmission) -> MessageAccepted:
+        mailbox = self._mailbox
+        mailbox.check_supplement()
+        assert self._progress.state.supplement_request is not None
+        step_id = self._progress.state.supplement_request.step_id
+        return await mailbox.answer_update(mailbox.check_supplement, mailbox.store_supplement(submission), step_id)
+
+    @supplement.validator
+    def _validate_supplement(self, submission: SupplementSubmission) -> None:
+        self._mailbox.check_supplement()
+
+    @workflow.signal(name=DossierSignal.supplement.value)
+    async def supplement_signal(self, submission: SupplementSubmission) -> None:
+        mailbox = self._mailbox
+        await mailbox.take_signal("supplement", mailbox.check_supplement, mailbox.store_supplement(submission))
+
+    @workflow.update(name=DossierUpdate.pay.value)
+    async def pay(self, payment: PaymentSubmission) -> MessageAccepted:
+        mailbox = self._mailbox
+        check = lambda: mailbox.check_payment(payment)  # noqa: E731
+        return await mailbox.answer_update(check, mailbox.store_payment(payment), payment.step_id)
+
+    @pay.validator
+    def _validate_pay(self, payment: PaymentSubmission) -> None:
+        self._mailbox.check_payment(payment)
+
+    @workflow.signal(name=DossierSignal.pay.value)
+    async def pay_signal(self, payment: PaymentSubmission) -> None:
+        mailbox = self._mailbox
+        await mailbox.take_signal("pay", lambda: mailbox.check_payment(payment), mailbox.store_payment(payment))
+
+    @workflow.update(name=DossierUpdate.withdraw.value)
+    async def withdraw(self, withdrawal: Withdrawal) -> MessageAccepted:
+        mailbox = self._mailbox
+        check = lambda: mailbox.check_open("withdraw")  # noqa: E731
+        return await mailbox.answer_update(check, mailbox.store_withdrawal(withdrawal), "")
+
+    @withdraw.validator
+    def _validate_withdraw(self, withdrawal: Withdrawal) -> None:
+        self._mailbox.check_open("withdraw")
+
+    @workflow.update(name=DossierUpdate.apologize.value)
+    async def apologize(self, apology: ApologySubmission) -> MessageAccepted:
+        officer = self._mailbox.check_apology(apology)
+        seq = self._clock.take_apology(apology, officer)
+        await workflow.wait_condition(lambda: self._publisher.has_recorded(seq))
+        await self._notices.notify_applicant(
+            "apology",
+            f"Hồ sơ {self._progress.input.dossier_code}: xin lỗi vì trễ hẹn; "
+            f"ngày hẹn mới {apology.new_appointment_date:%d/%m/%Y}.",
+        )
+        return self._mailbox.accepted("")
+
+    @apologize.validator
+    def _validate_apologize(self, apology: ApologySubmission) -> None:
+        self._mailbox.check_apology(apology)
+
+    @workflow.update(name=DossierUpdate.extend.value)
+    async def extend(self, extension: ExtensionSubmission) -> MessageAccepted:
+        officer = self._mailbox.check_extension(extension)
+        seq = self._clock.take_extension(extension, officer)
+        await workflow.wait_condition(lambda: self._publisher.has_recorded(seq))
+        return self._mailbox.accepted("")
+
+    @extend.validator
+    def _validate_extend(self, extension: ExtensionSubmission) -> None:
+        self._mailbox.check_extension(extension)
+
+    @workflow.query(name=DETAIL_QUERY)
+    def detail(self) -> DossierLiveDetail:
+        progress = self._progress
+        return DossierLiveDetail(
+            dossier_code=progress.input.dossier_code,
+            procedure_code=progress.definition.code,
+            procedure_version=progress.input.snapshot.version,
+            state=progress.snapshot_state(),
+            form=progress.form,
+            visits=dict(progress.visits),
+            agency_results=progress.agency_results,
+            refused_messages=self._mailbox.refused,
+            portal_pushes_pending=self._publisher.portal_pushes_pending,
+        )
