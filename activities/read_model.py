@@ -10,12 +10,11 @@ from sqlmodel import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from domain.dossier import ChildDossier, ChildRegistration, PortalStatus, TransitionBatch
+from domain.dossier import ChildDossier, ChildRegistration, TransitionBatch
 from domain.units import NoCompetentUnit, resolve_step_units
 from domain.working_calendar import WorkingCalendar
 from readmodel import calendars, dossiers, organisation
 from readmodel.db import utcnow
-from readmodel.tables import DossierRow
 
 log = logging.getLogger(__name__)
 
@@ -64,28 +63,25 @@ class ReadModelActivities:
                     agency_code=registration.receiving_unit,
                     day=calendar.local_date(received_at),
                     idempotency_key=key,
-                    build=lambda code: DossierRow(
-                        code=code,
+                    build=lambda code: dossiers.new_dossier_row(
+                        code,
                         procedure_code=definition.code,
                         procedure_version=registration.snapshot.version,
                         procedure_name=definition.name,
                         receiving_unit=registration.receiving_unit,
-                        channel=int(registration.channel),
-                        applicant=registration.applicant.model_dump(mode="json", exclude_none=True),
+                        channel=registration.channel,
+                        applicant=registration.applicant,
                         owner_citizen_id=registration.applicant.citizen_id,
                         submitted_by={"kind": "system", "channel": "system", "actor_id": registration.parent_code},
                         form=registration.form,
                         step_units=step_units,
                         received_at=received_at,
                         appointment_date=appointment,
-                        original_appointment_date=appointment,
                         jurisdiction=jurisdiction,
                         idempotency_key=key,
                         request_hash=hashlib.sha256(key.encode()).hexdigest(),
                         workflow_started=True,  # the parent starts it as its child workflow next
                         parent_code=registration.parent_code,
-                        status=int(PortalStatus.registered),
-                        updated_at=received_at,
                     ),
                 )
             except dossiers.IdempotencyConflict as conflict:
