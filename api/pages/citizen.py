@@ -20,13 +20,16 @@ from api.deps import (
     SettingsDep,
     TemporalDep,
 )
+from api.dossier_service import actions
+from api.dossier_service.definitions import definition_of
+from api.dossier_service.intake import receive_dossier
+from api.dossier_service.schemas import SupplementIn
 from api.pages import dossier_forms
 from api.pages.dossier_forms import EFormEntry
 from api.pages.dossier_views import dossier_context
 from api.pages.errors import csrf_protected, messages
 from api.pages.rendering import render
 from api.routes import procedures as procedure_routes
-from api.routes.dossiers import SupplementIn, _definition_of, receive_dossier, supplement
 from api.uploads import bounded_upload_route
 from forms import render as eform
 from readmodel.tables import ProcedureVersionRow
@@ -136,7 +139,7 @@ def dossier_page(
 ) -> Response:
     context = dossier_context(request, row, session, secrets)
     if context["view"].supplement_request:
-        definition = _definition_of(session, row).definition
+        definition = definition_of(session, row).definition
         t_texts = dossier_forms.eform_texts(context["t"])
         context["supplement_fields"] = eform.render_fields(
             definition, state=eform.FormState(values=row.form), texts=t_texts, group_actions=False
@@ -156,7 +159,7 @@ async def answer_supplement(
     principal: PrincipalDep,
 ) -> Response:
     """The applicant's answer to a supplement request: the values changed, through the API's own path."""
-    definition = _definition_of(session, row).definition
+    definition = definition_of(session, row).definition
     entry, _ = await dossier_forms.read_entry(request, definition, settings)
     note = (await request.form()).get("note")
     changed = {k: v for k, v in entry.values.items() if row.form.get(k) != v}
@@ -166,7 +169,7 @@ async def answer_supplement(
                 422, [{"loc": ["body", "form", *p.split(".")], "msg": m[0]} for p, m in entry.errors.items()]
             )
         body = SupplementIn(form=changed, note=note.strip()[:2000] if isinstance(note, str) and note.strip() else None)
-        await supplement(row.code, body, row, session, client, settings, principal)
+        await actions.supplement(session, client, settings, row, body, principal)
     except HTTPException as exc:
         context = dossier_context(request, row, session, secrets)
         said = (

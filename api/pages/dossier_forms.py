@@ -18,18 +18,18 @@ from sqlmodel import Session
 from starlette.datastructures import FormData, UploadFile
 
 from api.deps import Principal
+from api.dossier_service.schemas import SubmitDossier
 from api.pages.errors import messages
 from api.pages.i18n import language_of, translator
 from api.pages.rendering import render
 from api.routes.attachments import keep_upload
-from api.routes.dossiers import SubmitDossier
 from api.routes.procedures import PrefillIn
 from domain.attachments import AttachmentRefused
 from domain.definition import FieldType, ProcedureDefinition
-from domain.settings import Settings
 from forms import render as eform
 from forms.eform import FormInvalid, validate_form
 from forms.posted import ADDRESS_PARTS, form_values
+from infrastructure.settings import Settings
 from readmodel import procedures
 from readmodel.tables import ProcedureVersionRow
 

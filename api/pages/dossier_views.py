@@ -9,13 +9,14 @@ from fastapi import Request
 from markupsafe import Markup
 from sqlmodel import Session
 
+from api.dossier_service.definitions import definition_of
+from api.dossier_service.views import dossier_view
 from api.pages.i18n import language_of, translator
-from api.routes.dossiers import _definition_of, dossier_view
 from api.routes.results import list_results
 from domain import step_graph
 from domain.definition import FieldType, FormField, ProcedureDefinition
 from domain.dossier import PortalStatus
-from domain.lookup_secret import LookupSecrets
+from infrastructure.lookup_secret import LookupSecrets
 from readmodel.tables import DossierRow
 
 STATUS_NAMES = {
@@ -68,6 +69,6 @@ def form_data(definition: ProcedureDefinition, values: dict[str, Any]) -> list[d
 
 def step_graph_picture(row: DossierRow, session: Session) -> Markup:
     """The procedure's step graph (the version the dossier runs on) with its active steps outlined."""
-    definition = _definition_of(session, row).definition
+    definition = definition_of(session, row).definition
     active = {step["step_id"] for step in row.active_steps}
     return Markup(step_graph.svg(definition, highlight=active))

@@ -21,6 +21,10 @@ from api.deps import (
     SettingsDep,
     TemporalDep,
 )
+from api.dossier_service import actions
+from api.dossier_service.definitions import definition_of
+from api.dossier_service.intake import receive_dossier
+from api.dossier_service.schemas import DecisionIn
 from api.pages import dossier_forms
 from api.pages.citizen import FILES_PER_POST
 from api.pages.dossier_forms import EFormEntry
@@ -28,7 +32,6 @@ from api.pages.dossier_views import dossier_context, form_data, step_graph_pictu
 from api.pages.errors import csrf_protected, messages
 from api.pages.rendering import render
 from api.routes import procedures as procedure_routes
-from api.routes.dossiers import DecisionIn, _definition_of, decide, receive_dossier
 from api.routes.inbox import inbox
 from api.uploads import bounded_upload_route
 from domain.attachments import descriptors_in
@@ -63,7 +66,7 @@ def inbox_page(
 
 def _decisions(officer: OfficerProfile, row: DossierRow, session: SessionDep) -> list[dict[str, Any]]:
     """The steps of this dossier awaiting a decision this officer may take, with the decisions allowed."""
-    definition = _definition_of(session, row).definition
+    definition = definition_of(session, row).definition
     open_steps = []
     for step in row.active_steps:
         if step.get("awaiting") != "officer" or not officer.holds(step.get("role") or "", step.get("unit_code")):
@@ -88,7 +91,7 @@ def _dossier_page(
     status_code: int = status.HTTP_200_OK,
 ) -> Response:
     context = dossier_context(request, row, session, secrets)
-    definition = _definition_of(session, row).definition
+    definition = definition_of(session, row).definition
     return render(
         request,
         "officer_dossier.html",
@@ -141,7 +144,7 @@ async def take_decision(
     entered = {"step_id": step_id, "reason": reason or "", "missing": "\n".join(missing)}
     try:
         body = DecisionIn(step_id=step_id, decision=decision, reason=reason, missing=missing)  # type: ignore[arg-type]
-        await decide(row.code, body, row, session=session, client=client, settings=settings, officer=officer)
+        await actions.decide(session, client, settings, row.code, body, officer)
     except (ValidationError, HTTPException) as exc:
         detail = list(exc.errors(include_url=False)) if isinstance(exc, ValidationError) else exc.detail
         said = messages(detail)

@@ -12,7 +12,8 @@ from sqlmodel import Session
 
 from api.access import ReadableDossier
 from api.deps import LookupSecretsDep, SessionDep, SettingsDep
-from api.routes.dossiers import _definition_of, _receipt
+from api.dossier_service.definitions import definition_of
+from api.dossier_service.views import receipt
 from forms.printable import HandOff, Timeliness, hand_offs, render_process_control_slip, render_receipt
 from readmodel import dossiers, organisation
 from readmodel.db import utcnow
@@ -37,13 +38,13 @@ class HandOffOut(BaseModel):
 @router.get("/{code}/receipt.html", response_class=HTMLResponse)
 def receipt_page(row: ReadableDossier, session: SessionDep, secrets: LookupSecretsDep, settings: SettingsDep) -> str:
     """Form 01, printable: the receipt with the dossier code, the appointment and the lookup secret."""
-    definition = _definition_of(session, row).definition
+    definition = definition_of(session, row).definition
     directory = organisation.directory(session)
     received_by = (
         (row.submitted_by or {}).get("actor_id") if (row.submitted_by or {}).get("kind") == "officer" else None
     )
     return render_receipt(
-        _receipt(row, secrets),
+        receipt(row, secrets),
         row.applicant,
         unit_names={code: unit.name for code, unit in directory.units.items()},
         time_limit_working_days=definition.time_limit_working_days,
@@ -53,7 +54,7 @@ def receipt_page(row: ReadableDossier, session: SessionDep, secrets: LookupSecre
 
 
 def _hand_offs(row: DossierRow, session: Session) -> list[HandOff]:
-    definition = _definition_of(session, row).definition
+    definition = definition_of(session, row).definition
     names = {step.id: step.name for _, step in definition.all_steps()}
     return hand_offs(dossiers.events(session, row.code), names)
 

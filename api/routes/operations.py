@@ -20,7 +20,7 @@ from domain.dossier import DossierLiveDetail
 from readmodel import dossiers
 from readmodel.db import as_utc, release, utcnow
 from readmodel.tables import DossierRow
-from workflows.dossier import DossierWorkflow
+from workflows.contract import DETAIL_QUERY
 
 # Long enough for a worker to replay a long history; short enough that a workflow nobody answers for holds
 # the report back by seconds, not by the client's patience.
@@ -194,7 +194,7 @@ async def reconcile_with_workflows(
         async with gate:
             try:
                 detail = await client.get_workflow_handle(code).query(
-                    DossierWorkflow.detail, rpc_timeout=WORKFLOW_QUERY_TIMEOUT
+                    DETAIL_QUERY, result_type=DossierLiveDetail, rpc_timeout=WORKFLOW_QUERY_TIMEOUT
                 )
             except RPCError as exc:
                 if exc.status == RPCStatusCode.NOT_FOUND:

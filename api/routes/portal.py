@@ -15,7 +15,9 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Path, Response, s
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import PORTAL, CalendarDep, LookupSecretsDep, SessionDep, SettingsDep, TemporalDep
-from api.routes.dossiers import PORTAL_KEY_PREFIX, Receipt, SubmitDossier, _receipt, receive_dossier
+from api.dossier_service import views
+from api.dossier_service.intake import PORTAL_KEY_PREFIX, receive_dossier
+from api.dossier_service.schemas import Receipt, SubmitDossier
 from domain.dossier import Applicant, Channel
 from readmodel import dossiers
 from readmodel.db import release
@@ -90,4 +92,4 @@ def portal_dossier(
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no dossier was pushed as {portal_reference!r}")
     release(session)
-    return PortalReceipt(**_receipt(row, secrets).model_dump(), portal_reference=portal_reference)
+    return PortalReceipt(**views.receipt(row, secrets).model_dump(), portal_reference=portal_reference)

@@ -1,0 +1,33 @@
+"""The procedure definition a dossier runs on: the version pinned when it was registered."""
+
+from __future__ import annotations
+
+from fastapi import HTTPException, status
+from sqlmodel import Session
+
+from domain.dossier import DefinitionSnapshot
+from readmodel import procedures
+from readmodel.db import release
+from readmodel.tables import DossierRow, ProcedureVersionRow
+
+
+def version_of(session: Session, row: DossierRow) -> ProcedureVersionRow:
+    version = procedures.version(session, row.procedure_code, row.procedure_version)
+    assert version is not None, "a dossier always references a deployed version"
+    return version
+
+
+def definition_of(session: Session, row: DossierRow) -> DefinitionSnapshot:
+    """The definition version the dossier runs on (without its child procedures)."""
+    return procedures.snapshot(version_of(session, row))
+
+
+def pinned_for(session: Session, row: DossierRow) -> DefinitionSnapshot:
+    """The definition version the dossier runs on with the child procedures it may start, as its workflow takes it."""
+    version = version_of(session, row)
+    try:
+        return procedures.pinned_snapshot(session, version)
+    except procedures.ChildNotInService as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    finally:
+        release(session)

@@ -1,0 +1,157 @@
+"""What the dossier API takes and answers: submissions, the messages applicants and officers send, the receipt and
+the dossier view."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.definition import DecisionKind
+from domain.dossier import Applicant, Channel
+
+
+class SubmitDossier(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    procedure_code: Annotated[str, Field(min_length=1, max_length=40)]
+    applicant: Applicant
+    form: dict[str, Any]
+    # Online for citizens; a reception officer receives in person (default) or by post at their own unit.
+    channel: Channel | None = None  # 1 in person, 2 online, 3 postal (the portal's codes)
+    receiving_unit: Annotated[str, Field(min_length=1, max_length=80)] | None = None
+    # Fields the applicant took from national databases (prefill) rather than typed: counted by the indicators.
+    prefilled_fields: Annotated[list[Annotated[str, Field(max_length=63)]], Field(max_length=300)] = []
+
+
+class SupplementIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    form: dict[str, Any] = Field(default_factory=dict)
+    note: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class PaymentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    step_id: Annotated[str, Field(min_length=1, max_length=63)]
+    amount_vnd: Annotated[int, Field(ge=0)]
+    receipt_reference: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class WithdrawalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class Receipt(BaseModel):
+    """Form 01: the receipt with the dossier code and the appointed date for the result."""
+
+    dossier_code: str
+    procedure_code: str
+    procedure_version: int
+    procedure_name: str
+    receiving_unit: str  # the counter that received it, where the result is returned
+    handling_unit: str  # the unit competent for it (the receiving unit, unless another counter received it)
+    channel: str
+    received_at: datetime
+    appointment_date: date
+    status: int
+    status_name: str
+    # With the dossier code, lets whoever holds the receipt follow the dossier without signing in.
+    lookup_secret: str
+
+
+class ActiveStepView(BaseModel):
+    step_id: str
+    name: str
+    kind: str
+    awaiting: str
+    role: str | None
+    unit_code: str | None
+    due_date: date | None
+    started_at: datetime
+    child_dossier_code: str | None = None
+    due_at: datetime | None = None
+    warning: bool = False
+    overdue: bool = False
+    system: str | None = None
+
+
+class TimelineEntry(BaseModel):
+    seq: int
+    at: datetime
+    kind: str
+    step_id: str | None
+    actor: str | None
+    summary: str
+    status: int | None
+    # The audit trail: who acted, on whose behalf, at which unit, through which channel.
+    actor_kind: str | None = None
+    actor_id: str | None = None
+    on_behalf_of: str | None = None
+    unit_code: str | None = None
+    channel: str | None = None
+
+
+class ChildDossierView(BaseModel):
+    """An interconnected dossier this one started in another agency (its own code, unit and status)."""
+
+    dossier_code: str
+    step_id: str | None  # the step of this dossier that started it
+    procedure_code: str
+    procedure_name: str
+    receiving_unit: str
+    status: int
+    status_name: str
+    outcome: str | None
+    partial: bool
+    appointment_date: date
+    completed_at: datetime | None
+
+
+class DossierView(Receipt):
+    parent_code: str | None
+    # Interconnected dossiers started in other agencies, with their progress (read model, like the rest).
+    children: list[ChildDossierView] = []
+    original_appointment_date: date | None
+    supplement_count: int
+    suspended_working_hours: float
+    extended: bool
+    apology: dict[str, Any] | None
+    overdue: bool
+    overdue_without_apology: bool
+    active_steps: list[ActiveStepView]
+    supplement_request: dict[str, Any] | None
+    fee_request: dict[str, Any] | None
+    fees_paid_vnd: int
+    partial: bool
+    outcome: str | None
+    outcome_reason: str | None
+    results: list[dict[str, Any]]
+    completed_at: datetime | None
+    timeline: list[TimelineEntry]
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    step_id: Annotated[str, Field(min_length=1, max_length=63)]
+    decision: DecisionKind
+    reason: Annotated[str, Field(max_length=2000)] | None = None
+    missing: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(default_factory=list, max_length=50)
+
+
+class ApologyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+    new_appointment_date: date
+
+
+class ExtensionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]

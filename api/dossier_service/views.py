@@ -1,0 +1,96 @@
+"""A dossier as its applicant and officers see it, from the read model: the receipt (form 01) and the dossier view."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Connection, Engine
+
+from api.access import check_readable, require_credentials
+from api.deps import Principal
+from api.dossier_service.schemas import ActiveStepView, ChildDossierView, DossierView, Receipt, TimelineEntry
+from domain.dossier import Channel, PortalStatus
+from infrastructure.lookup_secret import LookupSecrets
+from readmodel import dossiers, procedures
+from readmodel.db import as_utc
+from readmodel.tables import DossierRow
+
+
+def receipt(row: DossierRow, secrets: LookupSecrets) -> Receipt:
+    return Receipt(
+        dossier_code=row.code,
+        procedure_code=row.procedure_code,
+        procedure_version=row.procedure_version,
+        procedure_name=row.procedure_name,
+        receiving_unit=row.receiving_unit,
+        handling_unit=row.handling_unit or row.receiving_unit,
+        channel=Channel(row.channel).name,
+        lookup_secret=secrets.for_dossier(row.code),
+        received_at=as_utc(row.received_at),
+        appointment_date=row.appointment_date,
+        status=row.status,
+        status_name=PortalStatus(row.status).name,
+    )
+
+
+def dossier_view_json(
+    engine: Engine, code: str, principal: Principal, secrets: LookupSecrets, secret: str | None
+) -> str:
+    """The dossier view as JSON, for whoever may read it (404 for anyone else)."""
+    require_credentials(principal, secret)
+    with engine.connect() as connection:
+        row = check_readable(dossiers.read_only(connection, code), code, principal, secrets, secret)
+        view = dossier_view(connection, row, secrets)
+    return view.model_dump_json()
+
+
+# Whether each procedure version can start interconnected dossiers. A deployed version never changes, so each
+# process asks once; most procedures start none, and a poll of their dossiers skips looking for children.
+_STARTS_CHILDREN: dict[tuple[str, int], bool] = {}
+
+
+def _starts_children(connection: Connection, row: DossierRow) -> bool:
+    version = (row.procedure_code, row.procedure_version)
+    if version not in _STARTS_CHILDREN:
+        _STARTS_CHILDREN[version] = procedures.starts_children(connection, *version)
+    return _STARTS_CHILDREN[version]
+
+
+def dossier_view(connection: Connection, row: DossierRow, secrets: LookupSecrets) -> DossierView:
+    """The dossier as the applicant and officers see it: receipt, state, children and timeline."""
+    code = row.code
+    return DossierView(
+        **receipt(row, secrets).model_dump(),
+        parent_code=row.parent_code,
+        children=[
+            ChildDossierView(
+                dossier_code=child["code"],
+                step_id=dossiers.child_step_id(child["idempotency_key"]),
+                procedure_code=child["procedure_code"],
+                procedure_name=child["procedure_name"],
+                receiving_unit=child["receiving_unit"],
+                status=child["status"],
+                status_name=PortalStatus(child["status"]).name,
+                outcome=child["outcome"],
+                partial=child["partial"],
+                appointment_date=child["appointment_date"],
+                completed_at=as_utc(child["completed_at"]) if child["completed_at"] else None,
+            )
+            for child in (dossiers.children(connection, code) if _starts_children(connection, row) else [])
+        ],
+        original_appointment_date=row.original_appointment_date,
+        supplement_count=row.supplement_count,
+        suspended_working_hours=row.suspended_working_hours,
+        extended=row.extended,
+        apology=row.apology,
+        overdue=row.overdue,
+        overdue_without_apology=row.overdue_without_apology,
+        active_steps=[ActiveStepView.model_validate(step) for step in row.active_steps],
+        supplement_request=row.supplement_request,
+        fee_request=row.fee_request,
+        fees_paid_vnd=row.fees_paid_vnd,
+        partial=row.partial,
+        outcome=row.outcome,
+        outcome_reason=row.outcome_reason,
+        results=row.results,
+        completed_at=as_utc(row.completed_at) if row.completed_at else None,
+        timeline=[TimelineEntry.model_validate(event) for event in dossiers.timeline(connection, code)],
+    )
