@@ -20,10 +20,11 @@ from activities.publishing import PublishingActivities
 from activities.read_model import ReadModelActivities
 from activities.result_store import ResultStoreClient
 from activities.results import ResultActivities
-from domain.settings import Settings, get_settings
-from domain.temporal import connect, ensure_search_attributes
 from domain.working_calendar import WorkingCalendar, parse_cutoff
-from readmodel.db import engine_for, init_db
+from infrastructure.settings import Settings, get_settings
+from infrastructure.temporal import connect, ensure_search_attributes
+from readmodel.db import engine_for
+from readmodel.schema import init_db
 from results.issuing import ResultIssuer
 from results.render import ResultRenderer
 from results.signing import SigningAuthority

@@ -9,7 +9,7 @@ from fastapi import Depends, HTTPException, Path, status
 from sqlmodel import Session
 
 from api.deps import LookupSecretDep, LookupSecretsDep, OfficerDep, Principal, PrincipalDep, SessionDep
-from domain.lookup_secret import LookupSecrets
+from infrastructure.lookup_secret import LookupSecrets
 from readmodel import dossiers
 from readmodel.db import release
 from readmodel.organisation import OfficerProfile

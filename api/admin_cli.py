@@ -15,9 +15,10 @@ import httpx
 import typer
 import yaml
 
-from domain.definition import DefinitionInvalid, definition_json_schema, deployment_order, parse_definition
-from domain.settings import get_settings
-from domain.tokens import TokenIssuer
+from api.procedure_definitions import parse_definition
+from domain.definition import DefinitionInvalid, definition_json_schema, deployment_order
+from infrastructure.settings import get_settings
+from infrastructure.tokens import TokenIssuer
 
 app = typer.Typer(help="Validate, deploy, list, show, diff and retire procedure definitions.", no_args_is_help=True)
 ApiUrl = Annotated[str, typer.Option(envvar="MOTCUA_API_URL", help="The motcua API")]

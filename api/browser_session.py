@@ -14,7 +14,7 @@ import secrets
 
 from fastapi import Request, Response
 
-from domain.settings import Settings
+from infrastructure.settings import Settings
 
 SESSION_COOKIE = "motcua_session"
 CSRF_COOKIE = "motcua_csrf"

@@ -15,11 +15,11 @@ from temporalio.client import Client
 from activities.population import PopulationClient
 from api import browser_session
 from domain.dossier import ActorRef
-from domain.lookup_secret import LookupSecrets
-from domain.settings import Settings, get_settings
-from domain.temporal import connect, ensure_search_attributes
-from domain.tokens import InvalidToken
 from domain.working_calendar import WorkingCalendar, parse_cutoff
+from infrastructure.lookup_secret import LookupSecrets
+from infrastructure.settings import Settings, get_settings
+from infrastructure.temporal import connect, ensure_search_attributes
+from infrastructure.tokens import InvalidToken
 from readmodel import organisation
 from readmodel.db import utcnow
 from readmodel.organisation import OfficerProfile

@@ -30,10 +30,11 @@ from api.routes import (
     statistics,
     units,
 )
-from domain.lookup_secret import LookupSecrets
-from domain.settings import get_settings
-from domain.tokens import TokenIssuer, TokenVerifier
-from readmodel.db import engine_for, init_db
+from infrastructure.lookup_secret import LookupSecrets
+from infrastructure.settings import get_settings
+from infrastructure.tokens import TokenIssuer, TokenVerifier
+from readmodel.db import engine_for
+from readmodel.schema import init_db
 
 
 @asynccontextmanager

@@ -9,7 +9,7 @@ from fastapi import HTTPException, Request, Response
 from fastapi.routing import APIRoute
 from starlette.types import Message
 
-from domain.settings import Settings, get_settings
+from infrastructure.settings import Settings, get_settings
 
 TOO_LARGE = 413  # Content Too Large (named differently across Starlette versions)
 FORM_FRAMING = 64 * 1024  # a multipart form's own boundaries and fields, beside its files

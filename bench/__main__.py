@@ -41,10 +41,11 @@ from tqdm import tqdm
 from bench.baseline import DECISIONS, TASK_QUEUE, BareDossierWorkflow
 from bench.http import BenchClient
 from devstack.stack import HTTP_PROTOCOL, Stack, StackConfig, administrator_token, free_port
-from domain.lookup_secret import LookupSecrets
-from domain.settings import PROJECT_ROOT, Settings
-from domain.tokens import TokenIssuer
-from readmodel.db import engine_for, init_db
+from infrastructure.lookup_secret import LookupSecrets
+from infrastructure.settings import PROJECT_ROOT, Settings
+from infrastructure.tokens import TokenIssuer
+from readmodel.db import engine_for
+from readmodel.schema import init_db
 from readmodel.tables import DossierEventRow, DossierRow
 
 RESULTS = PROJECT_ROOT / "bench-results"

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from devstack.stack import Stack, StackConfig, StackError, administrator_token, deploy_procedures
-from domain.settings import PROJECT_ROOT, get_settings
+from infrastructure.settings import PROJECT_ROOT, get_settings
 
 
 def run(args: argparse.Namespace) -> int:

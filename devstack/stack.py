@@ -22,9 +22,9 @@ import httpx
 import yaml
 
 from domain.definition import deployment_order
-from domain.settings import PROJECT_ROOT, Settings
-from domain.temporal import SEARCH_ATTRIBUTES
-from domain.tokens import TokenIssuer
+from infrastructure.settings import PROJECT_ROOT, Settings
+from infrastructure.temporal import SEARCH_ATTRIBUTES
+from infrastructure.tokens import TokenIssuer
 
 log = logging.getLogger("motcua.devstack")
 # Every uvicorn the stack starts turns Nagle off on its connections (see api/serving.py).

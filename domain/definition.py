@@ -2,8 +2,8 @@
 
 A definition is parsed by pydantic (shape, one JSON Schema for editors) and then checked as a
 whole — graph, expressions, budgets, contradictory rules — so an administrator learns every
-problem, each with its path, before any citizen meets the procedure. Conditions and computed
-amounts use the one expression language of `domain.expressions`.
+problem, each with its path, before any citizen meets the procedure (`domain.definition_checks`
+does both). Conditions and computed amounts use the one expression language of `domain.expressions`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from enum import StrEnum
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from domain import expressions
 
@@ -346,22 +346,6 @@ def canonical_json(definition: ProcedureDefinition) -> str:
 def definition_json_schema() -> dict[str, Any]:
     """The JSON Schema of the definition document, for editors."""
     return ProcedureDefinition.model_json_schema()
-
-
-def parse_definition(raw: Any) -> ProcedureDefinition:
-    """Parse and check a definition; raise DefinitionInvalid listing every error with its path."""
-    try:
-        definition = ProcedureDefinition.model_validate(raw)
-    except ValidationError as exc:
-        raise DefinitionInvalid(
-            [DefinitionError(loc=list(e["loc"]), msg=e["msg"], type=e["type"]) for e in exc.errors()]
-        ) from None
-    from domain.definition_checks import check_definition  # the checks read the models defined above
-
-    errors = check_definition(definition)
-    if errors:
-        raise DefinitionInvalid(errors)
-    return definition
 
 
 def child_procedure_codes(raw: Any) -> set[str]:

@@ -1,11 +1,14 @@
-"""Whole-definition checks: what pydantic's shape validation cannot see.
+"""Whole-definition checks: what pydantic's shape validation cannot see; `parse_definition` runs both.
 
 Each check returns errors with the path of the offending value, so an editor can point at it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+from typing import Any
+
+from pydantic import ValidationError
 
 from domain import expressions
 from domain.definition import (
@@ -14,6 +17,7 @@ from domain.definition import (
     POPULATION_ATTRIBUTES,
     DecisionKind,
     DefinitionError,
+    DefinitionInvalid,
     FieldType,
     FormField,
     ProcedureDefinition,
@@ -29,11 +33,27 @@ _NUMERIC = {FieldType.number, FieldType.money}
 _CHOICE = {FieldType.choice, FieldType.multi_choice}
 
 
-def check_definition(definition: ProcedureDefinition) -> list[DefinitionError]:
+def parse_definition(raw: Any, result_templates: Collection[str]) -> ProcedureDefinition:
+    """Parse and check a definition; raise DefinitionInvalid listing every error with its path.
+
+    `result_templates` are the templates its results may name: they ship with the code that renders them."""
+    try:
+        definition = ProcedureDefinition.model_validate(raw)
+    except ValidationError as exc:
+        raise DefinitionInvalid(
+            [DefinitionError(loc=list(e["loc"]), msg=e["msg"], type=e["type"]) for e in exc.errors()]
+        ) from None
+    errors = check_definition(definition, result_templates)
+    if errors:
+        raise DefinitionInvalid(errors)
+    return definition
+
+
+def check_definition(definition: ProcedureDefinition, result_templates: Collection[str]) -> list[DefinitionError]:
     errors: list[DefinitionError] = []
     _check_catalogue(definition, errors)
     _check_form(definition, errors)
-    _check_steps(definition, errors)
+    _check_steps(definition, result_templates, errors)
     return errors
 
 
@@ -188,7 +208,7 @@ def _check_field_rules(f: FormField, here: Loc, errors: list[DefinitionError]) -
 # ---------------------------------------------------------------------------------- steps
 
 
-def _check_steps(d: ProcedureDefinition, errors: list[DefinitionError]) -> None:
+def _check_steps(d: ProcedureDefinition, templates: Collection[str], errors: list[DefinitionError]) -> None:
     all_steps = list(d.all_steps())
     for dup in _duplicates(step.id for _, step in all_steps):
         loc = next(loc for loc, step in all_steps if step.id == dup)
@@ -212,9 +232,6 @@ def _check_steps(d: ProcedureDefinition, errors: list[DefinitionError]) -> None:
             _check_scope(branch.steps, [*loc, "branches", b, "steps"], branch.steps[0].id, errors)
 
     branch_ids = {b.id for _, step in all_steps for b in step.branches or []}
-    from results import template_names  # the templates shipped beside the code that renders them
-
-    templates = template_names()
     for i, doc in enumerate(d.results):
         if doc.branch is not None and doc.branch not in branch_ids:
             _err(errors, ["results", i, "branch"], f"no parallel step has a branch {doc.branch!r}", "unknown_name")

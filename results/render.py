@@ -33,7 +33,7 @@ from fpdf.enums import TextEmphasis
 from fpdf.fonts import SubsetMap, TextStyle, TTFFont
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from domain.files import publish_once
+from infrastructure.atomic_files import publish_once
 from results import DEFAULT_TEMPLATE, TEMPLATES
 
 log = logging.getLogger(__name__)

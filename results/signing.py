@@ -27,10 +27,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
-from domain.files import publish_once
+from infrastructure.atomic_files import publish_once
 
 if TYPE_CHECKING:
-    from domain.settings import Settings
+    from infrastructure.settings import Settings
 
 log = logging.getLogger(__name__)
 

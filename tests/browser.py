@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from devstack.stack import Stack
-from domain.settings import PROJECT_ROOT
+from infrastructure.settings import PROJECT_ROOT
 
 CHROMIUM = Path(os.environ.get("MOTCUA_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = PROJECT_ROOT / "test-artifacts" / "screenshots"

@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import SQLModel
 
 from devstack.stack import Stack, StackConfig, administrator_token, deploy_procedures, free_port
-from domain.settings import PROJECT_ROOT
+from infrastructure.settings import PROJECT_ROOT
 from readmodel.db import engine_for
 from tests import support
 from tests.browser import browser, new_page  # noqa: F401  (the page tests' fixtures: a real Chromium)

@@ -14,9 +14,9 @@ import httpx
 from temporalio.client import Client
 
 from devstack.stack import Stack
-from domain.settings import Settings
-from domain.temporal import connect
-from domain.tokens import TokenIssuer
+from infrastructure.settings import Settings
+from infrastructure.temporal import connect
+from infrastructure.tokens import TokenIssuer
 
 T = TypeVar("T")
 _codes = itertools.count(1)

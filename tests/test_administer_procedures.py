@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 import yaml
 
 from devstack.stack import administrator_token
-from domain.settings import PROJECT_ROOT
+from infrastructure.settings import PROJECT_ROOT
 from tests.support import (
     APPLICANT,
     VALID_FORM,

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 from devstack.stack import Stack, StackConfig, administrator_token, deploy_procedures, free_port
-from domain.settings import PROJECT_ROOT
+from infrastructure.settings import PROJECT_ROOT
 
 
 def test_fuzzing_the_api_finds_no_server_error_and_no_schema_breach():

@@ -9,7 +9,7 @@ import yaml
 
 from devstack.stack import administrator_token, deploy_procedures, procedure_files
 from domain.definition import definition_json_schema, deployment_order
-from domain.settings import PROJECT_ROOT
+from infrastructure.settings import PROJECT_ROOT
 from tests.support import three_step_procedure, unique_codes
 
 

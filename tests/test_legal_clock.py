@@ -26,7 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.agencies import agency_session
-from domain.definition import parse_definition
+from api.procedure_definitions import parse_definition
 from domain.dossier import (
     ApologySubmission,
     Applicant,
@@ -40,11 +40,12 @@ from domain.dossier import (
     SupplementSubmission,
     Withdrawal,
 )
-from domain.settings import PROJECT_ROOT
-from domain.temporal import SEARCH_ATTRIBUTES, data_converter
 from domain.working_calendar import WorkingCalendar
+from infrastructure.settings import PROJECT_ROOT
+from infrastructure.temporal import SEARCH_ATTRIBUTES, data_converter
 from readmodel import dossiers
-from readmodel.db import engine_for, init_db
+from readmodel.db import engine_for
+from readmodel.schema import init_db
 from readmodel.tables import DossierRow
 from results.issuing import ResultIssuer
 from results.render import ResultRenderer

@@ -18,7 +18,7 @@ import httpx
 
 from devstack.__main__ import default_api_processes
 from devstack.stack import free_port
-from domain.settings import PROJECT_ROOT
+from infrastructure.settings import PROJECT_ROOT
 from tests.support import deploy, submit, three_step_procedure, unique_codes
 
 

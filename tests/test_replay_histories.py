@@ -17,7 +17,7 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
-from domain.temporal import data_converter
+from infrastructure.temporal import data_converter
 from tests.support import (
     BIRTH_WARD,
     approved_dossier,

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from fontTools.ttLib import TTFont
 
-from domain.settings import PROJECT_ROOT
+from infrastructure.settings import PROJECT_ROOT
 from results.render import ResultRenderer
 from results.signing import SigningAuthority, SigningUnavailable
 

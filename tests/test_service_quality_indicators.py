@@ -11,7 +11,8 @@ from sqlmodel import Session
 
 from domain.working_calendar import VIETNAM
 from readmodel import statistics
-from readmodel.db import engine_for, init_db
+from readmodel.db import engine_for
+from readmodel.schema import init_db
 from readmodel.tables import DossierRow
 from tests.support import deploy, officer, submit, three_step_procedure, unique_codes
 

@@ -11,7 +11,7 @@ import sys
 import httpx
 
 from devstack.stack import free_port
-from domain.settings import PROJECT_ROOT
+from infrastructure.settings import PROJECT_ROOT
 from tests.support import (
     deploy,
     identities,

@@ -9,8 +9,8 @@ import sys
 import httpx
 import pytest
 
-from domain.settings import PROJECT_ROOT, Environment, OidcProvider, Settings
-from domain.tokens import InvalidToken, TokenIssuer, TokenVerifier
+from infrastructure.settings import PROJECT_ROOT, Environment, OidcProvider, Settings
+from infrastructure.tokens import InvalidToken, TokenIssuer, TokenVerifier
 from tests.support import APPLICANT, deploy, identities, submit, three_step_procedure, unique_codes, wait_for_step
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from sqlalchemy import inspect
 
-from readmodel.db import engine_for, init_db
+from readmodel.db import engine_for
+from readmodel.schema import init_db
 
 
 def _start(url: str, together: multiprocessing.synchronize.Barrier) -> None:

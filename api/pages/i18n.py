@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from fastapi import Request, Response
 
-from domain.settings import Settings
+from infrastructure.settings import Settings
 
 LANGUAGES = ("vi", "en")
 DEFAULT = "vi"

@@ -14,8 +14,9 @@ from starlette.datastructures import UploadFile
 from api.deps import AdministratorActorDep, AdministratorDep, PrincipalDep, SessionDep
 from api.pages.errors import csrf_protected
 from api.pages.rendering import render
+from api.procedure_definitions import parse_definition
 from api.routes.procedures import MAX_DEFINITION_BYTES
-from domain.definition import DefinitionInvalid, ProcedureDefinition, parse_definition
+from domain.definition import DefinitionInvalid, ProcedureDefinition
 from domain.definition_source import line_of
 from domain.dossier import ActorRef
 from readmodel import procedures

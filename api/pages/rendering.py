@@ -13,7 +13,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from api import browser_session
 from api.deps import Principal
 from api.pages import i18n
-from domain.settings import get_settings
+from infrastructure.settings import get_settings
 
 _environment = Environment(
     loader=PackageLoader("api.pages", "templates"),

@@ -13,8 +13,9 @@ from api.access import ReadableDossier
 from api.deps import SettingsDep
 from api.errors import field_error
 from api.uploads import bounded_upload_route
-from domain.attachments import AttachmentRefused, AttachmentRules, AttachmentStore, descriptors_in
-from domain.settings import Settings
+from domain.attachments import AttachmentRefused, AttachmentRules, descriptors_in
+from infrastructure.attachment_store import AttachmentStore
+from infrastructure.settings import Settings
 
 router = APIRouter(tags=["attachments"])
 uploads = APIRouter(tags=["attachments"], route_class=bounded_upload_route(lambda s: s.attachment_max_bytes))

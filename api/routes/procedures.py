@@ -17,8 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from activities.population import PopulationUnavailable
 from api.deps import AdministratorActorDep, PopulationDep, PrincipalDep, SessionDep
 from api.errors import field_error, unprocessable
+from api.procedure_definitions import parse_definition
 from domain import step_graph
-from domain.definition import DefinitionInvalid, ProcedureDefinition, definition_json_schema, parse_definition
+from domain.definition import DefinitionInvalid, ProcedureDefinition, definition_json_schema
 from forms.eform import form_json_schema
 from forms.render import render_form
 from readmodel import procedures

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
-from domain.files import publish_once
+from infrastructure.atomic_files import publish_once
 
 
 def load_or_create(path: Path, create: Callable[[], bytes]) -> bytes:

@@ -20,7 +20,7 @@ from temporalio.converter import (
     JSONPlainPayloadConverter,
 )
 
-from domain.settings import Settings
+from infrastructure.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ import functools
 import hashlib
 import hmac
 
-from domain.keys import random_secret
-from domain.settings import Settings
+from infrastructure.keys import random_secret
+from infrastructure.settings import Settings
 
 LENGTH = 10  # base32 characters: 50 bits, typed from paper without ambiguity (no 0/1/8 in base32)
 

@@ -12,8 +12,8 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from jwt import PyJWK, PyJWKClient
 
-from domain.keys import rsa_private_key
-from domain.settings import OidcProvider, Settings
+from infrastructure.keys import rsa_private_key
+from infrastructure.settings import OidcProvider, Settings
 
 ALGORITHMS = ["RS256", "ES256"]
 CITIZEN_ID = re.compile(r"^\d{12}$")

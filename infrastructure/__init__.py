@@ -1,0 +1,1 @@
+"""What motcua runs on: settings, the Temporal connection, tokens and keys, files kept on disk."""
