@@ -23,6 +23,7 @@ from api.deps import (
 )
 from api.dossier_service import actions
 from api.dossier_service.definitions import definition_of
+from api.dossier_service.inbox import officer_inbox
 from api.dossier_service.intake import receive_dossier
 from api.dossier_service.schemas import DecisionIn
 from api.pages import dossier_forms
@@ -32,7 +33,6 @@ from api.pages.dossier_views import dossier_context, form_data, step_graph_pictu
 from api.pages.errors import csrf_protected, messages
 from api.pages.rendering import render
 from api.routes import procedures as procedure_routes
-from api.routes.inbox import inbox
 from api.uploads import bounded_upload_route
 from domain.attachments import descriptors_in
 from domain.definition import DecisionKind
@@ -58,7 +58,7 @@ def inbox_page(
     request: Request, officer: OfficerDep, session: SessionDep, principal: PrincipalDep, decided: str = ""
 ) -> Response:
     """Steps awaiting a role the officer holds (or holds for someone), earliest deadline first (GET /inbox)."""
-    items = inbox(officer, session, limit=500, offset=0)
+    items = officer_inbox(officer, session, limit=500, offset=0)
     behalf = {(c.role, c.unit_code): c.on_behalf_of for c in officer.capacities}
     listed = [(item, behalf.get((item.role or "", item.unit_code or ""))) for item in items]
     return render(request, "inbox.html", {"listed": listed, "decided": decided[:100]}, principal=principal)
