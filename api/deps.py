@@ -12,11 +12,11 @@ from fastapi.concurrency import run_in_threadpool
 from sqlmodel import Session
 from temporalio.client import Client
 
-from activities.population import PopulationClient
 from api import browser_session
 from domain.dossier import ActorRef
 from domain.working_calendar import WorkingCalendar, parse_cutoff
 from infrastructure.lookup_secret import LookupSecrets
+from infrastructure.population import PopulationClient
 from infrastructure.settings import Settings, get_settings
 from infrastructure.temporal import connect, ensure_search_attributes
 from infrastructure.tokens import InvalidToken

@@ -14,7 +14,6 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from activities.population import PopulationUnavailable
 from api.deps import AdministratorActorDep, PopulationDep, PrincipalDep, SessionDep
 from api.errors import field_error, unprocessable
 from api.procedure_definitions import parse_definition
@@ -22,6 +21,7 @@ from domain import step_graph
 from domain.definition import DefinitionInvalid, ProcedureDefinition, definition_json_schema
 from forms.eform import form_json_schema
 from forms.render import render_form
+from infrastructure.population import PopulationUnavailable
 from readmodel import procedures
 from readmodel.tables import ProcedureVersionRow
 
