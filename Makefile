@@ -58,6 +58,7 @@ run: setup
 
 test: setup test-server browser
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 # The fault-injection scenarios on larger batches, and a longer fuzz of the whole API.
