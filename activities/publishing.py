@@ -1,8 +1,8 @@
 """One activity that publishes what a dossier's workflow task decided: its transitions to the read model, then
 the portal pushes queued with them.
 
-Each transition used to need an activity of its own for the read model and another for the portal, each a
-round trip through Temporal. The portal pushes ride along here only while the portal answers at once: the
+One activity instead of one per lane spares each transition a round trip through Temporal. The portal pushes
+ride along here only while the portal answers at once: the
 read model is written first and must succeed (the activity is retried until it does), whereas a push the
 portal does not take within the ride-along budget is left, with those after it, to the workflow's own portal
 lane, which retries with backoff. So a slow or absent portal never holds the read model, nor the officers

@@ -1,14 +1,12 @@
 """How the API's HTTP server speaks TCP.
 
 Give uvicorn `--http api.serving:NoDelayHttpToolsProtocol` wherever it serves an app (devstack and the bench do).
-httptools parses HTTP in C: on the bench's bare endpoint, two processes served ~4,100 requests/s with it against
-~3,400 with the pure-Python h11 parser, whose work is most of a small poll's cost.
+httptools parses HTTP in C; the pure-Python h11 parser's work is most of a small poll's cost.
 
 asyncio turns Nagle's algorithm off only on sockets it recognises as TCP, and the listening socket that uvicorn's
 `--workers` supervisor binds and hands to its processes is not recognised (its protocol number is left at 0:
-uvicorn issue #3149). Each small response then waits for the client's delayed acknowledgement, about 40 ms per
-request on a kept-alive connection: measured on the bench's bare endpoint, two processes served 690 requests/s
-instead of 3,600. Setting TCP_NODELAY on every accepted connection makes the server behave the same however it was
+uvicorn issue #3149). Each small response then waits for the client's delayed acknowledgement on a kept-alive
+connection. Setting TCP_NODELAY on every accepted connection makes the server behave the same however it was
 started.
 """
 

@@ -267,8 +267,8 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=positive, default=2, help="turns the product and the baseline take at the throughput runs"
     )
-    # A machine's pace, yet not the 20 reads a second that cost the API more than the dossiers' own requests (at
-    # 0.05 s, 4.8 of 8.8 requests a dossier were inbox reads that found nothing new).
+    # A machine's pace, yet not so quick that reads finding nothing new cost the API more than the dossiers' own
+    # requests.
     parser.add_argument(
         "--inbox-refresh", type=seconds, default=0.25, help="seconds between an officer's reads of the inbox"
     )

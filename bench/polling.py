@@ -134,7 +134,7 @@ async def poll_figures(
     """The citizen's poll (code + lookup secret, checked by the API) against a bare read of the same row.
 
     Each is warmed first, unmeasured: the first seconds after a bulk load or a long burst read pages the kernel
-    has let go of (a cold first round measured a p99 twice the next rounds', on the bare endpoint alike)."""
+    has let go of, and a cold first round's p99 says more about the kernel than about either endpoint."""
     wrk = wrk_available()
 
     async def load(base: str, prefix: str, seconds: int, with_secrets: LookupSecrets | None) -> tuple[float, float]:

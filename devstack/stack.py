@@ -165,12 +165,12 @@ class Stack:
             "--port", str(self.config.temporal_port),
             "--db-filename", str(self.config.data_dir / "temporal.sqlite3"),
             # A write-ahead log with a full sync: still one fsync per commit (nothing acknowledged is lost,
-            # even on power loss), but no rollback journal to write and sync besides the database; this
-            # nearly doubles the workflows the dev server carries (measured with the bench baseline).
+            # even on power loss), but no rollback journal to write and sync besides the database, so the dev
+            # server carries more workflows.
             "--sqlite-pragma", "journal_mode=wal",
             "--sqlite-pragma", "synchronous=full",
             # An activity a workflow task schedules comes back with that task's completion when the worker has
-            # room for it, instead of through the matching service: a fifth less server CPU per dossier, and a
+            # room for it, instead of through the matching service: less server CPU per dossier, and a
             # decision's read-model write starts at once.
             "--dynamic-config-value", "system.enableActivityEagerExecution=true",
             "--namespace", self.config.temporal_namespace,

@@ -87,8 +87,8 @@ class Settings(BaseSettings):
     # Threads the API gives blocking work (database reads and writes).
     api_threads: int = Field(default=8, ge=1, le=200)
 
-    # Run workflows in Temporal's sandbox, which catches non-deterministic calls as they happen at a cost of
-    # about a sixth of the worker's CPU. The test suite turns it on; workers in service run without it.
+    # Run workflows in Temporal's sandbox, which catches non-deterministic calls as they happen but costs the
+    # worker CPU on every workflow task. The test suite turns it on; workers in service run without it.
     workflow_sandbox: bool = False
 
     # What this worker process polls for: everything, only workflow tasks (and their local activities), or

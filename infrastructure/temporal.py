@@ -25,8 +25,8 @@ from infrastructure.settings import Settings
 log = logging.getLogger(__name__)
 
 # One pydantic TypeAdapter per type for the whole process. The SDK builds a payload converter (and with it an
-# empty adapter cache) for every new workflow, so each dossier paid for building the adapter of its own input, whose
-# validator pydantic compiles afresh: about a millisecond, 2 % of the worker's time under load.
+# empty adapter cache) for every new workflow, so each dossier would otherwise pay for building the adapter of its
+# own input, whose validator pydantic compiles afresh.
 _adapter = functools.lru_cache(maxsize=1024)(TypeAdapter)
 
 

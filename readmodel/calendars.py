@@ -52,7 +52,7 @@ _CHANGED_DAYS = select(_DAY.day, _DAY.kind).where(_DAY.jurisdiction.in_(bindpara
 def calendar_for(session: Session, jurisdiction: str, base: WorkingCalendar) -> WorkingCalendar:
     """The national calendar with the national and the jurisdiction's own changes.
 
-    Asked for every receipt and every step's deadline, so one plain statement (the ORM cost twice the query)."""
+    Asked for every receipt and every step's deadline, so one plain statement rather than the ORM's objects."""
     rows = session.connection().execute(_CHANGED_DAYS, {"jurisdictions": sorted({NATIONAL, jurisdiction})}).all()
     return base.with_overrides(
         days_off=[day for day, kind in rows if kind == "day_off"],

@@ -163,8 +163,8 @@ def officer_profile(session: Session, officer_id: str, today: date, *, bootstrap
                     ) -> OfficerProfile | None:  # fmt: skip
     """The officer's own roles at their unit plus the roles delegated to them today; None when unknown.
 
-    Read on every request an officer makes, so with plain statements: the ORM's identity map and objects cost
-    twice the queries themselves."""
+    Read on every request an officer makes, so with plain statements: the ORM's identity map and objects would cost
+    more than the queries themselves."""
     connection = session.connection()
     officer = connection.execute(_OFFICER_BY_ID, {"officer_id": officer_id}).first()
     if officer is None or not officer.active:

@@ -125,7 +125,7 @@ _environment.filters.update(long_date=_long_date, short_date=_short_date, money=
 class _ParsedFonts:
     """Each style's font as fpdf2 parsed it, kept for the next documents of this process.
 
-    Parsing (character widths, glyph ids, metrics) took ~4 ms a style, a quarter of a document's rendering, for
+    Parsing (character widths, glyph ids, metrics) is a large part of a document's rendering, and would read
     the same file every time. A document gets a copy with what it changes of its own: its glyph subset, its
     descriptor (written into its file) and a freshly opened font file, which fpdf2 cuts down in place when it
     writes the document."""
