@@ -10,9 +10,9 @@ from markupsafe import Markup
 from sqlmodel import Session
 
 from api.dossier_service.definitions import definition_of
+from api.dossier_service.results import returned_results
 from api.dossier_service.views import dossier_view
 from api.pages.i18n import language_of, translator
-from api.routes.results import list_results
 from domain import step_graph
 from domain.definition import FieldType, FormField, ProcedureDefinition
 from domain.dossier import PortalStatus
@@ -36,7 +36,7 @@ AWAITING = {"officer": "Chờ cán bộ", "applicant": "Chờ người nộp", "
 
 def dossier_context(request: Request, row: DossierRow, session: Session, secrets: LookupSecrets) -> dict[str, Any]:
     view = dossier_view(session.connection(), row, secrets)
-    results = list_results(row, session) if row.status == PortalStatus.result_returned else []
+    results = returned_results(session, row.code) if row.status == PortalStatus.result_returned else []
     return {
         "row": row,
         "view": view,

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from api.access import ReadableDossier
 from api.deps import SessionDep, SettingsDep
+from api.dossier_service.results import ResultView, returned_results
 from api.uploads import TOO_LARGE, bounded_upload_route
 from domain.definition import IDENTIFIER
 from domain.dossier import PortalStatus
@@ -30,22 +31,6 @@ router = APIRouter(tags=["results"])
 
 DocumentId = Annotated[str, Path(pattern=IDENTIFIER, max_length=63)]
 ResultId = Annotated[str, Path(pattern=RESULT_ID_PATTERN)]
-
-
-class ResultView(BaseModel):
-    result_id: str
-    document_id: str
-    name: str
-    dossier_code: str
-    issuer_unit_code: str
-    issuer_unit_name: str
-    signer: str | None
-    issued_at: datetime
-    sha256: str
-    html_sha256: str
-    deposited: bool
-    pdf_url: str
-    html_url: str
 
 
 class PublicResult(BaseModel):
@@ -99,24 +84,7 @@ def _document(session: SessionDep, dossier: DossierRow, document_id: str) -> Iss
 @router.get("/dossiers/{code}/results")
 def list_results(dossier: ReturnedDossier, session: SessionDep) -> list[ResultView]:
     """The signed results of a returned dossier (with its interconnected child dossiers' results)."""
-    return [
-        ResultView(
-            result_id=r.id,
-            document_id=r.document_id,
-            name=r.name,
-            dossier_code=r.dossier_code,
-            issuer_unit_code=r.unit_code,
-            issuer_unit_name=r.unit_name,
-            signer=r.signer,
-            issued_at=as_utc(r.issued_at),
-            sha256=r.sha256,
-            html_sha256=r.html_sha256,
-            deposited=r.deposited_at is not None,
-            pdf_url=f"/dossiers/{dossier.code}/results/{r.document_id}.pdf",
-            html_url=f"/dossiers/{dossier.code}/results/{r.document_id}.html",
-        )
-        for r in stored.of_dossier(session, dossier.code)
-    ]
+    return returned_results(session, dossier.code)
 
 
 def _download(row: IssuedResultRow, content: bytes, media_type: str, suffix: str) -> Response:
