@@ -139,8 +139,7 @@ def new_dossier_row(
         workflow_started=workflow_started,
         parent_code=parent_code,
         status=int(PortalStatus.registered),
-        # Given, not left to their default factories: pydantic inspects a factory's signature each time
-        # it calls one, 5 % of a submission's CPU.
+        # Given, not left to their default factories: pydantic inspects a factory's signature each time it calls one.
         active_steps=[],
         results=[],
         updated_at=received_at,
