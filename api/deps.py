@@ -147,7 +147,7 @@ def _principal_of(request: Request, settings: Settings, token: str, from_cookie:
         return Principal(kind="citizen", citizen_id=identity.citizen_id)
     today = _calendar(settings.timezone, settings.receipt_cutoff).local_date(utcnow())
     # A session of its own, not the request's SessionDep: citizens polling anonymously then pay for no session
-    # (a generator dependency costs each request an exit stack, ~5% of a poll).
+    # (a generator dependency costs each request an exit stack).
     with Session(request.app.state.engine) as session:
         profile = organisation.officer_profile(
             session, identity.subject, today, bootstrap_administrator=settings.bootstrap_administrator

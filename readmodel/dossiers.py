@@ -197,7 +197,7 @@ _READ_ONLY = select(*(c for c in _DOSSIER.c if c.name not in _NOT_POLLED)).where
 
 def read_only(connection: Connection, code: str) -> DossierRow | None:
     """The dossier's row for the status view, without the ORM: citizens poll it many times a second, and an ORM
-    session and object cost three times the query itself. It has the row's attributes except the application's
+    session and object cost more than the query itself. It has the row's attributes except the application's
     (applicant, form, submitted_by), and nothing else."""
     mapping = connection.execute(_READ_ONLY, {"code": code}).mappings().first()
     return None if mapping is None else cast(DossierRow, SimpleNamespace(**mapping))

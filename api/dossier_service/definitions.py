@@ -1,4 +1,5 @@
-"""The procedure definition a dossier runs on: the version pinned when it was registered."""
+"""Which procedure definition applies: the latest deployed version, or the version a dossier was pinned to when it
+was registered."""
 
 from __future__ import annotations
 
@@ -9,6 +10,13 @@ from domain.dossier import DefinitionSnapshot
 from readmodel import procedures
 from readmodel.db import release
 from readmodel.tables import DossierRow, ProcedureVersionRow
+
+
+def latest_version(session: Session, code: str) -> ProcedureVersionRow:
+    row = procedures.latest(session, code)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no procedure {code!r} is deployed")
+    return row
 
 
 def version_of(session: Session, row: DossierRow) -> ProcedureVersionRow:

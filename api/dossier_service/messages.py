@@ -31,8 +31,8 @@ async def relay(
     session: Session, client: Client, settings: Settings, code: str, update: DossierUpdate, message: BaseModel
 ) -> MessageAccepted:
     """Send a message to the dossier's workflow and answer with its outcome. The request's database connection goes
-    back to the pool first: an update takes a workflow task or two, and with dozens of decisions in flight held
-    connections ran the pool dry (every submission then opened a connection of its own)."""
+    back to the pool first: an update takes a workflow task or two, and with dozens of decisions in flight, held
+    connections would run the pool dry (every submission then opening a connection of its own)."""
     release(session)
     handle = client.get_workflow_handle(code)
     deadline = time.monotonic() + settings.update_timeout_seconds

@@ -23,13 +23,13 @@ from api.deps import (
 from api.dossier_service import actions
 from api.dossier_service.definitions import definition_of
 from api.dossier_service.intake import receive_dossier
+from api.dossier_service.prefill import prefill_form
 from api.dossier_service.schemas import SupplementIn
 from api.pages import dossier_forms
 from api.pages.dossier_forms import EFormEntry
 from api.pages.dossier_views import dossier_context
 from api.pages.errors import csrf_protected, messages
 from api.pages.rendering import render
-from api.routes import procedures as procedure_routes
 from api.uploads import bounded_upload_route
 from forms import render as eform
 from readmodel.tables import ProcedureVersionRow
@@ -84,7 +84,7 @@ async def submit_eform(
         request,
         row,
         settings=settings,
-        ask_prefill=lambda version, body: procedure_routes.prefill(version.code, body, session, population, principal),
+        ask_prefill=lambda version, body: prefill_form(version.code, body, session, population, principal),
         receive=lambda body, key: receive_dossier(body, key, session, client, settings, calendar, principal, secrets),
         again=lambda entry: dossier_forms.render_eform_page(
             request, row, entry, principal=principal, action=request.url.path

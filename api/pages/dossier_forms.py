@@ -18,12 +18,12 @@ from sqlmodel import Session
 from starlette.datastructures import FormData, UploadFile
 
 from api.deps import Principal
+from api.dossier_service.prefill import PrefillIn
 from api.dossier_service.schemas import SubmitDossier
 from api.pages.errors import messages
 from api.pages.i18n import language_of, translator
 from api.pages.rendering import render
 from api.routes.attachments import keep_upload
-from api.routes.procedures import PrefillIn
 from domain.attachments import AttachmentRefused
 from domain.definition import FieldType, ProcedureDefinition
 from forms import render as eform

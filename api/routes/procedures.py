@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -12,16 +11,17 @@ import yaml
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from api.deps import AdministratorActorDep, PopulationDep, PrincipalDep, SessionDep
+from api.dossier_service.definitions import latest_version
+from api.dossier_service.prefill import PrefillIn, PrefillOut, prefill_form
 from api.errors import field_error, unprocessable
 from api.procedure_definitions import parse_definition
 from domain import step_graph
 from domain.definition import DefinitionInvalid, ProcedureDefinition, definition_json_schema
 from forms.eform import form_json_schema
 from forms.render import render_form
-from infrastructure.population import PopulationUnavailable
 from readmodel import procedures
 from readmodel.tables import ProcedureVersionRow
 
@@ -93,18 +93,6 @@ class GraphOut(BaseModel):
     mermaid: str
 
 
-class PrefillIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    values: Annotated[dict[str, Annotated[str, Field(max_length=100)]], Field(max_length=50)]
-
-
-class PrefillOut(BaseModel):
-    values: dict[str, Any]
-    sources: dict[str, str]
-    not_found: list[str]
-
-
 async def _read_definition_body(request: Request) -> Any:
     raw = await request.body()
     if len(raw) > MAX_DEFINITION_BYTES:
@@ -130,16 +118,9 @@ def _parse_or_422(raw: Any) -> ProcedureDefinition:
         raise unprocessable([{"loc": ["body", *e.loc], "msg": e.msg, "type": e.type} for e in invalid.errors]) from None
 
 
-def _latest_or_404(session: SessionDep, code: str) -> ProcedureVersionRow:
-    row = procedures.latest(session, code)
-    if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no procedure {code!r} is deployed")
-    return row
-
-
 def _version_or_404(session: SessionDep, code: str, version: int | None) -> ProcedureVersionRow:
     if version is None:
-        return _latest_or_404(session, code)
+        return latest_version(session, code)
     row = procedures.version(session, code, version)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"procedure {code!r} has no version {version}")
@@ -186,7 +167,7 @@ def list_procedures(session: SessionDep) -> list[ProcedureVersionOut]:
 
 @router.get("/{code}")
 def get_procedure(code: str, session: SessionDep) -> ProcedureOut:
-    row = _latest_or_404(session, code)
+    row = latest_version(session, code)
     return ProcedureOut(**ProcedureVersionOut.of(row).model_dump(), definition=_definition(row))
 
 
@@ -225,7 +206,7 @@ def diff_versions(
 @router.post("/{code}/retire")
 def retire_procedure(code: str, session: SessionDep, actor: AdministratorActorDep) -> RetiredOut:
     """Take a procedure out of service: no new dossiers; dossiers already running finish on their version."""
-    _latest_or_404(session, code)
+    latest_version(session, code)
     return RetiredOut(code=code, retired_at=procedures.retire(session, code, actor))
 
 
@@ -258,7 +239,7 @@ def get_form_html(code: str, session: SessionDep, version: VersionQuery = None) 
 @router.get("/{code}/form-schema")
 def get_form_schema(code: str, session: SessionDep) -> dict[str, Any]:
     """JSON Schema of the latest version's eForm, for clients that build their own forms."""
-    return form_json_schema(_definition(_latest_or_404(session, code)))
+    return form_json_schema(_definition(latest_version(session, code)))
 
 
 @router.post("/{code}/prefill")
@@ -268,37 +249,4 @@ async def prefill(
     """Values the citizen need not type: looked up in national databases by the key fields given.
 
     Personal data: a signed-in citizen looks up their own citizen ID; a reception officer any."""
-    if principal.kind == "anonymous":
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "sign in to reuse your data", headers={"WWW-Authenticate": "Bearer"}
-        )
-    counter = principal.officer is not None and principal.officer.holds("reception") is not None
-    if principal.officer is not None and not counter:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "only reception officers look citizens up")
-    definition = _definition(_latest_or_404(session, code))
-    values: dict[str, Any] = {}
-    sources: dict[str, str] = {}
-    not_found: set[str] = set()
-    records: dict[str, dict[str, Any] | None] = {}
-    for field in definition.form.fields:
-        if field.prefill is None or field.prefill.key_field not in body.values:
-            continue
-        key = body.values[field.prefill.key_field]
-        if not re.fullmatch(r"\d{12}", key):
-            raise field_error(["body", "values", field.prefill.key_field], "a citizen ID has 12 digits")
-        if not counter and key != principal.citizen_id:
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN, f"{field.prefill.key_field}: a citizen looks up only their own data"
-            )
-        if key not in records:
-            try:
-                records[key] = await population.citizen(key)
-            except PopulationUnavailable as exc:
-                raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
-        record = records[key]
-        if record is None:
-            not_found.add(field.prefill.key_field)
-            continue
-        values[field.name] = record.get(field.prefill.attribute)
-        sources[field.name] = field.prefill.source.value
-    return PrefillOut(values=values, sources=sources, not_found=sorted(not_found))
+    return await prefill_form(code, body, session, population, principal)
