@@ -22,13 +22,13 @@ SIZE = int(os.environ.get("MOTCUA_CHAOS_DOSSIERS", "4"))
 chaos = pytest.mark.chaos
 
 
-def _scenario(api, simulator, stack, disturb: Callable[[threading.Event], None], *, api_urls=None) -> Batch:
+def _scenario(api, simulator, stack, disturb: Callable[[threading.Event, Batch], None], *, api_urls=None) -> Batch:
     code, unit = unique_codes()
     deploy(api, three_step_procedure(code, unit))
     batch = Batch(code=code, unit=unit)
     clients = Clients(api_urls or [stack.config.api_url])
     done = threading.Event()
-    disturber = threading.Thread(target=disturb, args=(done,), daemon=True)
+    disturber = threading.Thread(target=disturb, args=(done, batch), daemon=True)
     disturber.start()
     try:
         run_batch(clients, batch, SIZE)
@@ -44,7 +44,7 @@ def _scenario(api, simulator, stack, disturb: Callable[[threading.Event], None],
 def test_worker_killed_at_random_moments(api, simulator, stack):
     rng = random.Random(7)
 
-    def disturb(done: threading.Event) -> None:
+    def disturb(done: threading.Event, batch: Batch) -> None:
         # A few kills at random moments; each restart costs a worker start and Temporal's task timeouts.
         for _ in range(max(3, SIZE // 5)):
             if done.wait(rng.uniform(1.0, 4.0)):
@@ -59,7 +59,7 @@ def test_worker_killed_at_random_moments(api, simulator, stack):
 
 @chaos
 def test_temporal_server_stopped_and_restarted_mid_run(api, simulator, stack):
-    def disturb(done: threading.Event) -> None:
+    def disturb(done: threading.Event, batch: Batch) -> None:
         if done.wait(3):
             return
         stack.kill("temporal", signal.SIGTERM)
@@ -71,7 +71,7 @@ def test_temporal_server_stopped_and_restarted_mid_run(api, simulator, stack):
 
 @chaos
 def test_unreliable_systems_and_an_outage(api, simulator, stack):
-    def disturb(done: threading.Event) -> None:
+    def disturb(done: threading.Event, batch: Batch) -> None:
         for system in ("civil_status", "portal", "result_store"):
             simulator.put(f"/_sim/faults/{system}", json={"error_rate": 0.3, "latency_ms": 300})
         if done.wait(2):
@@ -87,9 +87,13 @@ def test_api_process_killed_with_requests_in_flight(api, simulator, stack):
     against the other one, and nothing is lost or done twice."""
     second = stack.start_api("api-2", free_port())
 
-    def disturb(done: threading.Event) -> None:
-        if not done.wait(1.5):
-            stack.kill("api-2", signal.SIGKILL)
+    def disturb(done: threading.Event, batch: Batch) -> None:
+        # Once the first dossier is registered the batch's other requests are under way; a fixed delay could outlast
+        # a fast batch, and then nothing was killed.
+        while not batch.receipts:
+            if done.wait(0.05):
+                return
+        stack.kill("api-2", signal.SIGKILL)
 
     _scenario(api, simulator, stack, disturb, api_urls=[second, stack.config.api_url])
     assert "api-2" not in stack.processes
