@@ -52,7 +52,7 @@ class LegalClock:
 
     async def ask(self, computation: Callable[[Any, _Question], _Answer], question: _Question) -> _Answer:
         """A legal-clock computation, as a local activity (it shows nothing). While one is under way the read model
-        waits for its answer, so that a step is written together with its deadline."""
+        waits for its answer (revision 1), so that a step is written together with its deadline."""
         with self._publisher.held():
             return await workflow.execute_local_activity_method(
                 computation,  # type: ignore[arg-type]

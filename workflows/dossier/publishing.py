@@ -37,7 +37,7 @@ class Publisher:
     def __init__(self, progress: DossierProgress) -> None:
         self._progress = progress
         self.seq = 0  # the last transition recorded
-        self.recorded_seq = 0  # the last transition the read model has
+        self._recorded_seq = 0  # the last transition the read model has
         self._record_queue: list[Transition] = []
         self._holds = 0
         self._indexed_units = ""
@@ -61,12 +61,12 @@ class Publisher:
         return len(self._portal_queue)
 
     def has_recorded(self, seq: int) -> bool:
-        return self.recorded_seq >= seq
+        return self._recorded_seq >= seq
 
     @contextmanager
     def held(self) -> Iterator[None]:
-        """Hold the read-model lane (revision 1) while the step being entered is still being planned, so that what
-        happened before a step and the step it starts are written together."""
+        """Hold the read-model lane (revision 1) while a calendar question is under way, so that what happened
+        before a step and the step it starts (with its deadline) are written together."""
         self._holds += 1
         try:
             yield
@@ -154,7 +154,7 @@ class Publisher:
                 # Only this lane and the portal lane take from the front of the queue, never both at once.
                 del self._portal_queue[: published.portal_pushed]
             del self._record_queue[: len(batch)]
-            self.recorded_seq = batch[-1].seq
+            self._recorded_seq = batch[-1].seq
 
     async def push_to_portal_in_order(self) -> None:
         """The portal hears every status change, in order; this lane takes the pushes that did not ride along with

@@ -6,8 +6,9 @@ from datetime import timedelta
 
 from temporalio.common import RetryPolicy
 
-# The read model must never be skipped: retry until it answers. Calendar arithmetic, which shows nothing, uses the
-# same rule.
+# The read model must never be skipped: retry until it answers. A retried write is safe, as the read model skips a
+# transition whose sequence number it has recorded already. Calendar arithmetic, which shows nothing, uses the same
+# rule.
 READ_MODEL_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10))
 # Agency systems fail for hours at times: a dossier waits, never fails. Refusals are business answers.
 AGENCY_RETRY = RetryPolicy(

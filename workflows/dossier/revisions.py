@@ -1,7 +1,8 @@
 """The revision policy: a workflow change never alters the path of a dossier already under way.
 
 A dossier records one patch marker, the revision of the workflow it started on, and follows that revision's paths
-to its end; replaying its history finds the marker again. A change to the workflow bumps `REVISION` and asks
+to its end; replaying its history finds the marker again. One marker rather than one per change, because the SDK
+follows each marker with a search-attribute upsert of its own. A change to the workflow bumps `REVISION` and asks
 `progress.revision >= n` where its path differs. Dossiers started before revisions existed carry no such marker
 (revision 0): each of the changes below answers them by a patch marker of its own, recorded when such a dossier first
 reached the changed code.
