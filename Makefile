@@ -5,10 +5,14 @@ BIN := $(VENV)/bin
 TEMPORAL_CLI_VERSION := v1.5.1
 TEMPORAL_CLI := .tools/bin/temporal
 
+# The cluster topology's Temporal server (its services run as separate processes) and its schema tool.
+TEMPORAL_SERVER_VERSION := v1.29.1
+TEMPORAL_SERVER := .tools/temporal-server
+
 TEST_SERVER_LIB := .tools/temporal-test-server/lib
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup venv temporal-cli test-server browser run test bench clean chaos
+.PHONY: setup venv temporal-cli temporal-server postgres test-server browser run run-cluster test test-cluster bench clean chaos
 
 setup: venv temporal-cli
 
@@ -31,6 +35,34 @@ temporal-cli:
 	else \
 		echo "compiling the Temporal CLI $(TEMPORAL_CLI_VERSION) into .tools/bin (a few minutes, once) …"; \
 		GOBIN=$(CURDIR)/.tools/bin GOFLAGS=-buildvcs=false go install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION); \
+	fi
+
+# The Temporal server and its SQL schema tool, compiled once from source (no cgo; the optional gRPC modules left
+# out); the PostgreSQL schemas they install come from the same module.
+temporal-server: $(TEMPORAL_SERVER)/.installed
+
+$(TEMPORAL_SERVER)/.installed:
+	@echo "compiling the Temporal server $(TEMPORAL_SERVER_VERSION) and its schema tool into $(TEMPORAL_SERVER) (a few minutes, once) …"
+	rm -rf $(TEMPORAL_SERVER)/bin $(TEMPORAL_SERVER)/schema
+	mkdir -p $(TEMPORAL_SERVER)/bin $(TEMPORAL_SERVER)/schema
+	GOBIN=$(CURDIR)/$(TEMPORAL_SERVER)/bin GOFLAGS=-buildvcs=false CGO_ENABLED=0 go install -tags disable_grpc_modules \
+		go.temporal.io/server/cmd/server@$(TEMPORAL_SERVER_VERSION) \
+		go.temporal.io/server/cmd/tools/sql@$(TEMPORAL_SERVER_VERSION)
+	mv $(TEMPORAL_SERVER)/bin/server $(TEMPORAL_SERVER)/bin/temporal-server
+	mv $(TEMPORAL_SERVER)/bin/sql $(TEMPORAL_SERVER)/bin/temporal-sql-tool
+	cp -R "$$(go env GOMODCACHE)/go.temporal.io/server@$(TEMPORAL_SERVER_VERSION)/schema/postgresql" $(TEMPORAL_SERVER)/schema/
+	chmod -R u+w $(TEMPORAL_SERVER)/schema
+	@touch $@
+
+# Debian's PostgreSQL server for the cluster topology and the tests that need it; the project runs its own server
+# in a data folder, whatever the package starts.
+postgres:
+	@if ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v postgres >/dev/null 2>&1; then \
+		true; \
+	else \
+		echo "installing Debian's postgresql …"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
 	fi
 
 # Temporal's time-skipping test server (Java, from Maven Central) lets tests cross days of deadlines.
@@ -56,10 +88,19 @@ browser:
 run: setup
 	$(BIN)/python -m devstack run
 
-test: setup test-server browser
+# PostgreSQL, Temporal's four services as separate processes, two workers, two API processes and the simulator.
+run-cluster: setup temporal-server postgres
+	$(BIN)/python -m devstack run --topology cluster $(ARGS)
+
+# The embedded run, then the cluster suite (the tests marked `cluster`, on the cluster topology).
+test: setup test-server browser temporal-server postgres
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
+	TEST_TOPOLOGY=cluster $(BIN)/python -m pytest
+
+test-cluster: setup temporal-server postgres
+	TEST_TOPOLOGY=cluster $(BIN)/python -m pytest $(ARGS)
 
 # The fault-injection scenarios on larger batches, and a longer fuzz of the whole API.
 chaos: setup test-server
@@ -67,7 +108,7 @@ chaos: setup test-server
 	MOTCUA_FUZZ_EXAMPLES=$(or $(EXAMPLES),30) $(BIN)/python -m pytest tests/test_bad_input_fuzzing.py -o timeout=3600
 
 # Figures beside baselines measured in the same run (see bench/__main__.py; `ARGS=--help`).
-bench: setup
+bench: setup temporal-server postgres
 	$(BIN)/python -m bench $(ARGS)
 
 clean:

@@ -47,28 +47,39 @@ from bench.scenario import (
     register_officers,
 )
 from bench.throughput import drive_baseline, drive_product, merged, rounds_of
+from devstack.cluster import ClusterConfig, ClusterStack
 from devstack.stack import HTTP_PROTOCOL, Stack, StackConfig, administrator_token, free_port
 from infrastructure.lookup_secret import LookupSecrets
 from infrastructure.settings import PROJECT_ROOT, Settings
 
 
-def start_stack(
-    data_dir: Path, api_processes: int = 1, split_worker: bool = False
-) -> tuple[Stack, list[subprocess.Popen[bytes]], str]:
+def start_stack(data_dir: Path, args: argparse.Namespace) -> tuple[Stack, list[subprocess.Popen[bytes]], str]:
     """The product's stack, the baseline worker and the bare API beside it; returns the bare API's URL too."""
     shutil.rmtree(data_dir, ignore_errors=True)
-    config = StackConfig(
-        data_dir=data_dir,
-        api_port=free_port(),
-        simulator_port=free_port(),
-        temporal_port=free_port(),
-        temporal_ui=False,
-        temporal_address=os.environ.get("TEMPORAL_ADDRESS"),
-        database_url=os.environ.get("DATABASE_URL"),
-        api_processes=api_processes,
-        split_worker=split_worker,
-    )
-    stack = Stack(config)
+    if args.topology == "cluster":
+        # One port for the API, as on the embedded topology, so both drive the same number of API processes.
+        config: StackConfig = ClusterConfig.on_free_ports(
+            data_dir,
+            database_url=os.environ.get("DATABASE_URL"),
+            api_processes=args.api_processes,
+            split_worker=args.split_worker,
+            worker_processes=args.worker_processes,
+        )
+        config.api_ports = config.api_ports[:1]  # type: ignore[attr-defined]
+        stack: Stack = ClusterStack(config)  # type: ignore[arg-type]
+    else:
+        config = StackConfig(
+            data_dir=data_dir,
+            api_port=free_port(),
+            simulator_port=free_port(),
+            temporal_port=free_port(),
+            temporal_ui=False,
+            temporal_address=os.environ.get("TEMPORAL_ADDRESS"),
+            database_url=os.environ.get("DATABASE_URL"),
+            api_processes=args.api_processes,
+            split_worker=args.split_worker,
+        )
+        stack = Stack(config)
     stack.start()
     env = config.env()
     bare_port = free_port()
@@ -79,7 +90,7 @@ def start_stack(
         ),
         subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "bench.bare_api:app", "--host", "127.0.0.1", "--port", str(bare_port),
-             "--log-level", "warning", "--no-access-log", "--http", HTTP_PROTOCOL, "--workers", str(api_processes)],
+             "--log-level", "warning", "--no-access-log", "--http", HTTP_PROTOCOL, "--workers", str(args.api_processes)],
             cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         ),
     ]  # fmt: skip
@@ -93,9 +104,14 @@ def start_stack(
     return stack, extra, bare_url
 
 
+def is_worker(process: str) -> bool:
+    """motcua's worker processes (not Temporal's worker service)."""
+    return process in ("worker", "activity-worker") or process.startswith("worker-")
+
+
 async def run(args: argparse.Namespace) -> list[Figure]:
     RESULTS.mkdir(exist_ok=True)
-    stack, extra, bare_url = start_stack(RESULTS / "stack", args.api_processes, args.split_worker)
+    stack, extra, bare_url = start_stack(RESULTS / "stack", args)
     figures: list[Figure] = []
     try:
         api = stack.config.api_url
@@ -116,9 +132,10 @@ async def run(args: argparse.Namespace) -> list[Figure]:
         await asyncio.wait_for(drive_baseline(stack.config.address, 5, 5), 120)
 
         pids = {name: process.pid for name, process in stack.processes.items()}
-        workers = {name: pid for name, pid in pids.items() if name.endswith("worker")}
+        workers = {name: pid for name, pid in pids.items() if is_worker(name)}
         # The baseline's worker stands where the product's does; it has no API.
-        bare_pids = {**{n: pid for n, pid in pids.items() if n in ("temporal", "simulator")}, "worker": extra[0].pid}
+        shared = [name for name in pids if name.startswith(("temporal", "postgres")) or name == "simulator"]
+        bare_pids = {**{name: pids[name] for name in shared}, "worker": extra[0].pid}
         product_rounds: list[dict[str, Any]] = []
         baseline_rounds: list[dict[str, Any]] = []
         product_cpu: dict[str, float] = defaultdict(float)
@@ -173,7 +190,7 @@ async def run(args: argparse.Namespace) -> list[Figure]:
         signed_cpu = cpu_per_dossier(pids, cpu_before, args.dossiers)
         # Beside each: the bare workflow's rate, and the CPU of the same dossier without its result.
         workers_cpu = {
-            name: sum(ms for n, ms in cpu.items() if n.endswith("worker"))
+            name: sum(ms for n, ms in cpu.items() if is_worker(n))
             for name, cpu in (("signed", signed_cpu), ("plain", product_cpu))
         }
         figures += [
@@ -282,6 +299,14 @@ def main() -> None:
         default=os.cpu_count() or 1,
         help="processes of the API and of the bare baseline API alike",
     )
+    parser.add_argument(
+        "--topology",
+        choices=["embedded", "cluster"],
+        default="embedded",
+        help="embedded: Temporal's dev server, SQLite; cluster: Temporal's services as separate processes and the "
+        "read model on PostgreSQL (the baseline runs on the same server)",
+    )
+    parser.add_argument("--worker-processes", type=positive, default=1, help="cluster: worker processes")
     parser.add_argument(
         "--split-worker", action="store_true", help="workflow tasks and activities in two worker processes"
     )

@@ -8,7 +8,8 @@ import os
 from fastapi import FastAPI, HTTPException
 from sqlalchemy import create_engine, text
 
-engine = create_engine(os.environ["DATABASE_URL"], connect_args={"check_same_thread": False})
+URL = os.environ["DATABASE_URL"]
+engine = create_engine(URL, connect_args={"check_same_thread": False} if URL.startswith("sqlite") else {})
 app = FastAPI()
 
 

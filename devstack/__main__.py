@@ -1,4 +1,5 @@
-"""`python -m devstack run`: the whole product on embedded defaults, stopped cleanly with Ctrl-C."""
+"""`python -m devstack run`: the whole product on embedded defaults (or `--topology cluster`), stopped cleanly with
+Ctrl-C."""
 
 from __future__ import annotations
 
@@ -10,24 +11,39 @@ import sys
 import time
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
+from devstack.cluster import ClusterConfig, ClusterStack
 from devstack.stack import Stack, StackConfig, StackError, administrator_token, deploy_procedures
 from infrastructure.settings import PROJECT_ROOT, get_settings
 
 
 def run(args: argparse.Namespace) -> int:
     settings = get_settings()
-    config = StackConfig(
-        data_dir=Path(settings.data_dir),
-        api_port=args.api_port,
-        simulator_port=args.simulator_port,
-        temporal_address=settings.temporal_address,
-        temporal_namespace=settings.temporal_namespace,
-        database_url=settings.database_url,
-        console_logs=True,
-        api_processes=args.api_processes,
+    shared = {
+        "simulator_port": args.simulator_port,
+        "temporal_namespace": settings.temporal_namespace,
+        "database_url": settings.database_url,
         **({"portal_api_key": settings.portal_api_key.get_secret_value()} if settings.portal_api_key else {}),
-    )
-    stack = Stack(config)
+    }
+    if args.topology == "cluster":
+        config: StackConfig = ClusterConfig(
+            data_dir=Path(settings.data_dir) / "cluster",
+            api_ports=[args.api_port + n for n in range(max(2, args.api_processes))],
+            worker_processes=args.worker_processes,
+            **shared,  # type: ignore[arg-type]
+        )
+        stack: Stack = ClusterStack(config)  # type: ignore[arg-type]
+    else:
+        config = StackConfig(
+            data_dir=Path(settings.data_dir),
+            api_port=args.api_port,
+            temporal_address=settings.temporal_address,
+            console_logs=True,
+            api_processes=args.api_processes,
+            **shared,  # type: ignore[arg-type]
+        )
+        stack = Stack(config)
     stopping = False
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -45,21 +61,23 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
     procedures = ", ".join(f"{d['code']} v{d['version']}" for d in deployed)
-    print(
-        "\n"
-        "motcua is running\n"
-        f"  API            {config.api_url}   (docs: {config.api_url}/docs; {config.api_processes} processes)\n"
-        f"  Temporal       {config.address}   namespace {config.temporal_namespace}\n"
-        f"  Temporal UI    {config.temporal_ui_url or '(external cluster: its own UI)'}\n"
-        f"  Simulator      {config.simulator_url}   (recorded calls: {config.simulator_url}/_sim/calls)\n"
-        f"  Read model     {config.sqlalchemy_url}\n"
-        f"  Data folder    {config.data_dir}   (logs in {config.log_dir})\n"
-        f"  Procedures     {procedures}\n"
-        f"  Administrator  {config.bootstrap_administrator}: "
-        f"export MOTCUA_TOKEN=$(.venv/bin/motcua-admin token officer {config.bootstrap_administrator})\n"
-        "Press Ctrl-C to stop.\n",
-        flush=True,
-    )
+    if isinstance(stack, ClusterStack):
+        print(cluster_banner(stack, procedures), flush=True)
+    else:
+        print(
+            "\n"
+            "motcua is running\n"
+            f"  API            {config.api_url}   (docs: {config.api_url}/docs; {config.api_processes} processes)\n"
+            f"  Temporal       {config.address}   namespace {config.temporal_namespace}\n"
+            f"  Temporal UI    {config.temporal_ui_url or '(external cluster: its own UI)'}\n"
+            f"  Simulator      {config.simulator_url}   (recorded calls: {config.simulator_url}/_sim/calls)\n"
+            f"  Read model     {config.sqlalchemy_url}\n"
+            f"  Data folder    {config.data_dir}   (logs in {config.log_dir})\n"
+            f"  Procedures     {procedures}\n"
+            f"{administrator_hint(config)}"
+            "Press Ctrl-C to stop.\n",
+            flush=True,
+        )
     try:
         while not stopping:
             dead = stack.dead()
@@ -72,6 +90,38 @@ def run(args: argparse.Namespace) -> int:
         print("stopping motcua …", flush=True)
         stack.stop()
         print("stopped.", flush=True)
+
+
+def administrator_hint(config: StackConfig) -> str:
+    return (
+        f"  Administrator  {config.bootstrap_administrator}: "
+        f"export MOTCUA_TOKEN=$(.venv/bin/motcua-admin token officer {config.bootstrap_administrator})\n"
+    )
+
+
+def cluster_banner(stack: ClusterStack, procedures: str) -> str:
+    config = stack.config
+    services = "\n".join(
+        f"    {name:<9} gRPC {ports.grpc}  membership {ports.membership}  metrics http://127.0.0.1:{ports.metrics}/metrics"
+        for name, ports in config.services.items()
+    )
+    apis = "   ".join(config.api_urls)
+    password = f"   (password in {stack.postgres.password_file})" if stack.postgres else ""
+    read_model = str(make_url(config.sqlalchemy_url).set(password=None)) if config.database_url else "-"
+    return (
+        "\n"
+        "motcua is running on its cluster topology\n"
+        f"  API processes  {apis}   (docs: {config.api_url}/docs)\n"
+        f"  Workers        {config.worker_processes} processes on task queue {get_settings().task_queue}\n"
+        f"  Temporal       frontend {config.address}   namespace {config.temporal_namespace}\n{services}\n"
+        f"  PostgreSQL     127.0.0.1:{make_url(config.sqlalchemy_url).port}{password}\n"
+        f"  Read model     {read_model}\n"
+        f"  Simulator      {config.simulator_url}   (recorded calls: {config.simulator_url}/_sim/calls)\n"
+        f"  Data folder    {config.data_dir}   (logs in {config.log_dir})\n"
+        f"  Procedures     {procedures}\n"
+        f"{administrator_hint(config)}"
+        "Press Ctrl-C to stop.\n"
+    )
 
 
 def positive_count(text: str) -> int:
@@ -92,13 +142,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="motcua-dev", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     run_parser = commands.add_parser("run", help="start the whole stack on embedded defaults")
+    run_parser.add_argument(
+        "--topology",
+        choices=["embedded", "cluster"],
+        default="embedded",
+        help="embedded: Temporal's dev server and SQLite; cluster: Temporal's services as separate processes, "
+        "PostgreSQL, several workers and API processes",
+    )
+    run_parser.add_argument("--worker-processes", type=positive_count, default=2, help="cluster: worker processes")
     run_parser.add_argument("--api-port", type=int, default=8000)
     run_parser.add_argument("--simulator-port", type=int, default=8100)
     run_parser.add_argument(
         "--api-processes",
         type=positive_count,
         default=default_api_processes(),
-        help="API processes behind the one port (default: one per core, at most 4)",
+        help="embedded: API processes behind the one port (default: one per core, at most 4); cluster: API "
+        "processes on ports from --api-port up",
     )
     args = parser.parse_args()
     sys.exit(run(args))

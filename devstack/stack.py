@@ -35,6 +35,22 @@ class StackError(RuntimeError):
     pass
 
 
+# The commands each process runs; deploy/'s systemd units hold the same (tests/test_deployment_units.py).
+
+
+def worker_command() -> list[str]:
+    return [sys.executable, str(PROJECT_ROOT / "worker.py")]
+
+
+def uvicorn_command(app: str, port: int, processes: int = 1, host: str = "127.0.0.1") -> list[str]:
+    return [
+        sys.executable, "-m", "uvicorn", app,
+        "--host", host, "--port", str(port),
+        "--log-level", "warning", "--no-access-log", "--http", HTTP_PROTOCOL,
+        *(["--workers", str(processes)] if processes > 1 else []),
+    ]  # fmt: skip
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -189,13 +205,13 @@ class Stack:
         self._spawn("simulator", self._uvicorn("simulator.app:app", self.config.simulator_port), to_console=False)
         self._wait_for_http("simulator", f"{self.config.simulator_url}/health")
 
-    def start_worker(self) -> None:
-        """The worker; with split_worker, one process for workflow tasks and another for activities."""
-        command = [sys.executable, str(PROJECT_ROOT / "worker.py")]
+    def start_worker(self, name: str = "worker") -> None:
+        """A worker; with split_worker, one process for workflow tasks and another for activities."""
+        command = worker_command()
         if not self.config.split_worker:
-            self._spawn("worker", command, to_console=self.config.console_logs)
+            self._spawn(name, command, to_console=self.config.console_logs)
             return
-        self._spawn("worker", command, to_console=self.config.console_logs, env={"WORKER_TASKS": "workflows"})
+        self._spawn(name, command, to_console=self.config.console_logs, env={"WORKER_TASKS": "workflows"})
         self._spawn("activity-worker", command, to_console=self.config.console_logs, env={"WORKER_TASKS": "activities"})
 
     def start_api(self, name: str = "api", port: int | None = None, processes: int | None = None) -> str:
@@ -214,11 +230,15 @@ class Stack:
         if name in self._logs:
             self._logs.pop(name).close()
 
+    # The dev server and PostgreSQL stop at once (and cleanly) on SIGINT; SIGTERM asks PostgreSQL to wait for every
+    # client to leave.
+    STOP_SIGNALS = {"temporal": signal.SIGINT, "postgres": signal.SIGINT}
+
     def stop(self) -> None:
         for name in reversed(list(self.processes)):
             process = self.processes.pop(name)
             if process.poll() is None:
-                process.send_signal(signal.SIGINT if name == "temporal" else signal.SIGTERM)
+                process.send_signal(self.STOP_SIGNALS.get(name, signal.SIGTERM))
                 try:
                     process.wait(timeout=15)
                 except subprocess.TimeoutExpired:
@@ -238,12 +258,7 @@ class Stack:
     # ----------------------------------------------------------------------------- helpers
 
     def _uvicorn(self, app: str, port: int, processes: int = 1) -> list[str]:
-        return [
-            sys.executable, "-m", "uvicorn", app,
-            "--host", "127.0.0.1", "--port", str(port),
-            "--log-level", "warning", "--no-access-log", "--http", HTTP_PROTOCOL,
-            *(["--workers", str(processes)] if processes > 1 else []),
-        ]  # fmt: skip
+        return uvicorn_command(app, port, processes)
 
     def _spawn(self, name: str, cmd: list[str], *, to_console: bool, env: dict[str, str] | None = None) -> None:
         if to_console:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +16,7 @@ import httpx
 from sqlalchemy import text
 
 from readmodel.db import engine_for
-from tests.support import APPLICANT, VALID_FORM, admin, officer
+from tests.support import APPLICANT, VALID_FORM, admin, deploy, officer, three_step_procedure, unique_codes
 
 _batches = itertools.count(1)
 RETRYABLE = {500, 502, 503, 504}
@@ -199,6 +200,43 @@ def _wait_for_portal(simulator: httpx.Client, dossier: str, expected: list[int],
             return heard
         time.sleep(0.3)
     return heard
+
+
+def run_scenario(
+    api: httpx.Client,
+    simulator: httpx.Client,
+    stack: Any,
+    size: int,
+    disturb: Callable[[threading.Event, Batch], None],
+    *,
+    api_urls: list[str] | None = None,
+) -> Batch:
+    """A batch of `size` dossiers while `disturb` (given the batch's end and the batch) does its damage, then the
+    proof. Disturbances wait for the batch's first receipt where they must strike with work under way."""
+    code, unit = unique_codes()
+    deploy(api, three_step_procedure(code, unit))
+    batch = Batch(code=code, unit=unit)
+    clients = Clients(api_urls or [stack.config.api_url])
+    done = threading.Event()
+    disturber = threading.Thread(target=disturb, args=(done, batch), daemon=True)
+    disturber.start()
+    try:
+        run_batch(clients, batch, size)
+    finally:
+        done.set()
+        disturber.join(timeout=120)
+    simulator.delete("/_sim/faults")
+    prove(batch, size, api_url=stack.config.api_url, simulator=simulator, database_url=stack.config.sqlalchemy_url)
+    return batch
+
+
+def under_way(done: threading.Event, batch: Batch) -> bool:
+    """Wait until the batch's first dossier is registered (its other requests are then in flight); False if the
+    batch ended first."""
+    while not batch.receipts:
+        if done.wait(0.05):
+            return False
+    return True
 
 
 def new_batch_code() -> int:

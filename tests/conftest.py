@@ -1,4 +1,5 @@
-"""One real stack for the whole session: Temporal dev server (compiled CLI), simulator, worker, API."""
+"""One real stack for the whole session: Temporal dev server (compiled CLI), simulator, worker, API; or, in the cluster
+suite, the cluster topology."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import httpx
 import pytest
 from sqlmodel import SQLModel
 
+from devstack.cluster import ClusterConfig, ClusterStack
+from devstack.postgres import PostgresServer
 from devstack.stack import Stack, StackConfig, administrator_token, deploy_procedures, free_port
 from infrastructure.settings import PROJECT_ROOT
 from readmodel.db import engine_for
@@ -19,6 +22,22 @@ from tests.browser import browser, new_page  # noqa: F401  (the page tests' fixt
 # Every worker the suite starts runs its workflows in Temporal's sandbox (off in service, for speed), so a
 # non-deterministic call in workflow code fails the suite.
 os.environ.setdefault("WORKFLOW_SANDBOX", "true")
+
+
+# TEST_TOPOLOGY=cluster runs the cluster suite: the tests marked `cluster`, on Temporal's services as separate
+# processes on PostgreSQL, with two workers and two API processes (see devstack/cluster.py).
+TOPOLOGY = os.environ.get("TEST_TOPOLOGY", "embedded")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if TOPOLOGY == "cluster":
+        chosen = [item for item in items if item.get_closest_marker("cluster")]
+        config.hook.pytest_deselected(items=[item for item in items if item not in chosen])
+        items[:] = chosen
+        return
+    for item in items:
+        if item.get_closest_marker("cluster_only"):
+            item.add_marker(pytest.mark.skip(reason="runs in the cluster suite (TEST_TOPOLOGY=cluster)"))
 
 
 @pytest.fixture(scope="session")
@@ -31,20 +50,42 @@ def stack() -> Iterator[Stack]:
         engine = engine_for(database_url)
         SQLModel.metadata.drop_all(engine)
         engine.dispose()
-    config = StackConfig(
-        data_dir=data_dir,
-        api_port=free_port(),
-        simulator_port=free_port(),
-        temporal_port=free_port(),
-        temporal_ui=False,
-        database_url=database_url,
-        extra_env={"UPDATE_TIMEOUT_SECONDS": "20"},
-    )
-    stack = Stack(config)
+    extra_env = {"UPDATE_TIMEOUT_SECONDS": "20"}
+    if TOPOLOGY == "cluster":
+        config: StackConfig = ClusterConfig.on_free_ports(data_dir, database_url=database_url, extra_env=extra_env)
+        stack: Stack = ClusterStack(config)  # type: ignore[arg-type]
+    else:
+        config = StackConfig(
+            data_dir=data_dir,
+            api_port=free_port(),
+            simulator_port=free_port(),
+            temporal_port=free_port(),
+            temporal_ui=False,
+            database_url=database_url,
+            extra_env=extra_env,
+        )
+        stack = Stack(config)
     stack.start()
     support._identities[:] = [support.StackIdentities(config.api_url, config.data_dir)]
     yield stack
     stack.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres(request: pytest.FixtureRequest) -> Iterator[PostgresServer]:
+    """A PostgreSQL server for what must run on it: the cluster's own in the cluster suite, else one of the suite's
+    own (Debian's binaries, a fresh cluster)."""
+    if TOPOLOGY == "cluster":
+        cluster = request.getfixturevalue("stack")
+        if cluster.postgres is not None:
+            yield cluster.postgres
+            return
+    data_dir = PROJECT_ROOT / "test-artifacts" / "postgres"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    server = PostgresServer(data_dir, free_port(), data_dir.parent / "postgres.log")
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support import (
     decide,
     deploy,
@@ -12,6 +14,10 @@ from tests.support import (
     wait_for_status,
     wait_until,
 )
+
+# Also runs in the cluster suite, on Temporal's separate services and the read model on PostgreSQL.
+pytestmark = pytest.mark.cluster
+
 
 OTHER_AGENCY = "H29.CA"
 

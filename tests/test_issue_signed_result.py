@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
+
 from tests.support import (
     APPLICANT,
     active,
@@ -17,6 +19,10 @@ from tests.support import (
     wait_for_step,
     wait_until,
 )
+
+# Also runs in the cluster suite, on Temporal's separate services and the read model on PostgreSQL.
+pytestmark = pytest.mark.cluster
+
 
 LAND_OFFICE = "H29.22"  # a fixed unit whose leader approves, as the land registration office's does
 

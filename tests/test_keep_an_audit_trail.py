@@ -23,6 +23,9 @@ from tests.support import (
     wait_for_step,
 )
 
+# Also runs in the cluster suite, on Temporal's separate services and the read model on PostgreSQL.
+pytestmark = pytest.mark.cluster
+
 
 def test_administration_is_audited(api):
     code, unit = unique_codes()

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support import deploy, officer, submit, three_step_procedure, unique_codes, wait_for_step
+
+# Also runs in the cluster suite, on Temporal's separate services and the read model on PostgreSQL.
+pytestmark = pytest.mark.cluster
 
 
 def test_inbox_lists_my_steps_oldest_deadline_first(api):

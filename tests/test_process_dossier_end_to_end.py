@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from temporalio.client import Client
 
 from tests.support import (
@@ -19,6 +20,9 @@ from tests.support import (
     wait_for_step,
     with_temporal,
 )
+
+# Also runs in the cluster suite, on Temporal's separate services and the read model on PostgreSQL.
+pytestmark = pytest.mark.cluster
 
 
 def test_dossier_approved_after_a_supplement_returns_its_result(api, simulator, stack):

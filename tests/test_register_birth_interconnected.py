@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.support import (
     APPLICANT,
     BIRTH_WARD,
@@ -20,6 +22,10 @@ from tests.support import (
     wait_for_status,
     wait_until,
 )
+
+# Also runs in the cluster suite, on Temporal's separate services and the read model on PostgreSQL.
+pytestmark = pytest.mark.cluster
+
 
 WARD = BIRTH_WARD
 POLICE = "H29.CA"

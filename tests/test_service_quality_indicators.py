@@ -17,6 +17,10 @@ from readmodel.tables import DossierRow
 from tests.support import deploy, officer, submit, three_step_procedure, unique_codes
 
 A, B, P = "H29.50.05.13", "H15.50.05.13", "2.000635"
+# Also runs in the cluster suite, on Temporal's separate services and the read model on PostgreSQL.
+pytestmark = pytest.mark.cluster
+
+
 ELECTRONIC = [{"id": "extract", "electronic": True}]
 PAPER = [{"id": "extract", "electronic": False}]
 

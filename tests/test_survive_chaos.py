@@ -15,29 +15,14 @@ from collections.abc import Callable
 import pytest
 
 from devstack.stack import free_port
-from tests.batch import Batch, Clients, prove, run_batch
-from tests.support import deploy, three_step_procedure, unique_codes
+from tests.batch import Batch, run_scenario, under_way
 
 SIZE = int(os.environ.get("MOTCUA_CHAOS_DOSSIERS", "4"))
 chaos = pytest.mark.chaos
 
 
 def _scenario(api, simulator, stack, disturb: Callable[[threading.Event, Batch], None], *, api_urls=None) -> Batch:
-    code, unit = unique_codes()
-    deploy(api, three_step_procedure(code, unit))
-    batch = Batch(code=code, unit=unit)
-    clients = Clients(api_urls or [stack.config.api_url])
-    done = threading.Event()
-    disturber = threading.Thread(target=disturb, args=(done, batch), daemon=True)
-    disturber.start()
-    try:
-        run_batch(clients, batch, SIZE)
-    finally:
-        done.set()
-        disturber.join(timeout=120)
-    simulator.delete("/_sim/faults")
-    prove(batch, SIZE, api_url=stack.config.api_url, simulator=simulator, database_url=stack.config.sqlalchemy_url)
-    return batch
+    return run_scenario(api, simulator, stack, SIZE, disturb, api_urls=api_urls)
 
 
 @chaos
@@ -88,12 +73,9 @@ def test_api_process_killed_with_requests_in_flight(api, simulator, stack):
     second = stack.start_api("api-2", free_port())
 
     def disturb(done: threading.Event, batch: Batch) -> None:
-        # Once the first dossier is registered the batch's other requests are under way; a fixed delay could outlast
-        # a fast batch, and then nothing was killed.
-        while not batch.receipts:
-            if done.wait(0.05):
-                return
-        stack.kill("api-2", signal.SIGKILL)
+        # A fixed delay could outlast a fast batch, and then nothing was killed.
+        if under_way(done, batch):
+            stack.kill("api-2", signal.SIGKILL)
 
     _scenario(api, simulator, stack, disturb, api_urls=[second, stack.config.api_url])
     assert "api-2" not in stack.processes
