@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from domain.working_calendar import WorkingCalendar, parse_cutoff
 from infrastructure.settings import Settings, get_settings
 from infrastructure.temporal import connect, ensure_search_attributes
 from readmodel.db import engine_for
+from readmodel.migrations_runner import SchemaNotAtHead
 from readmodel.schema import init_db
 from results.issuing import ResultIssuer
 from results.render import ResultRenderer
@@ -74,7 +76,7 @@ async def run_worker(settings: Settings) -> None:
     client = await connect(settings)
     await ensure_search_attributes(client, settings.temporal_namespace)
     engine = engine_for(settings.sqlalchemy_url)
-    init_db(engine)
+    init_db(engine, migrate_schema=settings.migrate_on_start)
     async with agency_session(settings.agency_call_timeout_seconds, settings.agency_api_token) as http:
         calendar = WorkingCalendar(settings.timezone, parse_cutoff(settings.receipt_cutoff))
         renderer = ResultRenderer(settings.data_dir / "fonts", processes=settings.document_processes)
@@ -125,6 +127,8 @@ def main() -> None:
         uvloop.run(run_worker(get_settings()))
     except KeyboardInterrupt:
         pass
+    except SchemaNotAtHead as refused:
+        sys.exit(f"worker not started: {refused}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
-"""`motcua-admin`: the administrators' command line for procedure definitions, officers and tokens.
+"""`motcua-admin`: the administrators' command line for procedure definitions, officers, tokens and the read model's
+schema.
 
-`validate` works offline on files; the other commands speak to a running API (MOTCUA_API_URL).
+`validate` works offline on files and `migrate` on the database (DATABASE_URL); the other commands speak to a running
+API (MOTCUA_API_URL).
 """
 
 from __future__ import annotations
@@ -14,13 +16,19 @@ from typing import Annotated, Any
 import httpx
 import typer
 import yaml
+from alembic.util import CommandError
 
 from api.procedure_definitions import parse_definition
 from domain.definition import DefinitionInvalid, definition_json_schema, deployment_order
 from infrastructure.settings import get_settings
 from infrastructure.tokens import TokenIssuer
+from readmodel import migrations_runner
+from readmodel.db import engine_for
 
-app = typer.Typer(help="Validate, deploy, list, show, diff and retire procedure definitions.", no_args_is_help=True)
+app = typer.Typer(
+    help="Validate, deploy, list, show, diff and retire procedure definitions; migrate the read model.",
+    no_args_is_help=True,
+)
 ApiUrl = Annotated[str, typer.Option(envvar="MOTCUA_API_URL", help="The motcua API")]
 DEFAULT_API = "http://127.0.0.1:8000"
 ProcedureCode = Annotated[str | None, typer.Option(help="only the dossiers of this procedure")]
@@ -138,6 +146,31 @@ def validate(files: list[Path]) -> None:
 def schema() -> None:
     """Print the JSON Schema of definitions (editors use it to check YAML as you type)."""
     typer.echo(json.dumps(definition_json_schema(), indent=2, ensure_ascii=False))
+
+
+@app.command()
+def migrate(
+    status: Annotated[
+        bool, typer.Option("--status", help="print the current and head revisions, change nothing")
+    ] = False,
+    to: Annotated[str, typer.Option("--to", help="the revision to upgrade to")] = "head",
+) -> None:
+    """Bring the read model's database (DATABASE_URL) to this version's schema, as the API and the worker do at
+    start unless MIGRATE_ON_START is off. Processes starting meanwhile wait for it (they take the same lock)."""
+    engine = engine_for(get_settings().sqlalchemy_url)
+    try:
+        if status:
+            typer.echo(f"current revision: {migrations_runner.current_revision(engine) or 'none'}")
+            typer.echo(f"head revision:    {migrations_runner.head_revision()}")
+            return
+        before, after = migrations_runner.migrate(engine, to)
+    except (migrations_runner.UnknownSchema, CommandError) as refused:
+        typer.echo(f"not migrated: {refused}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    typer.echo(f"revision before: {before or 'none'}")
+    typer.echo(f"revision after:  {after or 'none'}")
 
 
 @app.command()

@@ -44,7 +44,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # for the interpreter lock and the connection pool.
     anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
     app.state.engine = engine_for(settings.sqlalchemy_url)
-    init_db(app.state.engine)
+    init_db(app.state.engine, migrate_schema=settings.migrate_on_start)
     app.state.temporal = None  # connected on first use, so the API serves polls while Temporal starts
     app.state.temporal_lock = asyncio.Lock()
     app.state.token_issuer = TokenIssuer(settings) if settings.issues_own_tokens else None

@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     # Read model. Unset: a SQLite file in the data folder.
     database_url: str | None = None
     data_dir: Path = PROJECT_ROOT / ".data"
+    # The API and the worker bring the read model's schema to this version's at start (one at a time, under a lock).
+    # Off: an operator migrates explicitly (`motcua-admin migrate`), and a process finding the schema behind refuses
+    # to start.
+    migrate_on_start: bool = True
 
     # External agency systems (the simulator by default). Adapters read only these.
     portal_base_url: str = "http://127.0.0.1:8100/portal"

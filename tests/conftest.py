@@ -44,11 +44,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def stack() -> Iterator[Stack]:
     data_dir = PROJECT_ROOT / "test-artifacts" / "stack"
     shutil.rmtree(data_dir, ignore_errors=True)
-    # TEST_DATABASE_URL runs the suite on another database (PostgreSQL); its tables are recreated.
+    # TEST_DATABASE_URL runs the suite on another database (PostgreSQL); its tables are recreated (migrated afresh).
     database_url = os.environ.get("TEST_DATABASE_URL")
     if database_url:
+        from readmodel import tables  # noqa: F401  (drop_all drops only the tables registered by then)
+
         engine = engine_for(database_url)
         SQLModel.metadata.drop_all(engine)
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
         engine.dispose()
     extra_env = {"UPDATE_TIMEOUT_SECONDS": "20"}
     if TOPOLOGY == "cluster":

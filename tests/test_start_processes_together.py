@@ -1,5 +1,6 @@
-"""The API and the worker processes start at the same moment on a fresh installation: each creates the read
-model's tables if missing, and none may fail because another got there first."""
+"""The API and the worker processes start at the same moment on a fresh installation: each brings the read model's
+schema to head if it is not there (one at a time, under the migration lock), and none may fail because another got
+there first."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import multiprocessing
 import multiprocessing.synchronize
 import sqlite3
 import threading
+import uuid
 from pathlib import Path
 
 from sqlalchemy import inspect
 
 from readmodel.db import engine_for
+from readmodel.migrations_runner import current_revision, head_revision
 from readmodel.schema import init_db
 
 
@@ -21,18 +24,34 @@ def _start(url: str, together: multiprocessing.synchronize.Barrier) -> None:
     init_db(engine)
 
 
-def test_processes_starting_together_on_a_fresh_database(tmp_path: Path):
+def _start_four_together(url: str) -> None:
     spawn = multiprocessing.get_context("spawn")
+    together = spawn.Barrier(4)
+    processes = [spawn.Process(target=_start, args=(url, together)) for _ in range(4)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=60)
+    assert [p.exitcode for p in processes] == [0, 0, 0, 0]
+    engine = engine_for(url)
+    assert {"dossier", "dossier_event", "unit"} <= set(inspect(engine).get_table_names())
+    assert current_revision(engine) == head_revision()
+    engine.dispose()
+
+
+def test_processes_starting_together_on_a_fresh_database(tmp_path: Path):
     for attempt in range(5):
-        url = f"sqlite:///{tmp_path / f'fresh-{attempt}.sqlite3'}"
-        together = spawn.Barrier(4)
-        processes = [spawn.Process(target=_start, args=(url, together)) for _ in range(4)]
-        for process in processes:
-            process.start()
-        for process in processes:
-            process.join(timeout=60)
-        assert [p.exitcode for p in processes] == [0, 0, 0, 0]
-        assert {"dossier", "dossier_event", "unit"} <= set(inspect(engine_for(url)).get_table_names())
+        _start_four_together(f"sqlite:///{tmp_path / f'fresh-{attempt}.sqlite3'}")
+
+
+def test_processes_starting_together_on_a_fresh_postgresql_database(postgres):
+    for _ in range(3):
+        name = f"together_{uuid.uuid4().hex[:12]}"
+        postgres.create_database(name)
+        try:
+            _start_four_together(postgres.url(name))
+        finally:
+            postgres.drop_database(name)
 
 
 def test_a_process_switching_a_fresh_database_to_wal_waits_for_another_writer(tmp_path: Path):

@@ -1,0 +1,1 @@
+"""Alembic's migrations of the read model (a package, so that an installed wheel carries them)."""
