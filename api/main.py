@@ -33,7 +33,7 @@ from api.routes import (
 from infrastructure.lookup_secret import LookupSecrets
 from infrastructure.settings import get_settings
 from infrastructure.tokens import TokenIssuer, TokenVerifier
-from readmodel.db import engine_for
+from readmodel.db import engine_for, reader_for
 from readmodel.schema import init_db
 
 
@@ -44,6 +44,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # for the interpreter lock and the connection pool.
     anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
     app.state.engine = engine_for(settings.sqlalchemy_url)
+    app.state.reader = reader_for(settings.sqlalchemy_url)
     init_db(app.state.engine, migrate_schema=settings.migrate_on_start)
     app.state.temporal = None  # connected on first use, so the API serves polls while Temporal starts
     app.state.temporal_lock = asyncio.Lock()

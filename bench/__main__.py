@@ -135,7 +135,7 @@ async def run(args: argparse.Namespace) -> list[Figure]:
         workers = {name: pid for name, pid in pids.items() if is_worker(name)}
         # The baseline's worker stands where the product's does; it has no API.
         shared = [name for name in pids if name.startswith(("temporal", "postgres")) or name == "simulator"]
-        bare_pids = {**{name: pids[name] for name in shared}, "worker": extra[0].pid}
+        bare_pids = {**{name: pids[name] for name in shared}, next(iter(workers)): extra[0].pid}
         product_rounds: list[dict[str, Any]] = []
         baseline_rounds: list[dict[str, Any]] = []
         product_cpu: dict[str, float] = defaultdict(float)

@@ -12,6 +12,7 @@ import os
 import random
 import signal
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -214,7 +215,11 @@ class ClusterStack(Stack):
             self.start_temporal_service(service)
 
     def prepare_namespace(self, timeout: float = 90) -> None:
-        asyncio.run(_prepare_namespace(self.config.address, self.config.temporal_namespace, timeout))
+        # A thread of its own: the benchmark starts the stack from inside its event loop.
+        with ThreadPoolExecutor(max_workers=1) as thread:
+            thread.submit(
+                asyncio.run, _prepare_namespace(self.config.address, self.config.temporal_namespace, timeout)
+            ).result()
 
     # ----------------------------------------------------------------------------- helpers
 

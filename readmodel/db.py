@@ -38,6 +38,24 @@ def engine_for(url: str) -> Engine:
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
+@lru_cache
+def reader_for(url: str) -> Engine:
+    """The engine of the citizens' status polls. On PostgreSQL each round trip to the server costs more than the
+    read itself, so a poll's statement runs as its own transaction (no BEGIN and ROLLBACK around it) on a connection
+    taken without a ping; the caller reads once more when the server restarted under a pooled connection. Polls run
+    on the API's event loop, so a server that stops answering must not hold it: connecting and each statement are
+    bounded."""
+    if make_url(url).get_backend_name() != "postgresql":
+        return engine_for(url)
+    return create_engine(
+        url,
+        isolation_level="AUTOCOMMIT",
+        pool_size=4,
+        max_overflow=4,
+        connect_args={"connect_timeout": 3, "options": "-c statement_timeout=3000"},
+    )
+
+
 def _use_write_ahead_log(cursor: sqlite3.Cursor) -> None:
     # Switching a fresh file to WAL takes an exclusive lock, and when processes starting together race for it SQLite
     # answers "database is locked" at once instead of waiting (its busy handler stands aside to avoid a deadlock).

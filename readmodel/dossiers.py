@@ -8,7 +8,8 @@ from datetime import date, datetime
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, literal_column, or_, update
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -225,6 +226,38 @@ _TIMELINE = (
 def timeline(connection: Connection, code: str) -> list[dict[str, Any]]:
     """The dossier's events as plain rows, in order (the polled view: no ORM objects to build)."""
     return [{**row._mapping, "at": as_utc(row.at)} for row in connection.execute(_TIMELINE, {"code": code})]
+
+
+# On PostgreSQL a poll's cost is its round trips to the server, so the row and its timeline come in one statement.
+_TIMELINE_AS_JSON = (
+    select(
+        func.coalesce(
+            func.json_agg(
+                aggregate_order_by(
+                    func.json_build_object(*(part for name in TIMELINE_COLUMNS for part in (name, _EVENT.c[name]))),
+                    _EVENT.c.seq,
+                )
+            ),
+            literal_column("'[]'::json"),
+        )
+    )
+    .where(_EVENT.c.dossier_code == _DOSSIER.c.code)
+    .scalar_subquery()
+)
+_READ_ONLY_WITH_TIMELINE = _READ_ONLY.add_columns(_TIMELINE_AS_JSON.label("timeline"))
+
+
+def read_with_timeline(connection: Connection, code: str) -> tuple[DossierRow | None, list[dict[str, Any]] | None]:
+    """The status view's row and, where one statement can bring it along (PostgreSQL), its timeline; otherwise the
+    timeline is None and `timeline()` reads it once the reader is known to be allowed."""
+    if connection.dialect.name != "postgresql":
+        return read_only(connection, code), None
+    mapping = connection.execute(_READ_ONLY_WITH_TIMELINE, {"code": code}).mappings().first()
+    if mapping is None:
+        return None, None
+    values = dict(mapping)
+    events = [{**event, "at": as_utc(datetime.fromisoformat(event["at"]))} for event in values.pop("timeline")]
+    return cast(DossierRow, SimpleNamespace(**values)), events
 
 
 _MARK_STARTED = update(_DOSSIER).where(_DOSSIER.c.code == bindparam("dossier_code")).values(workflow_started=True)

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
+
 from tests.support import APPLICANT, deploy, identities, officer, unique_codes, wait_for_step
+
+# Also runs in the cluster suite, on Temporal's separate services and the read model on PostgreSQL.
+pytestmark = pytest.mark.cluster
 
 
 def test_the_shipped_registry_has_the_34_provinces_and_sample_wards(api):

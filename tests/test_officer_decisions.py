@@ -6,6 +6,8 @@ import json
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from devstack.stack import find_temporal_cli
 from tests.support import (
     active,
@@ -17,6 +19,9 @@ from tests.support import (
     wait_for_step,
     wait_until,
 )
+
+# Also runs in the cluster suite, on Temporal's separate services and the read model on PostgreSQL.
+pytestmark = pytest.mark.cluster
 
 
 def _ready_dossier(api) -> tuple[str, str]:

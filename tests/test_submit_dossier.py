@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import httpx
+import pytest
 from sqlalchemy import text
 from temporalio.client import Client
 
@@ -14,6 +15,9 @@ from devstack.stack import free_port
 from domain.working_calendar import VIETNAM
 from readmodel.db import engine_for
 from tests.support import APPLICANT, VALID_FORM, deploy, submit, three_step_procedure, unique_codes, with_temporal
+
+# Also runs in the cluster suite, on Temporal's separate services and the read model on PostgreSQL.
+pytestmark = pytest.mark.cluster
 
 
 def test_receipt_carries_code_status_and_appointment(api):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from api.access import check_readable, require_credentials
 from api.deps import Principal
@@ -36,10 +39,17 @@ def dossier_view_json(
 ) -> str:
     """The dossier view as JSON, for whoever may read it (404 for anyone else)."""
     require_credentials(principal, secret)
-    with engine.connect() as connection:
-        row = check_readable(dossiers.read_only(connection, code), code, principal, secrets, secret)
-        view = dossier_view(connection, row, secrets)
-    return view.model_dump_json()
+    for attempt in (1, 2):
+        try:
+            with engine.connect() as connection:
+                found, timeline = dossiers.read_with_timeline(connection, code)
+                row = check_readable(found, code, principal, secrets, secret)
+                return dossier_view(connection, row, secrets, timeline).model_dump_json()
+        except DBAPIError as exc:
+            # The pool's connections died with a restarted database server: the pool is renewed, read again.
+            if not exc.connection_invalidated or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 # Whether each procedure version can start interconnected dossiers. A deployed version never changes, so each
@@ -54,8 +64,11 @@ def _starts_children(connection: Connection, row: DossierRow) -> bool:
     return _STARTS_CHILDREN[version]
 
 
-def dossier_view(connection: Connection, row: DossierRow, secrets: LookupSecrets) -> DossierView:
-    """The dossier as the applicant and officers see it: receipt, state, children and timeline."""
+def dossier_view(
+    connection: Connection, row: DossierRow, secrets: LookupSecrets, timeline: list[dict[str, Any]] | None = None
+) -> DossierView:
+    """The dossier as the applicant and officers see it: receipt, state, children and timeline (read here unless
+    given)."""
     code = row.code
     return DossierView(
         **receipt(row, secrets).model_dump(),
@@ -92,5 +105,8 @@ def dossier_view(connection: Connection, row: DossierRow, secrets: LookupSecrets
         outcome_reason=row.outcome_reason,
         results=row.results,
         completed_at=as_utc(row.completed_at) if row.completed_at else None,
-        timeline=[TimelineEntry.model_validate(event) for event in dossiers.timeline(connection, code)],
+        timeline=[
+            TimelineEntry.model_validate(event)
+            for event in (timeline if timeline is not None else dossiers.timeline(connection, code))
+        ],
     )
