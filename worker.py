@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -122,6 +123,9 @@ async def run_worker(settings: Settings) -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Service managers stop processes with SIGTERM: the worker then shuts down as on Ctrl-C, its polls ended and
+    # its tasks handed back, instead of dying with them.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         # uvloop: the worker's own loop carries the portal pushes, agency calls and Temporal's polls.
         uvloop.run(run_worker(get_settings()))

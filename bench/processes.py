@@ -41,7 +41,7 @@ def background_cpu(pids: dict[str, int], before: dict[str, float], seconds: floa
     return [
         Figure(f"growth {level:,} in flight", f"{name} CPU while polling", round((after[name] - before[name]) / seconds * 100), "%")
         for name in after
-        if name == "temporal" or name.endswith("worker")
+        if name.startswith("temporal") or name.endswith("worker") or name.startswith("worker-")
     ]  # fmt: skip
 
 

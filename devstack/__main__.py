@@ -93,9 +93,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def administrator_hint(config: StackConfig) -> str:
+    # The token is signed with the key in the stack's data folder, which the cluster keeps apart from `make run`'s.
+    data_dir = "" if config.data_dir == get_settings().data_dir else f"DATA_DIR={config.data_dir} "
     return (
         f"  Administrator  {config.bootstrap_administrator}: "
-        f"export MOTCUA_TOKEN=$(.venv/bin/motcua-admin token officer {config.bootstrap_administrator})\n"
+        f"export MOTCUA_TOKEN=$({data_dir}.venv/bin/motcua-admin token officer {config.bootstrap_administrator})\n"
     )
 
 
