@@ -39,11 +39,11 @@ temporal-cli:
 
 # The Temporal server and its SQL schema tool, compiled once from source (no cgo; the optional gRPC modules left
 # out); the PostgreSQL schemas they install come from the same module.
-temporal-server: $(TEMPORAL_SERVER)/.installed
+temporal-server: $(TEMPORAL_SERVER)/.installed-$(TEMPORAL_SERVER_VERSION)
 
-$(TEMPORAL_SERVER)/.installed:
+$(TEMPORAL_SERVER)/.installed-$(TEMPORAL_SERVER_VERSION):
 	@echo "compiling the Temporal server $(TEMPORAL_SERVER_VERSION) and its schema tool into $(TEMPORAL_SERVER) (a few minutes, once) …"
-	rm -rf $(TEMPORAL_SERVER)/bin $(TEMPORAL_SERVER)/schema
+	rm -rf $(TEMPORAL_SERVER)/bin $(TEMPORAL_SERVER)/schema $(TEMPORAL_SERVER)/.installed-*
 	mkdir -p $(TEMPORAL_SERVER)/bin $(TEMPORAL_SERVER)/schema
 	GOBIN=$(CURDIR)/$(TEMPORAL_SERVER)/bin GOFLAGS=-buildvcs=false CGO_ENABLED=0 go install -tags disable_grpc_modules \
 		go.temporal.io/server/cmd/server@$(TEMPORAL_SERVER_VERSION) \

@@ -9,8 +9,10 @@ from contextlib import asynccontextmanager
 
 import anyio.to_thread
 import httpx
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from api import pages
 from api.deps import SessionDep
@@ -56,6 +58,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
 
 
+async def read_model_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The database could not be reached or gave up on a statement (restarting, a failover, a timeout): the request
+    may be retried, so clients are told so rather than handed a server error."""
+    logging.getLogger("api").warning("read model unavailable for %s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(
+        {"detail": "the read model is unavailable for a moment; try again"},
+        status_code=503,
+        headers={"Retry-After": "2"},
+    )
+
+
 def create_app() -> FastAPI:
     app = FastAPI(
         title="motcua",
@@ -80,6 +93,7 @@ def create_app() -> FastAPI:
     app.include_router(attachments.uploads)
     app.include_router(attachments.router)
     pages.install(app)
+    app.add_exception_handler(OperationalError, read_model_unavailable)
 
     @app.get("/health", tags=["operations"])
     def health(session: SessionDep) -> dict[str, str]:

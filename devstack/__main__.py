@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 from sqlalchemy.engine import make_url
 
 from devstack.cluster import ClusterConfig, ClusterStack
@@ -29,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     if args.topology == "cluster":
         config: StackConfig = ClusterConfig(
             data_dir=Path(settings.data_dir) / "cluster",
-            api_ports=[args.api_port + n for n in range(max(2, args.api_processes))],
+            api_ports=[args.api_port + n for n in range(args.api_processes or 2)],
             worker_processes=args.worker_processes,
             **shared,  # type: ignore[arg-type]
         )
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
             api_port=args.api_port,
             temporal_address=settings.temporal_address,
             console_logs=True,
-            api_processes=args.api_processes,
+            api_processes=args.api_processes or default_api_processes(),
             **shared,  # type: ignore[arg-type]
         )
         stack = Stack(config)
@@ -55,10 +56,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         stack.start()
         deployed = deploy_procedures(config.api_url, PROJECT_ROOT / "procedures", administrator_token(config))
-    except StackError as exc:
+    except (StackError, httpx.HTTPError) as exc:
         stack.stop()
         print(f"\nmotcua could not start: {exc}", file=sys.stderr)
         return 1
+    except BaseException:
+        stack.stop()
+        raise
 
     procedures = ", ".join(f"{d['code']} v{d['version']}" for d in deployed)
     if isinstance(stack, ClusterStack):
@@ -157,9 +161,9 @@ def main() -> None:
     run_parser.add_argument(
         "--api-processes",
         type=positive_count,
-        default=default_api_processes(),
+        default=None,
         help="embedded: API processes behind the one port (default: one per core, at most 4); cluster: API "
-        "processes on ports from --api-port up",
+        "processes on ports from --api-port up (default: 2)",
     )
     args = parser.parse_args()
     sys.exit(run(args))

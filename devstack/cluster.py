@@ -12,11 +12,13 @@ import os
 import random
 import signal
 import socket
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+import psycopg
 import yaml
 from sqlalchemy.engine import make_url
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, RegisterNamespaceRequest
@@ -63,25 +65,29 @@ def fixed_service_ports(frontend_grpc: int = 7233) -> dict[str, ServicePorts]:
 
 
 def free_service_ports() -> dict[str, ServicePorts]:
+    taken: set[int] = set()
     return {
         name: ServicePorts(
-            free_port(), free_membership_port(), free_port(), free_port() if name == "frontend" else None
+            free_port(), free_membership_port(taken), free_port(), free_port() if name == "frontend" else None
         )
         for name in TEMPORAL_SERVICES
     }
 
 
-def free_membership_port() -> int:
-    """A free port Temporal can record: its membership table keeps ports as a smallint, and the kernel's own free
-    ports lie above 32767."""
+def free_membership_port(taken: set[int]) -> int:
+    """A free port Temporal can record, not in `taken` (which it joins): the membership table keeps ports as a
+    smallint, and the kernel's own free ports lie above 32767."""
     rng = random.Random()
     while True:
         port = rng.randrange(20000, 32000)
+        if port in taken:
+            continue
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:
                 continue
+            taken.add(port)
             return port
 
 
@@ -144,6 +150,16 @@ class ClusterStack(Stack):
 
     # ------------------------------------------------------------------------------- parts
 
+    def stop(self) -> None:
+        """Clients before servers, whatever order restarts left the processes in: API processes, workers and the
+        simulator, Temporal's services (history last, so the others do not wait on it), then PostgreSQL."""
+        services = [f"temporal-{name}" for name in ("worker", "frontend", "matching", "history")]
+        rank = {name: index for index, name in enumerate(["postgres", *reversed(services)])}
+        self.processes = dict(sorted(self.processes.items(), key=lambda item: rank.get(item[0], len(rank))))
+        super().stop()
+        if self.postgres is not None:
+            self.postgres.stop()  # closes its log; the process itself is stopped above
+
     def start(self) -> None:
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         self.config.log_dir.mkdir(parents=True, exist_ok=True)
@@ -175,9 +191,8 @@ class ClusterStack(Stack):
         self.config.database_url = self.postgres.url(READ_MODEL_DATABASE)
 
     def prepare_temporal_databases(self) -> None:
-        """Create Temporal's databases on first start; bring their schemas to this server's version every start."""
-        import subprocess
-
+        """Create Temporal's databases and install their schemas where missing (a first start, or one interrupted
+        half-way); bring the schemas to this server's version every start."""
         host, port, user, password = self._database
         tool = temporal_binary("temporal-sql-tool")
         env = {**os.environ, "SQL_PASSWORD": password}
@@ -185,7 +200,9 @@ class ClusterStack(Stack):
             base = [str(tool), "--plugin", "postgres12", "--ep", host, "-p", str(port), "-u", user, "--db", database]
             steps = []
             if not self._database_exists(database):
-                steps += [[*base, "create-database"], [*base, "setup-schema", "-v", "0.0"]]
+                steps.append([*base, "create-database"])
+            if not self._schema_installed(database):
+                steps.append([*base, "setup-schema", "-v", "0.0"])
             versioned = TEMPORAL_SERVER_DIR / "schema" / "postgresql" / "v12" / schema / "versioned"
             steps.append([*base, "update-schema", "-d", str(versioned)])
             for step in steps:
@@ -210,9 +227,10 @@ class ClusterStack(Stack):
         self.processes["postgres"] = self.postgres.process
 
     def start_temporal(self) -> None:
-        """The chaos scenarios restart "temporal": here that is every service of the cluster."""
+        """The chaos scenarios restart "temporal": here that is every service of the cluster not running."""
         for service in TEMPORAL_SERVICES:
-            self.start_temporal_service(service)
+            if f"temporal-{service}" not in self.processes:
+                self.start_temporal_service(service)
 
     def prepare_namespace(self, timeout: float = 90) -> None:
         # A thread of its own: the benchmark starts the stack from inside its event loop.
@@ -238,21 +256,24 @@ class ClusterStack(Stack):
             return url.host or "127.0.0.1", url.port or 5432, url.username or "", url.password or ""
         return "127.0.0.1", self.config.postgres_port, SUPERUSER, ""
 
-    @property
-    def _password(self) -> str:
-        return self._database[3]
+    def _connect(self, database: str) -> psycopg.Connection:
+        host, port, user, password = self._database
+        return psycopg.connect(host=host, port=port, user=user, password=password, dbname=database, autocommit=True)
 
     def _database_exists(self, name: str) -> bool:
-        import psycopg
-
-        host, port, user, _ = self._database
-        with psycopg.connect(
-            host=host, port=port, user=user, password=self._password, dbname="postgres", autocommit=True
-        ) as connection:
+        with self._connect("postgres") as connection:
             return connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
 
+    def _schema_installed(self, database: str) -> bool:
+        """The schema tool's own version table is there once setup-schema has run."""
+        if not self._database_exists(database):
+            return False
+        with self._connect(database) as connection:
+            row = connection.execute("SELECT to_regclass('schema_version')").fetchone()
+            return row is not None and row[0] is not None
+
     def _write_temporal_config(self, service: str) -> None:
-        host, port, user, _ = self._database
+        host, port, user, password = self._database
         ports = self.config.services[service]
 
         def datastore(database: str, connections: int) -> dict[str, object]:
@@ -263,7 +284,7 @@ class ClusterStack(Stack):
                     "connectAddr": f"{host}:{port}",
                     "connectProtocol": "tcp",
                     "user": user,
-                    "password": self._password,
+                    "password": password,
                     "maxConns": connections,
                     "maxIdleConns": connections,
                     "maxConnLifetime": "1h",
@@ -321,10 +342,14 @@ class ClusterStack(Stack):
         path.write_text(yaml.safe_dump(config, sort_keys=False))
 
     def _write_dynamic_config(self) -> Path:
+        """Running services poll this file: it is replaced whole, and only when it changed."""
         path = self.config.temporal_config_dir / "dynamicconfig.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
-        source = PROJECT_ROOT / "devstack" / "temporal-dynamicconfig.yaml"
-        path.write_text(source.read_text())
+        wanted = (PROJECT_ROOT / "devstack" / "temporal-dynamicconfig.yaml").read_text()
+        if not path.exists() or path.read_text() != wanted:
+            draft = path.with_suffix(".yaml.new")
+            draft.write_text(wanted)
+            os.replace(draft, path)
         return path
 
 

@@ -5,6 +5,7 @@ server; the tests use it for everything that must run on PostgreSQL."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import pwd
@@ -12,8 +13,10 @@ import secrets
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import IO
 
@@ -28,6 +31,14 @@ SERVICE_ACCOUNT = "postgres"
 
 class PostgresError(StackError):
     pass
+
+
+def _write_private(path: Path, text: str) -> None:
+    """A file only its owner reads, from its first byte on."""
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
 
 
 def find_binaries() -> Path:
@@ -53,9 +64,28 @@ class PostgresServer:
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
+    @cached_property
+    def server_dir(self) -> Path:
+        """Where the server's own files live (its cluster, its socket): the data folder, unless the service account
+        cannot reach it (a checkout in root's home, say); then a folder of the data folder's own in the system's
+        temporary directory."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() != 0:
+            return self.data_dir
+        self._hand_over(self.data_dir)
+        if subprocess.run(["test", "-w", str(self.data_dir)], **self._as_service_account()).returncode == 0:
+            return self.data_dir
+        fallback = (
+            Path(tempfile.gettempdir()) / f"motcua-postgres-{hashlib.sha256(bytes(self.data_dir)).hexdigest()[:12]}"
+        )
+        fallback.mkdir(mode=0o700, exist_ok=True)
+        self._hand_over(fallback)
+        log.warning("%s cannot reach %s: PostgreSQL keeps its files in %s", SERVICE_ACCOUNT, self.data_dir, fallback)
+        return fallback
+
     @property
     def cluster_dir(self) -> Path:
-        return self.data_dir / "cluster"
+        return self.server_dir / "cluster"
 
     @property
     def password_file(self) -> Path:
@@ -70,13 +100,18 @@ class PostgresServer:
 
     def start(self, timeout: float = 60) -> None:
         binaries = find_binaries()
+        if (self.cluster_dir / "PG_VERSION").exists() and not self.password_file.exists():
+            if self.server_dir == self.data_dir:
+                raise PostgresError(f"{self.password_file} is missing: the cluster in {self.cluster_dir} is unusable")
+            # The data folder was removed (a test's fresh start) and the cluster it kept elsewhere went with it.
+            shutil.rmtree(self.cluster_dir)
         if not (self.cluster_dir / "PG_VERSION").exists():
             self._initdb(binaries)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         if self._log is not None:  # started again after a crash
             self._log.close()
         self._log = open(self.log_path, "ab")  # noqa: SIM115
-        socket_dir = self.data_dir / "socket"
+        socket_dir = self.server_dir / "socket"
         socket_dir.mkdir(exist_ok=True)
         self._hand_over(socket_dir)
         self.process = subprocess.Popen(
@@ -101,7 +136,11 @@ class PostgresServer:
             start_new_session=True,
             **self._as_service_account(),
         )
-        self._wait_until_ready(binaries, timeout)
+        try:
+            self._wait_until_ready(binaries, timeout)
+        except BaseException:
+            self.stop(signal.SIGQUIT)  # a server that never became ready is not left behind
+            raise
 
     def stop(self, sig: int = signal.SIGINT) -> None:
         """SIGINT is PostgreSQL's fast shutdown (clients disconnected, then a checkpoint); SIGKILL is a crash."""
@@ -138,12 +177,11 @@ class PostgresServer:
     # ----------------------------------------------------------------------------- helpers
 
     def _initdb(self, binaries: Path) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.password_file.write_text(secrets.token_urlsafe(24) + "\n")
-        self.password_file.chmod(0o600)
-        password_for_initdb = self.data_dir / ".initdb-password"
-        password_for_initdb.write_text(self.password + "\n")
-        self._hand_over(self.data_dir, password_for_initdb)
+        password = secrets.token_urlsafe(24)
+        _write_private(self.password_file, password + "\n")
+        password_for_initdb = self.server_dir / ".initdb-password"
+        _write_private(password_for_initdb, password + "\n")
+        self._hand_over(password_for_initdb)
         try:
             result = subprocess.run(
                 [
@@ -171,7 +209,10 @@ class PostgresServer:
         log.info("created a PostgreSQL cluster in %s", self.cluster_dir)
 
     def _as_service_account(self) -> dict[str, object]:
-        return {"user": SERVICE_ACCOUNT} if os.geteuid() == 0 else {}
+        if os.geteuid() != 0:
+            return {}
+        account = pwd.getpwnam(SERVICE_ACCOUNT)
+        return {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
 
     def _hand_over(self, *paths: Path) -> None:
         if os.geteuid() != 0:

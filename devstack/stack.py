@@ -212,7 +212,8 @@ class Stack:
             self._spawn(name, command, to_console=self.config.console_logs)
             return
         self._spawn(name, command, to_console=self.config.console_logs, env={"WORKER_TASKS": "workflows"})
-        self._spawn("activity-worker", command, to_console=self.config.console_logs, env={"WORKER_TASKS": "activities"})
+        activities = "activity-worker" if name == "worker" else f"{name}-activities"
+        self._spawn(activities, command, to_console=self.config.console_logs, env={"WORKER_TASKS": "activities"})
 
     def start_api(self, name: str = "api", port: int | None = None, processes: int | None = None) -> str:
         """Start an API process (a second one shares the database and Temporal); return its URL."""

@@ -43,16 +43,28 @@ def reader_for(url: str) -> Engine:
     """The engine of the citizens' status polls. On PostgreSQL each round trip to the server costs more than the
     read itself, so a poll's statement runs as its own transaction (no BEGIN and ROLLBACK around it) on a connection
     taken without a ping; the caller reads once more when the server restarted under a pooled connection. Polls run
-    on the API's event loop, so a server that stops answering must not hold it: connecting and each statement are
-    bounded."""
-    if make_url(url).get_backend_name() != "postgresql":
+    on the API's event loop, so a server that stops answering must not hold it for long: connecting, each statement,
+    each lock wait and a silent connection are bounded."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
         return engine_for(url)
+    # Added to the URL's own options, if any. A server that goes silent mid-statement is given up by the kernel after
+    # tcp_user_timeout instead of TCP's quarter of an hour; a poll behind a migration's lock waits briefly.
+    options = " ".join(filter(None, [parsed.query.get("options"), "-c statement_timeout=3000 -c lock_timeout=500"]))
     return create_engine(
-        url,
+        parsed.difference_update_query(["options"]),
         isolation_level="AUTOCOMMIT",
         pool_size=4,
         max_overflow=4,
-        connect_args={"connect_timeout": 3, "options": "-c statement_timeout=3000"},
+        connect_args={
+            "connect_timeout": 3,
+            "options": options,
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 3,
+            "keepalives_count": 3,
+            "tcp_user_timeout": 5000,
+        },
     )
 
 

@@ -39,17 +39,20 @@ def dossier_view_json(
 ) -> str:
     """The dossier view as JSON, for whoever may read it (404 for anyone else)."""
     require_credentials(principal, secret)
-    for attempt in (1, 2):
-        try:
-            with engine.connect() as connection:
-                found, timeline = dossiers.read_with_timeline(connection, code)
-                row = check_readable(found, code, principal, secrets, secret)
-                return dossier_view(connection, row, secrets, timeline).model_dump_json()
-        except DBAPIError as exc:
-            # The pool's connections died with a restarted database server: the pool is renewed, read again.
-            if not exc.connection_invalidated or attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+    try:
+        return _view_json(engine, code, principal, secrets, secret)
+    except DBAPIError as exc:
+        # The pool's connections died with a restarted database server: the pool is renewed, read again.
+        if not exc.connection_invalidated:
+            raise
+        return _view_json(engine, code, principal, secrets, secret)
+
+
+def _view_json(engine: Engine, code: str, principal: Principal, secrets: LookupSecrets, secret: str | None) -> str:
+    with engine.connect() as connection:
+        found, timeline = dossiers.read_with_timeline(connection, code)
+        row = check_readable(found, code, principal, secrets, secret)
+        return dossier_view(connection, row, secrets, timeline).model_dump_json()
 
 
 # Whether each procedure version can start interconnected dossiers. A deployed version never changes, so each
