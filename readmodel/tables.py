@@ -19,7 +19,7 @@ class ProcedureVersionRow(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    code: str = Field(index=True, max_length=40)
+    code: str = Field(max_length=40)  # looked up through uq_procedure_version, which leads with it
     version: int
     content_hash: str = Field(max_length=64)
     name: str
@@ -114,7 +114,7 @@ class DossierEventRow(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("dossier_code", "seq", name="uq_dossier_event_seq"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    dossier_code: str = Field(index=True, max_length=100)
+    dossier_code: str = Field(max_length=100)  # looked up through uq_dossier_event_seq, which leads with it
     seq: int
     kind: str = Field(max_length=40)
     at: datetime
@@ -216,7 +216,7 @@ class IssuedResultRow(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("dossier_code", "document_id", name="uq_issued_result_document"),)
 
     id: str = Field(primary_key=True, max_length=40)  # the result id printed on the document
-    dossier_code: str = Field(index=True, max_length=100)
+    dossier_code: str = Field(max_length=100)  # looked up through uq_issued_result_document, which leads with it
     document_id: str = Field(max_length=63)
     name: str = Field(max_length=300)
     template: str = Field(max_length=200)

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DatabaseError
 from sqlmodel import SQLModel
@@ -179,6 +180,36 @@ def assert_trail_refuses_rewrites(engine: Engine) -> None:
                 connection.rollback()
 
 
+# Revision 0002 dropped these single-column indexes: a unique constraint leading with the same column serves their
+# lookups. (table, column, the lookup's order, the constraint whose index serves it, the index dropped)
+SERVED_BY_A_CONSTRAINT = [
+    ("dossier_event", "dossier_code", "seq", "uq_dossier_event_seq", "ix_dossier_event_dossier_code"),
+    ("issued_result", "dossier_code", "document_id", "uq_issued_result_document", "ix_issued_result_dossier_code"),
+    ("procedure_version", "code", "version", "uq_procedure_version", "ix_procedure_version_code"),
+]
+REDUNDANT_INDEXES_DROPPED_AT = "0002"
+
+
+def assert_lookups_served_by_the_constraints_indexes(engine: Engine) -> None:
+    """The redundant indexes are gone, and a lookup by their column still reads an index, not the whole table."""
+    inspector = sa.inspect(engine)
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(sa.text("ANALYZE"))
+            connection.execute(sa.text("SET enable_seqscan = off"))  # a few rows: make the planner show its choice
+        for table, column, order, constraint, dropped in SERVED_BY_A_CONSTRAINT:
+            assert dropped not in {index["name"] for index in inspector.get_indexes(table)}
+            lookup = f"SELECT * FROM {table} WHERE {column} = '{ROWS[table][0][column]}' ORDER BY {order}"
+            if engine.dialect.name == "postgresql":
+                plan = "\n".join(connection.execute(sa.text(f"EXPLAIN {lookup}")).scalars())
+                assert f"Index Scan using {constraint} on {table}" in plan and "Seq Scan" not in plan, plan
+            else:  # SQLite names a unique constraint's index sqlite_autoindex_<table>_<n>
+                plan = "\n".join(row[3] for row in connection.execute(sa.text(f"EXPLAIN QUERY PLAN {lookup}")))
+                assert f"SEARCH {table} USING INDEX sqlite_autoindex_{table}_" in plan, plan
+                assert f"({column}=?)" in plan and "TEMP B-TREE" not in plan, plan  # read in order, no sort
+        connection.rollback()
+
+
 def test_a_fresh_installation_migrated_to_head_has_exactly_the_models_schema(engine):
     migrate(engine)
     assert current_revision(engine) == head_revision()
@@ -187,14 +218,46 @@ def test_a_fresh_installation_migrated_to_head_has_exactly_the_models_schema(eng
         assert compare_metadata(MigrationContext.configure(connection, opts=options), SQLModel.metadata) == []
 
 
-def test_an_installation_at_the_first_revision_upgrades_with_every_row_intact(engine):
+def test_an_installation_at_the_first_revision_upgrades_with_every_row_intact(engine, database_url, monkeypatch):
     with engine.begin() as connection:
         command.upgrade(alembic_config(connection), FIRST_REVISION)
         insert_rows(connection)
+    inspector = sa.inspect(engine)
+    indexes = {index["name"] for table, *_ in SERVED_BY_A_CONSTRAINT for index in inspector.get_indexes(table)}
+    assert {dropped for *_, dropped in SERVED_BY_A_CONSTRAINT} <= indexes  # the first revision's, before 0002
     before = every_row(engine)
     assert migrate(engine) == (FIRST_REVISION, head_revision())
+    assert REDUNDANT_INDEXES_DROPPED_AT in revisions_between(FIRST_REVISION, head_revision())
     assert_intact(before, every_row(engine))
     assert_trail_refuses_rewrites(engine)
+    assert_lookups_served_by_the_constraints_indexes(engine)
+    assert admin(database_url, monkeypatch, "migrate", "--status").splitlines() == [
+        f"current revision: {head_revision()}",
+        f"head revision:    {head_revision()}",
+    ]
+
+
+def test_the_dropped_indexes_come_back_on_downgrade_to_the_first_revision(engine):
+    migrate(engine)
+    with engine.begin() as connection:
+        insert_rows(connection)
+    before = every_row(engine)
+    with engine.begin() as connection:
+        command.downgrade(alembic_config(connection), FIRST_REVISION)
+    assert current_revision(engine) == FIRST_REVISION
+    with engine.connect() as connection:
+        metadata = first_revision_metadata()
+        context = MigrationContext.configure(
+            connection,
+            opts={
+                "compare_type": True,
+                "include_name": lambda name, kind, _: kind != "table" or name in metadata.tables,
+            },
+        )
+        assert compare_metadata(context, metadata) == []  # exactly the first revision's tables and indexes again
+    assert_intact(before, every_row(engine))
+    assert migrate(engine) == (FIRST_REVISION, head_revision())
+    assert_lookups_served_by_the_constraints_indexes(engine)
 
 
 def test_an_installation_from_before_migrations_is_adopted_and_upgraded_with_every_row_intact(engine):
@@ -208,6 +271,7 @@ def test_an_installation_from_before_migrations_is_adopted_and_upgraded_with_eve
     assert current_revision(engine) == head_revision()
     assert_intact(before, every_row(engine))
     assert_trail_refuses_rewrites(engine)  # even where the old start had not made it append-only yet
+    assert_lookups_served_by_the_constraints_indexes(engine)
 
 
 def test_tables_that_are_not_the_first_revisions_are_refused_rather_than_adopted(engine):
@@ -227,6 +291,22 @@ def test_a_process_told_not_to_migrate_refuses_a_database_behind_head(engine):
     init_db(engine, migrate_schema=False)
     with engine.connect() as connection:
         assert connection.execute(sa.text("SELECT count(*) FROM unit")).scalar_one() > 0  # units seeded
+
+
+def revisions_between(base: str, head: str) -> list[str]:
+    return [script.revision for script in ScriptDirectory.from_config(alembic_config()).iterate_revisions(head, base)]
+
+
+def admin(database_url: str, monkeypatch: pytest.MonkeyPatch, *arguments: str) -> str:
+    """What `motcua-admin <arguments>` prints for the database, which must succeed."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(admin_cli, list(arguments))
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    return result.output
 
 
 def test_an_operator_migrates_with_motcua_admin_and_reads_the_revisions(database_url, monkeypatch):
