@@ -24,7 +24,7 @@ from activities.result_store import ResultStoreClient
 from activities.results import ResultActivities
 from domain.working_calendar import WorkingCalendar, parse_cutoff
 from infrastructure.settings import Settings, get_settings
-from infrastructure.temporal import connect, ensure_search_attributes
+from infrastructure.temporal import connect, ensure_search_attributes, metrics_runtime
 from readmodel.db import engine_for
 from readmodel.migrations_runner import SchemaNotAtHead
 from readmodel.schema import init_db
@@ -74,7 +74,7 @@ def dossier_activities(
 
 
 async def run_worker(settings: Settings) -> None:
-    client = await connect(settings)
+    client = await connect(settings, runtime=metrics_runtime(settings))
     await ensure_search_attributes(client, settings.temporal_namespace)
     engine = engine_for(settings.sqlalchemy_url)
     init_db(engine, migrate_schema=settings.migrate_on_start)

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from api import pages
+from api import observability, pages
 from api.deps import SessionDep
 from api.routes import (
     attachments,
@@ -93,6 +93,7 @@ def create_app() -> FastAPI:
     app.include_router(attachments.uploads)
     app.include_router(attachments.router)
     pages.install(app)
+    observability.install(app)
     app.add_exception_handler(OperationalError, read_model_unavailable)
 
     @app.get("/health", tags=["operations"])

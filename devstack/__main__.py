@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
             f"  Temporal UI    {config.temporal_ui_url or '(external cluster: its own UI)'}\n"
             f"  Simulator      {config.simulator_url}   (recorded calls: {config.simulator_url}/_sim/calls)\n"
             f"  Read model     {config.sqlalchemy_url}\n"
+            f"{metrics_line(stack)}"
             f"  Data folder    {config.data_dir}   (logs in {config.log_dir})\n"
             f"  Procedures     {procedures}\n"
             f"{administrator_hint(config)}"
@@ -123,11 +124,17 @@ def cluster_banner(stack: ClusterStack, procedures: str) -> str:
         f"  PostgreSQL     127.0.0.1:{make_url(config.sqlalchemy_url).port}{password}\n"
         f"  Read model     {read_model}\n"
         f"  Simulator      {config.simulator_url}   (recorded calls: {config.simulator_url}/_sim/calls)\n"
+        f"{metrics_line(stack)}"
         f"  Data folder    {config.data_dir}   (logs in {config.log_dir})\n"
         f"  Procedures     {procedures}\n"
         f"{administrator_hint(config)}"
         "Press Ctrl-C to stop.\n"
     )
+
+
+def metrics_line(stack: Stack) -> str:
+    workers = "  ".join(f"{name} :{port}" for name, port in stack.metrics_ports.items())
+    return f"  Metrics        API {stack.config.api_url}/metrics   workers (/metrics) {workers}\n"
 
 
 def positive_count(text: str) -> int:

@@ -156,6 +156,7 @@ class Stack:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.metrics_ports: dict[str, int] = {}  # worker processes' Prometheus endpoints
         self._logs: dict[str, IO[bytes]] = {}
 
     # ------------------------------------------------------------------------------- parts
@@ -206,20 +207,33 @@ class Stack:
         self._wait_for_http("simulator", f"{self.config.simulator_url}/health")
 
     def start_worker(self, name: str = "worker") -> None:
-        """A worker; with split_worker, one process for workflow tasks and another for activities."""
+        """A worker; with split_worker, one process for workflow tasks and another for activities. Each serves the
+        Temporal SDK's metrics on a port of its own (`metrics[name]`)."""
         command = worker_command()
-        if not self.config.split_worker:
-            self._spawn(name, command, to_console=self.config.console_logs)
-            return
-        self._spawn(name, command, to_console=self.config.console_logs, env={"WORKER_TASKS": "workflows"})
-        activities = "activity-worker" if name == "worker" else f"{name}-activities"
-        self._spawn(activities, command, to_console=self.config.console_logs, env={"WORKER_TASKS": "activities"})
+        processes = {name: "all"}
+        if self.config.split_worker:
+            processes = {
+                name: "workflows",
+                "activity-worker" if name == "worker" else f"{name}-activities": "activities",
+            }
+        for process, tasks in processes.items():
+            port = self.metrics_ports.setdefault(process, free_port())
+            env = {"WORKER_TASKS": tasks, "WORKER_METRICS_ADDRESS": f"127.0.0.1:{port}"}
+            self._spawn(process, command, to_console=self.config.console_logs, env=env)
 
     def start_api(self, name: str = "api", port: int | None = None, processes: int | None = None) -> str:
         """Start an API process (a second one shares the database and Temporal); return its URL."""
         port = port or self.config.api_port
-        command = self._uvicorn("api.main:app", port, processes=processes or self.config.api_processes)
-        self._spawn(name, command, to_console=self.config.console_logs)
+        processes = processes or self.config.api_processes
+        command = self._uvicorn("api.main:app", port, processes=processes)
+        env = {}
+        if processes > 1:
+            # Processes sharing one port share their metrics through files, so that a scrape sees all of them.
+            shared = self.config.data_dir / "metrics" / name
+            shutil.rmtree(shared, ignore_errors=True)
+            shared.mkdir(parents=True)
+            env["PROMETHEUS_MULTIPROC_DIR"] = str(shared)
+        self._spawn(name, command, to_console=self.config.console_logs, env=env)
         url = f"http://127.0.0.1:{port}"
         self._wait_for_http(name, f"{url}/health")
         return url

@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     # and would otherwise hold the interpreter that runs workflow tasks. 0 renders inside the worker.
     document_processes: int = Field(default=1, ge=0, le=64)
 
+    # Where the worker serves the Temporal SDK's Prometheus metrics (host:port); unset: not served.
+    worker_metrics_address: str | None = None
+
     # Decisions and supplements wait this long for the workflow to accept them.
     update_timeout_seconds: float = 15.0
 

@@ -19,6 +19,7 @@ from temporalio.converter import (
     DefaultPayloadConverter,
     JSONPlainPayloadConverter,
 )
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from infrastructure.settings import Settings
 
@@ -62,16 +63,26 @@ SEARCH_ATTRIBUTES = {
 }
 
 
+def metrics_runtime(settings: Settings) -> Runtime | None:
+    """A runtime serving the SDK's own metrics (workflow and activity tasks, their latencies and failures, polls)
+    to Prometheus at `worker_metrics_address`; None keeps the SDK's default runtime."""
+    if not settings.worker_metrics_address:
+        return None
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=settings.worker_metrics_address)))
+
+
 def default_address(settings: Settings) -> str:
     return settings.temporal_address or "127.0.0.1:7233"
 
 
-async def connect(settings: Settings, *, attempts: int = 30) -> Client:
+async def connect(settings: Settings, *, attempts: int = 30, runtime: Runtime | None = None) -> Client:
     """Connect, waiting a little for a server that is still starting."""
     address = default_address(settings)
     for attempt in range(1, attempts + 1):
         try:
-            return await Client.connect(address, namespace=settings.temporal_namespace, data_converter=data_converter)
+            return await Client.connect(
+                address, namespace=settings.temporal_namespace, data_converter=data_converter, runtime=runtime
+            )
         except RuntimeError as exc:
             if attempt == attempts:
                 raise

@@ -23,6 +23,7 @@ from typing import Annotated, Any
 
 import httpx
 from fastapi import FastAPI, Header, HTTPException, Path, Query, Response
+from prometheus_fastapi_instrumentator import Instrumentator
 from pydantic import BaseModel, Field
 
 from simulator import identity
@@ -70,6 +71,8 @@ class _State:
 
 state = _State()
 app = FastAPI(title="motcua agency simulator", version="0.1.0")
+# What each simulated system was asked and answered, per route and status, for the operators' dashboards in tests.
+Instrumentator(excluded_handlers=["/metrics", "/health"]).instrument(app).expose(app, include_in_schema=False)
 app.include_router(identity.router)
 
 
