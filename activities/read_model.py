@@ -57,6 +57,7 @@ class ReadModelActivities:
                 step_units = resolve_step_units(definition, registration.form, registration.receiving_unit, directory)
             except NoCompetentUnit as exc:
                 raise ApplicationError(str(exc), type="NoCompetentUnit", non_retryable=True) from None
+            parent = dossiers.get(session, registration.parent_code)
             try:
                 row = dossiers.register(
                     session,
@@ -71,7 +72,8 @@ class ReadModelActivities:
                         receiving_unit=registration.receiving_unit,
                         channel=registration.channel,
                         applicant=registration.applicant,
-                        owner_citizen_id=registration.applicant.citizen_id,
+                        # The parent's account, if it joined one: a citizen ID typed into the form joins none.
+                        owner_citizen_id=parent.owner_citizen_id if parent is not None else None,
                         submitted_by={"kind": "system", "channel": "system", "actor_id": registration.parent_code},
                         form=registration.form,
                         step_units=step_units,

@@ -28,7 +28,20 @@ def officer_involved(officer: OfficerProfile, row: DossierRow) -> bool:
 
 
 def _secret_opens(secrets: LookupSecrets, row: DossierRow, secret: str | None) -> bool:
-    return bool(secret) and secrets.matches(row.code, secret or "")
+    """The receipt's secret opens its dossier, and the interconnected dossiers it started in other agencies."""
+    if not secret:
+        return False
+    return secrets.matches(row.code, secret) or (
+        row.parent_code is not None and secrets.matches(row.parent_code, secret)
+    )
+
+
+def is_applicant(row: DossierRow, principal: Principal, secrets: LookupSecrets, secret: str | None) -> bool:
+    """The applicant: the citizen whose own token submitted it (or who applied at a counter), or whoever holds the
+    receipt's lookup secret. Officers who may see a dossier are not its applicant: they never see the secret."""
+    if _secret_opens(secrets, row, secret):
+        return True
+    return principal.citizen_id is not None and principal.citizen_id == row.owner_citizen_id
 
 
 def _load(session: Session, code: str) -> DossierRow | None:
@@ -88,14 +101,13 @@ ReadableDossier = Annotated[DossierRow, Depends(readable_dossier)]
 
 def applicant_dossier(row: ReadableDossier, principal: PrincipalDep, secrets: LookupSecretsDep,
                       secret: LookupSecretDep) -> DossierRow:  # fmt: skip
-    """What the applicant does (supplement, pay, withdraw): the applicant, or a counter officer helping them."""
-    if principal.officer is not None and not _secret_opens(secrets, row, secret):
-        counters = {row.receiving_unit, row.handling_unit}
-        if not any(c.role == "reception" and c.unit_code in counters for c in principal.officer.capacities):
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                "only the applicant or a reception officer of the receiving unit acts for them",
-            )
+    """What the applicant does (supplement, pay, withdraw): the applicant, signed in or holding the receipt. A counter
+    officer helping them types the receipt's secret; seeing the dossier is not enough to act as its applicant."""
+    if not is_applicant(row, principal, secrets, secret):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "only the applicant acts here: signed in, or with the lookup secret printed on their receipt",
+        )
     return row
 
 

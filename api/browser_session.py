@@ -45,7 +45,14 @@ def renew_csrf_token(request: Request) -> str:
 def prove_csrf(request: Request, presented: str | None) -> bool:
     """Whether the token presented with a change matches the browser's cookie; remembered for the request."""
     expected = request.cookies.get(CSRF_COOKIE, "")
-    proven = bool(presented) and bool(expected) and secrets.compare_digest(str(presented), expected)
+    proven = (
+        bool(presented)
+        and _CSRF_TOKEN.match(expected) is not None  # a cookie of ours, never one made up to match
+        # As bytes: compare_digest refuses non-ASCII text, and such a token is as wrong as any other (403).
+        and secrets.compare_digest(
+            str(presented).encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape")
+        )
+    )
     if proven:
         request.state.csrf_proven = True
     return proven
@@ -105,3 +112,33 @@ def remember_lookup(request: Request, response: Response, settings: Settings, co
     kept = {k: v for k, v in lookups(request).items() if k != code}
     items = [*(f"{k}:{v}" for k, v in kept.items()), f"{code}:{secret}"][-LOOKUPS_KEPT:]
     _cookie(response, settings, LOOKUP_COOKIE, "|".join(i for i in items if _LOOKUP.match(i)))
+
+
+# The receipt (form 01) a counter officer prints on receiving a dossier carries its lookup secret, for the applicant
+# it is handed to; later reprints by officers do not. The secret waits for that one print in a cookie of its own,
+# sent only to that receipt's address, kept minutes and taken away by the print; it opens nothing else.
+RECEIPT_COOKIE = "motcua_receipt"
+RECEIPT_PRINT_SECONDS = 600
+
+
+def _receipt_path(code: str) -> str:
+    return f"/dossiers/{code}/receipt.html"
+
+
+def hold_receipt_secret(response: Response, settings: Settings, code: str, secret: str) -> None:
+    response.set_cookie(
+        RECEIPT_COOKIE, f"{code}:{secret}", max_age=RECEIPT_PRINT_SECONDS, path=_receipt_path(code),
+        httponly=True, samesite="strict", secure=settings.secure_cookies,
+    )  # fmt: skip
+
+
+def receipt_secret(request: Request, code: str) -> str | None:
+    """The secret held for this dossier's first print, if any (`forget_receipt_secret` once printed)."""
+    match = _LOOKUP.match(request.cookies.get(RECEIPT_COOKIE, ""))
+    return match.group(2) if match is not None and match.group(1) == code else None
+
+
+def forget_receipt_secret(response: Response, settings: Settings, code: str) -> None:
+    response.delete_cookie(
+        RECEIPT_COOKIE, path=_receipt_path(code), httponly=True, samesite="strict", secure=settings.secure_cookies
+    )

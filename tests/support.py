@@ -303,7 +303,7 @@ BIRTH_WARD = "H29.50.05.13"
 
 
 def submit_birth(api: httpx.Client, *, register_residence: bool = True) -> str:
-    """A mother applies online at the ward for the interconnected birth registration (3.000722) of her child."""
+    """A mother signed in with VNeID applies online at the ward for the interconnected birth registration (3.000722) of her child."""
     response = api.post(
         "/dossiers",
         json={
@@ -327,6 +327,7 @@ def submit_birth(api: httpx.Client, *, register_residence: bool = True) -> str:
                 "birth_certificate": attachment("giay-chung-sinh.pdf"),
             },
         },
+        headers=citizen(APPLICANT["citizen_id"]),  # signed in: her dossiers and their children join her account
     )
     assert response.status_code == 201, response.text
     return response.json()["dossier_code"]

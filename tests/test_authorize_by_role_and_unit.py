@@ -70,7 +70,10 @@ def world(api) -> World:
             headers=admin(),
         )  # fmt: skip
         assert granted.status_code == 201, granted.text
-    receipt = api.post("/dossiers", json={"procedure_code": code, "applicant": APPLICANT, "form": VALID_FORM}).json()
+    # The owner submits signed in: the dossier joins their account (a citizen ID typed anonymously would not).
+    receipt = api.post(
+        "/dossiers", json={"procedure_code": code, "applicant": APPLICANT, "form": VALID_FORM}, headers=citizen(OWNER)
+    ).json()
     headers["holder of the receipt"] = {"X-Lookup-Secret": receipt["lookup_secret"]}
     headers["wrong lookup secret"] = {"X-Lookup-Secret": "AAAAAAAAAA"}
     world = World(code, unit, other_unit, receipt["dossier_code"], receipt["lookup_secret"], headers)
@@ -144,7 +147,7 @@ def test_only_reception_of_the_unit_decides_reception_and_a_refusal_changes_noth
 
 
 def _dossier_at_approval(api, world) -> str:
-    dossier = submit(api, world.code)["dossier_code"]
+    dossier = submit(api, world.code, headers=citizen(OWNER))["dossier_code"]
     decide(api, dossier, "reception", world.unit)
     wait_for_step(api, dossier, "approval")
     return dossier

@@ -39,6 +39,10 @@ def test_the_counter_receives_in_person_and_the_applicant_answers_a_supplement_r
     text = receipt.text()
     assert "Trực tiếp tại bộ phận một cửa" in text and counter_officer in text
     secret = re.search(r"mã tra cứu\s*<strong>([A-Z2-7]{10})</strong>", text).group(1)
+    # Once: a reprint by an officer does not carry it, nor does the dossier page.
+    reprint = desk.request.get(desk.locator("#print-receipt").get_attribute("href"))
+    assert reprint.status == 200 and dossier in reprint.text() and secret not in reprint.text()
+    assert secret not in desk.content()
 
     # The reception finds a document missing: a supplement request lists it (one complete list).
     reload_until(desk, 'form.decision[data-step="reception"]', what="the reception step to await a decision")

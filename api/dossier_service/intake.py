@@ -123,6 +123,18 @@ def _submitter(
     return channel, capacity.unit_code, principal.actor(channel.name, role="reception", unit=capacity.unit_code)
 
 
+def _account_of(principal: Principal, body: SubmitDossier) -> str | None:
+    """Whose account the dossier joins (the citizen who then follows it signed in, and acts as its applicant): the
+    citizen whose own token submits it; the applicant a counter officer receives it for (their identity paper is
+    checked at the counter) or the national portal pushes (its citizens sign in with VNeID). A citizen ID typed into
+    an anonymous submission joins nobody's account: the receipt's lookup secret is the applicant's way in."""
+    if principal.citizen_id is not None:
+        return principal.citizen_id
+    if principal.officer is not None or principal.kind == "portal":
+        return body.applicant.citizen_id
+    return None
+
+
 def _register_submission(
     session: Session,
     body: SubmitDossier,
@@ -178,7 +190,7 @@ def _register_submission(
                 receiving_unit=receiving_unit,
                 handling_unit=handling_unit,
                 channel=channel,
-                owner_citizen_id=principal.citizen_id or body.applicant.citizen_id,
+                owner_citizen_id=_account_of(principal, body),
                 submitted_by=submitter.model_dump(mode="json", exclude_none=True),
                 applicant=body.applicant,
                 form=form,

@@ -60,8 +60,9 @@ class Receipt(BaseModel):
     appointment_date: date
     status: int
     status_name: str
-    # With the dossier code, lets whoever holds the receipt follow the dossier without signing in.
-    lookup_secret: str
+    # With the dossier code, lets whoever holds the receipt follow the dossier without signing in (and act as its
+    # applicant). Given to the applicant only: officers who may see the dossier get null.
+    lookup_secret: str | None
 
 
 class ActiveStepView(BaseModel):

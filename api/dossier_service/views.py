@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from api.access import check_readable, require_credentials
+from api.access import check_readable, is_applicant, require_credentials
 from api.deps import Principal
 from api.dossier_service.schemas import ActiveStepView, ChildDossierView, DossierView, Receipt, TimelineEntry
 from domain.dossier import Channel, PortalStatus
@@ -17,7 +17,10 @@ from readmodel.db import as_utc
 from readmodel.tables import DossierRow
 
 
-def receipt(row: DossierRow, secrets: LookupSecrets) -> Receipt:
+def receipt(row: DossierRow, secrets: LookupSecrets, *, with_secret: bool = True) -> Receipt:
+    """Form 01. With the lookup secret for the applicant (and for whoever receives the dossier, to hand the receipt
+    over); without it for anyone else, officers included, so that seeing a dossier never lets one act as its
+    applicant."""
     return Receipt(
         dossier_code=row.code,
         procedure_code=row.procedure_code,
@@ -26,7 +29,7 @@ def receipt(row: DossierRow, secrets: LookupSecrets) -> Receipt:
         receiving_unit=row.receiving_unit,
         handling_unit=row.handling_unit or row.receiving_unit,
         channel=Channel(row.channel).name,
-        lookup_secret=secrets.for_dossier(row.code),
+        lookup_secret=secrets.for_dossier(row.code) if with_secret else None,
         received_at=as_utc(row.received_at),
         appointment_date=row.appointment_date,
         status=row.status,
@@ -52,7 +55,8 @@ def _view_json(engine: Engine, code: str, principal: Principal, secrets: LookupS
     with engine.connect() as connection:
         found, timeline = dossiers.read_with_timeline(connection, code)
         row = check_readable(found, code, principal, secrets, secret)
-        return dossier_view(connection, row, secrets, timeline).model_dump_json()
+        applicant = is_applicant(row, principal, secrets, secret)
+        return dossier_view(connection, row, secrets, timeline, applicant=applicant).model_dump_json()
 
 
 # Whether each procedure version can start interconnected dossiers. A deployed version never changes, so each
@@ -68,13 +72,18 @@ def _starts_children(connection: Connection, row: DossierRow) -> bool:
 
 
 def dossier_view(
-    connection: Connection, row: DossierRow, secrets: LookupSecrets, timeline: list[dict[str, Any]] | None = None
+    connection: Connection,
+    row: DossierRow,
+    secrets: LookupSecrets,
+    timeline: list[dict[str, Any]] | None = None,
+    *,
+    applicant: bool,
 ) -> DossierView:
-    """The dossier as the applicant and officers see it: receipt, state, children and timeline (read here unless
-    given)."""
+    """The dossier as the applicant and officers see it: receipt (the lookup secret for the applicant only), state,
+    children and timeline (read here unless given)."""
     code = row.code
     return DossierView(
-        **receipt(row, secrets).model_dump(),
+        **receipt(row, secrets, with_secret=applicant).model_dump(),
         parent_code=row.parent_code,
         children=[
             ChildDossierView(

@@ -9,10 +9,11 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Path, Request, stat
 from fastapi.responses import RedirectResponse, Response
 
 from api import browser_session
-from api.access import ApplicantDossier, ReadableDossier, readable_dossier
+from api.access import ApplicantDossier, ReadableDossier, is_applicant, readable_dossier
 from api.deps import (
     ANONYMOUS,
     CalendarDep,
+    LookupSecretDep,
     LookupSecretsDep,
     PopulationDep,
     PrincipalDep,
@@ -134,10 +135,12 @@ def dossier_page(
     session: SessionDep,
     secrets: LookupSecretsDep,
     principal: PrincipalDep,
+    secret: LookupSecretDep,
     received: bool = False,
     supplemented: bool = False,
 ) -> Response:
-    context = dossier_context(request, row, session, secrets)
+    # An officer of the units involved may open this page too, but only the applicant sees the lookup secret.
+    context = dossier_context(request, row, session, secrets, applicant=is_applicant(row, principal, secrets, secret))
     if context["view"].supplement_request:
         definition = definition_of(session, row).definition
         t_texts = dossier_forms.eform_texts(context["t"])
@@ -171,7 +174,7 @@ async def answer_supplement(
         body = SupplementIn(form=changed, note=note.strip()[:2000] if isinstance(note, str) and note.strip() else None)
         await actions.supplement(session, client, settings, row, body, principal)
     except HTTPException as exc:
-        context = dossier_context(request, row, session, secrets)
+        context = dossier_context(request, row, session, secrets, applicant=True)
         said = (
             dossier_forms.errors_by_path(exc.detail) if exc.status_code == 422 and isinstance(exc.detail, list) else {}
         )

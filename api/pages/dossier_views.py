@@ -34,8 +34,11 @@ STATUS_NAMES = {
 AWAITING = {"officer": "Chờ cán bộ", "applicant": "Chờ người nộp", "system": "Chờ hệ thống {system}"}
 
 
-def dossier_context(request: Request, row: DossierRow, session: Session, secrets: LookupSecrets) -> dict[str, Any]:
-    view = dossier_view(session.connection(), row, secrets)
+def dossier_context(
+    request: Request, row: DossierRow, session: Session, secrets: LookupSecrets, *, applicant: bool
+) -> dict[str, Any]:
+    """`applicant`: the page is the applicant's, and shows the receipt's lookup secret (never an officer's)."""
+    view = dossier_view(session.connection(), row, secrets, applicant=applicant)
     results = returned_results(session, row.code) if row.status == PortalStatus.result_returned else []
     return {
         "row": row,

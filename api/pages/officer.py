@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
+from api import browser_session
 from api.access import OfficerDossier
 from api.deps import (
     CalendarDep,
@@ -90,7 +91,7 @@ def _dossier_page(
     entered: dict[str, str] | None = None,
     status_code: int = status.HTTP_200_OK,
 ) -> Response:
-    context = dossier_context(request, row, session, secrets)
+    context = dossier_context(request, row, session, secrets, applicant=False)
     definition = definition_of(session, row).definition
     return render(
         request,
@@ -221,4 +222,7 @@ async def receive_at_counter(
     if isinstance(answer, Response):
         return answer
     receipt = answer[0]
-    return RedirectResponse(f"/officer/dossiers/{receipt.dossier_code}?received=1", status.HTTP_303_SEE_OTHER)
+    response = RedirectResponse(f"/officer/dossiers/{receipt.dossier_code}?received=1", status.HTTP_303_SEE_OTHER)
+    if receipt.lookup_secret:  # the receipt printed now is handed to the applicant: it carries the secret, once
+        browser_session.hold_receipt_secret(response, settings, receipt.dossier_code, receipt.lookup_secret)
+    return response

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 from sqlmodel import Session
 
-from api.access import ReadableDossier
-from api.deps import LookupSecretsDep, SessionDep, SettingsDep
+from api import browser_session
+from api.access import ReadableDossier, is_applicant
+from api.deps import LookupSecretDep, LookupSecretsDep, PrincipalDep, SessionDep, SettingsDep
 from api.dossier_service.definitions import definition_of
 from api.dossier_service.views import receipt
 from forms.printable import HandOff, Timeliness, hand_offs, render_process_control_slip, render_receipt
@@ -36,21 +37,38 @@ class HandOffOut(BaseModel):
 
 
 @router.get("/{code}/receipt.html", response_class=HTMLResponse)
-def receipt_page(row: ReadableDossier, session: SessionDep, secrets: LookupSecretsDep, settings: SettingsDep) -> str:
-    """Form 01, printable: the receipt with the dossier code, the appointment and the lookup secret."""
+def receipt_page(
+    request: Request,
+    row: ReadableDossier,
+    session: SessionDep,
+    secrets: LookupSecretsDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    secret: LookupSecretDep,
+) -> HTMLResponse:
+    """Form 01, printable: the receipt with the dossier code and the appointment; with the lookup secret for the
+    applicant, and once for the counter officer who has just received the dossier (to hand it over). Officers'
+    later reprints do not show it."""
+    received = browser_session.receipt_secret(request, row.code)
+    with_secret = is_applicant(row, principal, secrets, secret) or (
+        received is not None and secrets.matches(row.code, received)
+    )
     definition = definition_of(session, row).definition
     directory = organisation.directory(session)
     received_by = (
         (row.submitted_by or {}).get("actor_id") if (row.submitted_by or {}).get("kind") == "officer" else None
     )
-    return render_receipt(
-        receipt(row, secrets),
+    page = HTMLResponse(render_receipt(
+        receipt(row, secrets, with_secret=with_secret),
         row.applicant,
         unit_names={code: unit.name for code, unit in directory.units.items()},
         time_limit_working_days=definition.time_limit_working_days,
         received_by=received_by,
         zone=ZoneInfo(settings.timezone),
-    )
+    ))  # fmt: skip
+    if received is not None:
+        browser_session.forget_receipt_secret(page, settings, row.code)
+    return page
 
 
 def _hand_offs(row: DossierRow, session: Session) -> list[HandOff]:
