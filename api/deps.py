@@ -19,7 +19,7 @@ from infrastructure.lookup_secret import LookupSecrets
 from infrastructure.population import PopulationClient
 from infrastructure.settings import Settings, get_settings
 from infrastructure.temporal import connect, ensure_search_attributes
-from infrastructure.tokens import InvalidToken
+from infrastructure.tokens import InvalidToken, TokenIdentity
 from readmodel import organisation
 from readmodel.db import utcnow
 from readmodel.organisation import OfficerProfile
@@ -150,11 +150,18 @@ def _principal_of(request: Request, settings: Settings, token: str, from_cookie:
     # (a generator dependency costs each request an exit stack).
     with Session(request.app.state.engine) as session:
         profile = organisation.officer_profile(
-            session, identity.subject, today, bootstrap_administrator=settings.bootstrap_administrator
+            session, identity.subject, today, bootstrap_administrator=_bootstrap_administrator(settings, identity)
         )
     if profile is None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"{identity.subject!r} is not an officer in the unit registry")
     return Principal(kind="officer", officer=profile)
+
+
+def _bootstrap_administrator(settings: Settings, identity: TokenIdentity) -> str | None:
+    """The bootstrap administrator, if this token comes from the one issuer that may name them."""
+    if identity.issuer != (settings.bootstrap_administrator_issuer or settings.token_issuer):
+        return None
+    return settings.bootstrap_administrator
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from api import observability, pages
 from api.deps import SessionDep
+from api.security_headers import SecurityHeaders
 from api.routes import (
     attachments,
     audit,
@@ -94,6 +95,7 @@ def create_app() -> FastAPI:
     app.include_router(attachments.router)
     pages.install(app)
     observability.install(app)
+    app.add_middleware(SecurityHeaders)
     app.add_exception_handler(OperationalError, read_model_unavailable)
 
     @app.get("/health", tags=["operations"])

@@ -102,7 +102,8 @@ def administrator_hint(config: StackConfig) -> str:
     data_dir = "" if config.data_dir == get_settings().data_dir else f"DATA_DIR={config.data_dir} "
     return (
         f"  Administrator  {config.bootstrap_administrator}: "
-        f"export MOTCUA_TOKEN=$({data_dir}.venv/bin/motcua-admin token officer {config.bootstrap_administrator})\n"
+        f"export MOTCUA_TOKEN=$(ENVIRONMENT=development {data_dir}.venv/bin/motcua-admin token officer "
+        f"{config.bootstrap_administrator})\n"
     )
 
 

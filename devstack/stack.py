@@ -126,6 +126,7 @@ class StackConfig:
                 "PORTAL_BASE_URL": f"{self.simulator_url}/portal",
                 "POPULATION_BASE_URL": f"{self.simulator_url}/population",
                 "AGENCY_SYSTEMS_BASE_URL": f"{self.simulator_url}/systems",
+                "ENVIRONMENT": "development",
                 "BOOTSTRAP_ADMINISTRATOR": self.bootstrap_administrator,
                 # The simulator's VNeID and national SSO stand in for the real OpenID Connect providers.
                 "OIDC_PROVIDERS": json.dumps(

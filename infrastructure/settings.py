@@ -34,7 +34,9 @@ class OidcProvider(BaseModel):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
-    environment: Environment = Environment.development
+    # Production unless said otherwise: the development stack (make run, the tests) sets development, and with it
+    # motcua's own token issuer, the password-less sign-in and generated signing keys.
+    environment: Environment = Environment.production
 
     # Temporal. When temporal_address is unset the dev stack starts its own dev server.
     temporal_address: str | None = None
@@ -122,6 +124,9 @@ class Settings(BaseSettings):
     lookup_secret_key: str | None = None
     # Holds the administrator role whatever the registry says, so a fresh installation can be administered.
     bootstrap_administrator: str | None = None
+    # The issuer whose token may name the bootstrap administrator (default: motcua's own, TOKEN_ISSUER): the same
+    # subject at another provider is someone else.
+    bootstrap_administrator_issuer: str | None = None
 
     @property
     def sqlalchemy_url(self) -> str:

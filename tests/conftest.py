@@ -22,6 +22,9 @@ from tests.browser import browser, new_page  # noqa: F401  (the page tests' fixt
 # Every worker the suite starts runs its workflows in Temporal's sandbox (off in service, for speed), so a
 # non-deterministic call in workflow code fails the suite.
 os.environ.setdefault("WORKFLOW_SANDBOX", "true")
+# motcua defaults to production; what the suite runs in its own process (the admin CLI, token helpers) is the
+# development stack's, as every process the stack starts is.
+os.environ.setdefault("ENVIRONMENT", "development")
 
 
 # TEST_TOPOLOGY=cluster runs the cluster suite: the tests marked `cluster`, on Temporal's services as separate
