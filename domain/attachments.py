@@ -73,3 +73,14 @@ def descriptors_in(form: Any) -> list[dict[str, Any]]:
         for item in form:
             found += descriptors_in(item)
     return found
+
+
+def cited_files(form: Any, path: tuple[str | int, ...] = ()) -> list[tuple[tuple[str | int, ...], dict[str, Any]]]:
+    """Every attachment descriptor in a dossier's form values, with the path of the field that carries it."""
+    if isinstance(form, dict):
+        if isinstance(form.get("sha256"), str) and "media_type" in form:
+            return [(path, form)]
+        return [found for key, value in form.items() for found in cited_files(value, (*path, key))]
+    if isinstance(form, list):
+        return [found for index, item in enumerate(form) for found in cited_files(item, (*path, index))]
+    return []

@@ -46,6 +46,8 @@ class Attachment(_FormBase):
     size_bytes: Annotated[int, Field(ge=1)]
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
     reference: Annotated[str, Field(max_length=300)] | None = None
+    # The claim the upload answered: proves the submitter uploaded the file (checked at intake, never stored).
+    claim: Annotated[str, Field(max_length=100)] | None = None
 
 
 def _attachment_model(component: DossierComponent) -> type[Attachment]:

@@ -283,9 +283,24 @@ def pay(api: httpx.Client, dossier: str, step: str) -> int:
     return request["amount_vnd"]
 
 
+SAMPLE_FILES = {
+    "application/pdf": b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n",
+    "image/png": b"\x89PNG\r\n\x1a\n" + b"\x00" * 64,
+    "image/jpeg": b"\xff\xd8\xff\xe0" + b"\x00" * 64,
+}
+
+
 def attachment(name: str = "scan.pdf", media_type: str = "application/pdf") -> dict[str, Any]:
-    """What the upload service describes for an uploaded file."""
-    return {"name": name, "media_type": media_type, "size_bytes": 48_213, "sha256": "0f" * 32}
+    """A file uploaded to the stack, as the upload service describes it (its claim included: a dossier cites only
+    its submitter's uploads); a type uploads refuse is only described, for the eForm's own checks to refuse."""
+    content = SAMPLE_FILES.get(media_type)
+    if content is None:
+        return {"name": name, "media_type": media_type, "size_bytes": 48_213, "sha256": "0f" * 32}
+    response = httpx.post(
+        f"{identities().api_url}/attachments", files={"file": (name, content, media_type)}, timeout=30
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
 
 
 def portal_statuses(simulator: httpx.Client, dossier: str, last: int, timeout: float = 30) -> list[int]:

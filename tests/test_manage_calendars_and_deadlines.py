@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from domain.working_calendar import VIETNAM
-from tests.support import APPLICANT, decide, deploy, officer, submit, three_step_procedure, unique_codes
+from tests.support import APPLICANT, attachment, decide, deploy, officer, submit, three_step_procedure, unique_codes
 
 HCMC = "79"
 HCMC_WARD = "H29.50.05.13"
@@ -119,7 +119,7 @@ def test_extension_where_the_law_allows_it(api, shipped):
                 "applicant_id": "079080000123", "applicant_name": "Phạm Văn Đất", "certificate_number": "CS 123456",
                 "parcel_number": "152", "map_sheet": "18", "reason": "lost", "loss_report": "CA-1",
                 "parcel_address": {"province_code": "79", "ward_code": "26740", "detail": "45 Hai Bà Trưng"},
-                "application_form": {"name": "a.pdf", "media_type": "application/pdf", "size_bytes": 10, "sha256": "0f" * 32},
+                "application_form": attachment("a.pdf"),
             },
         },
     )  # fmt: skip

@@ -29,12 +29,13 @@ def test_an_upload_answers_the_descriptor_and_keeps_the_file_once(api, stack):
         first = anyone.post("/attachments", files={"file": ("giấy tờ/../đơn.pdf", PDF, "application/pdf")})
         assert first.status_code == 201, first.text
         descriptor = first.json()
+        claim = descriptor.pop("claim")  # cited with the file, it proves the submitter uploaded it
         assert descriptor == {
             "name": "đơn.pdf", "media_type": "application/pdf", "size_bytes": len(PDF),
             "sha256": hashlib.sha256(PDF).hexdigest(),
         }  # fmt: skip
         again = anyone.post("/attachments", files={"file": ("copy.pdf", PDF, "application/pdf")})
-        assert again.json()["sha256"] == descriptor["sha256"]
+        assert again.json()["sha256"] == descriptor["sha256"] and again.json()["claim"] == claim
         stored = list((stack.config.data_dir / "attachments").rglob(descriptor["sha256"]))
         assert len(stored) == 1 and stored[0].read_bytes() == PDF
         # A type guessed from the name when the browser says nothing precise.

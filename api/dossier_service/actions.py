@@ -9,10 +9,12 @@ from sqlmodel import Session
 from temporalio.client import Client
 
 from api.deps import Principal
+from api.dossier_service.attachments import own_uploads
 from api.dossier_service.definitions import definition_of
 from api.dossier_service.messages import relay
 from api.dossier_service.schemas import ApologyIn, DecisionIn, ExtensionIn, PaymentIn, SupplementIn, WithdrawalIn
 from api.errors import field_error
+from domain.attachments import descriptors_in
 from domain.definition import Role
 from domain.dossier import (
     ActorRef,
@@ -28,6 +30,7 @@ from domain.dossier import (
 )
 from domain.working_calendar import WorkingCalendar
 from forms.eform import FormInvalid, validate_form
+from infrastructure.attachment_store import UploadClaims
 from infrastructure.settings import Settings
 from readmodel import calendars
 from readmodel.db import utcnow
@@ -61,9 +64,11 @@ async def supplement(
         merged = validate_form(definition_of(session, row).definition, {**row.form, **body.form})
     except FormInvalid as invalid:
         raise HTTPException(422, invalid.errors) from None
-    normalised = SupplementSubmission(
-        form={k: merged.get(k) for k in body.form}, note=body.note, by=applicant_actor(principal, row)
+    # New files are the applicant's own uploads; those the dossier already cites stay as they are.
+    changed = own_uploads(
+        {k: merged.get(k) for k in body.form}, UploadClaims.from_settings(settings), cited=descriptors_in(row.form)
     )
+    normalised = SupplementSubmission(form=changed, note=body.note, by=applicant_actor(principal, row))
     return await relay(session, client, settings, row.code, DossierUpdate.supplement, normalised)
 
 

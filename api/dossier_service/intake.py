@@ -15,6 +15,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import Principal
+from api.dossier_service.attachments import own_uploads
 from api.dossier_service.definitions import pinned_for
 from api.dossier_service.schemas import Receipt, SubmitDossier
 from api.dossier_service.views import receipt
@@ -23,6 +24,7 @@ from domain.dossier import ActorRef, Applicant, Channel, DefinitionSnapshot, Dos
 from domain.units import NoCompetentUnit, resolve_step_units
 from domain.working_calendar import WorkingCalendar
 from forms.eform import FormInvalid, validate_form
+from infrastructure.attachment_store import UploadClaims
 from infrastructure.lookup_secret import LookupSecrets
 from infrastructure.settings import Settings
 from readmodel import calendars, dossiers, organisation, procedures
@@ -141,6 +143,7 @@ def _register_submission(
     idempotency_key: str | None,
     base_calendar: WorkingCalendar,
     principal: Principal,
+    claims: UploadClaims,
 ) -> tuple[DossierRow, DefinitionSnapshot | None]:
     """Validate a submission and store it with its dossier code (blocking database work, run off the event loop).
 
@@ -162,6 +165,7 @@ def _register_submission(
         form = validate_form(definition, body.form)
     except FormInvalid as invalid:
         raise HTTPException(422, invalid.errors) from None
+    form = own_uploads(form, claims)  # a dossier cites only files its submitter uploaded
     directory = organisation.directory(session)
     try:
         handling_unit = directory.handling_unit(definition, form, receiving_unit)
@@ -226,7 +230,13 @@ async def receive_dossier(
 
     Returns the receipt, and whether the dossier is new (False: the same Idempotency-Key was seen before)."""
     row, pinned = await run_in_threadpool(
-        _register_submission, session, body, idempotency_key, base_calendar, principal
+        _register_submission,
+        session,
+        body,
+        idempotency_key,
+        base_calendar,
+        principal,
+        UploadClaims.from_settings(settings),
     )
     await run_in_threadpool(release, session)
     if pinned is None:

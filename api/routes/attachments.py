@@ -1,4 +1,5 @@
-"""Attachments: applicants upload the files of their eForm; whoever may see a dossier opens its files."""
+"""Attachments: applicants upload the files of their eForm, and cite them with the claim the upload answered; whoever
+may see a dossier opens the files it cites. No file opens by its hash alone."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from api.deps import SettingsDep
 from api.errors import field_error
 from api.uploads import bounded_upload_route
 from domain.attachments import AttachmentRefused, AttachmentRules, descriptors_in
-from infrastructure.attachment_store import AttachmentStore
+from infrastructure.attachment_store import AttachmentStore, UploadClaims
 from infrastructure.settings import Settings
 
 router = APIRouter(tags=["attachments"])
@@ -30,6 +31,8 @@ class AttachmentOut(BaseModel):
     media_type: str
     size_bytes: int
     sha256: str
+    # Proves, when a dossier cites the file, that its submitter uploaded it; kept by the uploader, never stored.
+    claim: str
 
 
 def attachment_store(settings: Settings) -> AttachmentStore:
@@ -43,13 +46,18 @@ def attachment_rules(settings: Settings) -> AttachmentRules:
 async def keep_upload(file: UploadFile, settings: Settings) -> dict[str, Any]:
     """Read an uploaded file (never more than the limit) and keep it; AttachmentRefused says why not."""
     content = await file.read(settings.attachment_max_bytes + 1)
-    return await run_in_threadpool(
+    descriptor = await run_in_threadpool(
         attachment_store(settings).put,
         content,
         name=file.filename,
         media_type=file.content_type,
         rules=attachment_rules(settings),
     )
+    claims = UploadClaims.from_settings(settings)
+    return {
+        **descriptor,
+        "claim": claims.claim(descriptor["sha256"], descriptor["media_type"], descriptor["size_bytes"]),
+    }
 
 
 @uploads.post("/attachments", status_code=status.HTTP_201_CREATED)
@@ -59,6 +67,7 @@ async def upload_attachment(
 ) -> AttachmentOut:
     """Upload one file (multipart `file`); the answer is its descriptor for the eForm's attachment field.
     Anyone may upload, as anyone may submit; files are kept by content, so the same file twice is one file.
+    The descriptor's claim proves, when a dossier cites the file, that its submitter uploaded it.
     413 when larger than ATTACHMENT_MAX_BYTES, 415 for a media type not accepted, 422 when the bytes are
     not what the media type says."""
     try:
