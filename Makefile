@@ -12,7 +12,7 @@ TEMPORAL_SERVER := .tools/temporal-server
 TEST_SERVER_LIB := .tools/temporal-test-server/lib
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup venv temporal-cli temporal-server postgres prometheus test-server browser run run-cluster test test-cluster bench clean chaos
+.PHONY: setup venv temporal-cli temporal-server postgres prometheus redis test-server browser run run-cluster test test-cluster bench clean chaos
 
 setup: venv temporal-cli
 
@@ -75,6 +75,16 @@ prometheus:
 		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus; \
 	fi
 
+# Debian's Redis: the store the API processes share their rate limits in, started by the rate limits' test.
+redis:
+	@if command -v redis-server >/dev/null 2>&1; then \
+		true; \
+	else \
+		echo "installing Debian's redis-server …"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; \
+	fi
+
 # Temporal's time-skipping test server (Java, from Maven Central) lets tests cross days of deadlines.
 test-server: $(TEST_SERVER_LIB)/.installed
 
@@ -103,7 +113,7 @@ run-cluster: setup temporal-server postgres
 	$(BIN)/python -m devstack run --topology cluster $(ARGS)
 
 # The embedded run, then the cluster suite (the tests marked `cluster`, on the cluster topology).
-test: setup test-server browser temporal-server postgres prometheus
+test: setup test-server browser temporal-server postgres prometheus redis
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest

@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from api import observability, pages
 from api.deps import SessionDep
-from api.security_headers import SecurityHeaders
+from api.rate_limits import RateLimits
 from api.routes import (
     attachments,
     audit,
@@ -33,6 +33,7 @@ from api.routes import (
     statistics,
     units,
 )
+from api.security_headers import SecurityHeaders
 from infrastructure.lookup_secret import LookupSecrets
 from infrastructure.settings import get_settings
 from infrastructure.tokens import TokenIssuer, TokenVerifier
@@ -54,6 +55,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.token_issuer = TokenIssuer(settings) if settings.issues_own_tokens else None
     app.state.token_verifier = TokenVerifier(settings, app.state.token_issuer)
     app.state.lookup_secrets = LookupSecrets.from_settings(settings)
+    app.state.rate_limits = RateLimits.from_settings(settings)
     async with httpx.AsyncClient(timeout=httpx.Timeout(settings.agency_call_timeout_seconds)) as http:
         app.state.http = http
         yield

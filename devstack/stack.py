@@ -222,12 +222,19 @@ class Stack:
             env = {"WORKER_TASKS": tasks, "WORKER_METRICS_ADDRESS": f"127.0.0.1:{port}"}
             self._spawn(process, command, to_console=self.config.console_logs, env=env)
 
-    def start_api(self, name: str = "api", port: int | None = None, processes: int | None = None) -> str:
-        """Start an API process (a second one shares the database and Temporal); return its URL."""
+    def start_api(
+        self,
+        name: str = "api",
+        port: int | None = None,
+        processes: int | None = None,
+        env: dict[str, str] | None = None,
+    ) -> str:
+        """Start an API process (a second one shares the database and Temporal), with `env` over the stack's settings;
+        return its URL."""
         port = port or self.config.api_port
         processes = processes or self.config.api_processes
         command = self._uvicorn("api.main:app", port, processes=processes)
-        env = {}
+        env = dict(env or {})
         if processes > 1:
             # Processes sharing one port share their metrics through files, so that a scrape sees all of them.
             shared = self.config.data_dir / "metrics" / name

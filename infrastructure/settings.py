@@ -109,6 +109,18 @@ class Settings(BaseSettings):
     # Where the worker serves the Temporal SDK's Prometheus metrics (host:port); unset: not served.
     worker_metrics_address: str | None = None
 
+    # Rate limits (api/rate_limits.py), as the `limits` library writes them ("20/minute"), counted in a store the
+    # API processes share: RATE_LIMIT_STORAGE_URL (redis://host:port; unset: each process counts on its own).
+    # Wrong lookup secrets per client and per dossier; sign-ins per client; submissions and prefills per person
+    # signed in, or per client address for anyone else.
+    rate_limits_enabled: bool = True
+    rate_limit_storage_url: str | None = None
+    rate_limit_lookup_failures_per_client: str = "20/minute"
+    rate_limit_lookup_failures_per_dossier: str = "100/hour"
+    rate_limit_sign_in: str = "10/minute"
+    rate_limit_submissions: str = "60/minute"
+    rate_limit_prefill: str = "30/minute"
+
     # Decisions and supplements wait this long for the workflow to accept them.
     update_timeout_seconds: float = 15.0
 

@@ -17,6 +17,7 @@ from api import browser_session
 from api.deps import CalendarDep, PrincipalDep, SessionDep, SettingsDep
 from api.pages.errors import csrf_protected, local_path
 from api.pages.rendering import render
+from api.rate_limits import client_of
 from readmodel import organisation
 from readmodel.db import utcnow
 
@@ -53,6 +54,7 @@ def sign_in(
     issuer = request.app.state.token_issuer
     if not settings.issues_own_tokens or issuer is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "development sign-in is off in this installation")
+    request.app.state.rate_limits.take("sign-in", client_of(request))
     if kind == "officer":
         profile = organisation.officer_profile(
             session, officer_id.strip(), calendar.local_date(utcnow()),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response, status
+from fastapi import APIRouter, Header, HTTPException, Request, Response, status
 
 from api.access import ApplicantDossier, DossierCode, OfficerDossierState
 from api.deps import (
@@ -32,6 +32,7 @@ from api.dossier_service.schemas import (
     WithdrawalIn,
 )
 from api.dossier_service.views import dossier_view_json
+from api.rate_limits import RateLimitsDep, client_of, requester
 from domain.dossier import DossierLiveDetail, MessageAccepted
 
 router = APIRouter(prefix="/dossiers", tags=["dossiers"])
@@ -49,6 +50,8 @@ async def submit_dossier(
     base_calendar: CalendarDep,
     principal: PrincipalDep,
     secrets: LookupSecretsDep,
+    limits: RateLimitsDep,
+    request: Request,
     idempotency_key: IdempotencyKey = None,
 ) -> Receipt:
     """Submit a dossier; the answer is the receipt (form 01) with the lookup secret. Anyone submits online
@@ -56,6 +59,7 @@ async def submit_dossier(
     procedure, and the dossier goes to the unit competent for the applicant's address.
     Resending with the same Idempotency-Key returns the same dossier."""
     refuse_reserved_key(idempotency_key)
+    limits.take("submission", requester(request, principal))
     receipt, created = await receive_dossier(
         body, idempotency_key, session, client, settings, base_calendar, principal, secrets
     )
@@ -71,14 +75,22 @@ async def get_dossier(
     principal: PrincipalDep,
     secrets: LookupSecretsDep,
     secret: LookupSecretDep,
+    limits: RateLimitsDep,
 ) -> Response:
     """Status, current step, appointment date and timeline, from the read model (never wakes the workflow).
     For the applicant (citizen token, or the receipt's lookup secret in X-Lookup-Secret) and officers
     of the units involved; anyone else gets 404."""
     # Citizens poll this, many times a second. Reading the local SQLite file, or one statement on PostgreSQL (a round
     # trip the reader bounds with a statement timeout), costs less than a hop to the thread pool and back: it runs on
-    # the event loop, and the view is serialised once.
-    view = dossier_view_json(request.app.state.reader, code, principal, secrets, secret)
+    # the event loop, and the view is serialised once. Only wrong secrets count against a limit: polls never do.
+    if secret is not None:
+        limits.check_lookup(client_of(request), code)
+    try:
+        view = dossier_view_json(request.app.state.reader, code, principal, secrets, secret)
+    except HTTPException as refused:
+        if refused.status_code == status.HTTP_404_NOT_FOUND and secret is not None:
+            limits.lookup_failed(client_of(request), code)
+        raise
     return Response(view, media_type="application/json")
 
 

@@ -18,6 +18,7 @@ from api.dossier_service.definitions import latest_version
 from api.dossier_service.prefill import PrefillIn, PrefillOut, prefill_form
 from api.errors import field_error, unprocessable
 from api.procedure_definitions import parse_definition
+from api.rate_limits import RateLimitsDep, requester
 from domain import step_graph
 from domain.definition import DefinitionInvalid, ProcedureDefinition, definition_json_schema
 from forms.eform import form_json_schema
@@ -244,9 +245,16 @@ def get_form_schema(code: str, session: SessionDep) -> dict[str, Any]:
 
 @router.post("/{code}/prefill")
 async def prefill(
-    code: str, body: PrefillIn, session: SessionDep, population: PopulationDep, principal: PrincipalDep
+    code: str,
+    body: PrefillIn,
+    session: SessionDep,
+    population: PopulationDep,
+    principal: PrincipalDep,
+    limits: RateLimitsDep,
+    request: Request,
 ) -> PrefillOut:
     """Values the citizen need not type: looked up in national databases by the key fields given.
 
     Personal data: a signed-in citizen looks up their own citizen ID; a reception officer any."""
+    limits.take("prefill", requester(request, principal))
     return await prefill_form(code, body, session, population, principal)
