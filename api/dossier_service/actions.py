@@ -3,6 +3,8 @@ dossier's workflow, which answers whether it applies."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from fastapi import HTTPException, status
 from pydantic import ValidationError
 from sqlmodel import Session
@@ -89,7 +91,10 @@ async def apologize(
     officer: OfficerProfile,
     base_calendar: WorkingCalendar,
 ) -> MessageAccepted:
-    """Form 04: an apology with a new appointment, owed at least one working day before the appointment."""
+    """Form 04: an apology with a new appointment, owed at least one working day before the appointment. The new
+    appointment comes after the current promise (the appointment, or the last apology's) and at most the procedure's
+    time limit again (its extended limit, where the law has one) after it: an apology moves a promise, it does not
+    lift it, so a date far off cannot switch the "missed without an apology" flag off for good."""
     calendar = calendars.calendar_for(session, row.jurisdiction, base_calendar)
     today = calendar.local_date(utcnow())
     if calendar.add_working_days(today, 1) > row.appointment_date:
@@ -97,12 +102,33 @@ async def apologize(
             status.HTTP_409_CONFLICT,
             f"an apology letter is issued at least one working day before the appointment ({row.appointment_date})",
         )
+    promised = _promised(row)
+    if body.new_appointment_date <= promised:
+        raise field_error(["body", "new_appointment_date"], f"the new appointment must come after {promised}")
+    definition = definition_of(session, row).definition
+    limit = max(definition.time_limit_working_days, definition.extended_time_limit_working_days or 0, 1)
+    latest = calendar.add_working_days(promised, limit)
+    if body.new_appointment_date > latest:
+        raise field_error(
+            ["body", "new_appointment_date"],
+            f"the new appointment is at most the procedure's time limit ({limit} working days) after {promised}: "
+            f"{latest} at the latest",
+        )
     if not calendar.is_working_day(body.new_appointment_date):
         raise field_error(["body", "new_appointment_date"], "the new appointment must be a working day")
     message = ApologySubmission(
         reason=body.reason, new_appointment_date=body.new_appointment_date, officer=officer_ref(officer)
     )
     return await relay(session, client, settings, row.code, DossierUpdate.apologize, message)
+
+
+def _promised(row: DossierRow) -> date:
+    """The appointment the dossier's applicant was last promised: the last apology's, else the appointment."""
+    apology = row.apology or {}
+    promised = apology.get("new_appointment_date")
+    if isinstance(promised, str):
+        return date.fromisoformat(promised)
+    return promised if isinstance(promised, date) else row.appointment_date
 
 
 async def extend(

@@ -1,0 +1,51 @@
+"""An apology letter (form 04) promises a new appointment after the current promise, and no further than the
+procedure's time limit again: a date far off (9999-12-31) would switch the "missed without an apology" flag off for
+good. Extensions take the date the law gives, none of their own."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from domain.working_calendar import VIETNAM
+from tests.support import decide, deploy, officer, submit, three_step_procedure, unique_codes
+
+
+def test_an_apology_promises_a_new_appointment_within_the_procedures_time_limit(api):
+    code, unit = unique_codes()
+    deploy(api, three_step_procedure(code, unit, time_limit_working_days=3))
+    receipt = submit(api, code)
+    dossier = receipt["dossier_code"]
+    decide(api, dossier, "reception", unit)
+    appointment = datetime.fromisoformat(receipt["appointment_date"]).date()
+    leader = officer("leader", unit)
+
+    def apologise(new_date: date):
+        return api.post(
+            f"/dossiers/{dossier}/apologies",
+            json={"reason": "Chờ ý kiến liên ngành", "new_appointment_date": new_date.isoformat()},
+            headers=leader,
+        )
+
+    furthest = VIETNAM.add_working_days(appointment, 3)  # the procedure's time limit again
+    for too_far in (date(9999, 12, 31), VIETNAM.next_working_day(furthest)):
+        refused = apologise(too_far)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["detail"][0]["loc"] == ["body", "new_appointment_date"]
+    for not_after in (appointment, date(2000, 1, 3)):
+        refused = apologise(not_after)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["detail"][0]["loc"] == ["body", "new_appointment_date"]
+    assert api.get(f"/dossiers/{dossier}").json()["apology"] is None  # nothing changed
+
+    assert apologise(furthest).status_code == 200
+    # A second letter counts from the promise the first one made.
+    assert apologise(furthest).status_code == 422
+    assert api.get(f"/dossiers/{dossier}").json()["apology"]["new_appointment_date"] == furthest.isoformat()
+
+    # An extension takes the date the law gives; it names none of its own.
+    named = api.post(
+        f"/dossiers/{dossier}/extensions",
+        json={"reason": "x", "new_appointment_date": "9999-12-31"},
+        headers=leader,
+    )
+    assert named.status_code == 422 and named.json()["detail"][0]["loc"] == ["body", "new_appointment_date"]
