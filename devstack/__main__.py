@@ -135,7 +135,8 @@ def cluster_banner(stack: ClusterStack, procedures: str) -> str:
 
 def metrics_line(stack: Stack) -> str:
     workers = "  ".join(f"{name} :{port}" for name, port in stack.metrics_ports.items())
-    return f"  Metrics        API {stack.config.api_url}/metrics   workers (/metrics) {workers}\n"
+    temporal = "" if isinstance(stack, ClusterStack) else f"   dev server :{stack.temporal_metrics_port}"
+    return f"  Metrics        API {stack.config.api_url}/metrics   workers (/metrics) {workers}{temporal}\n"
 
 
 def positive_count(text: str) -> int:

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,6 +159,7 @@ class Stack:
         self.config = config
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.metrics_ports: dict[str, int] = {}  # worker processes' Prometheus endpoints
+        self.temporal_metrics_port = free_port()  # the dev server's
         self._logs: dict[str, IO[bytes]] = {}
 
     # ------------------------------------------------------------------------------- parts
@@ -193,6 +195,7 @@ class Stack:
             "--dynamic-config-value", "system.enableActivityEagerExecution=true",
             "--namespace", self.config.temporal_namespace,
             "--log-level", "warn",
+            "--metrics-port", str(self.temporal_metrics_port),
         ]  # fmt: skip
         if self.config.temporal_ui:
             cmd += ["--ui-port", str(self.config.temporal_ui_port)]
@@ -284,19 +287,21 @@ class Stack:
         return uvicorn_command(app, port, processes)
 
     def _spawn(self, name: str, cmd: list[str], *, to_console: bool, env: dict[str, str] | None = None) -> None:
-        if to_console:
-            out: IO[bytes] | None = None
-        else:
-            out = self._logs[name] = open(self.log_path(name), "ab")  # noqa: SIM115
+        """Start a process whose output goes to its log file in the log folder, and to the console as well when
+        `to_console` (make run's worker and API)."""
+        log_file = self._logs[name] = open(self.log_path(name), "ab")  # noqa: SIM115
         log.info("starting %s", name)
-        self.processes[name] = subprocess.Popen(
+        process = self.processes[name] = subprocess.Popen(
             cmd,
             cwd=PROJECT_ROOT,
             env={**self.config.env(), **(env or {})},
-            stdout=out,
-            stderr=subprocess.STDOUT if out else None,
+            stdout=subprocess.PIPE if to_console else log_file,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        if to_console:
+            assert process.stdout is not None
+            threading.Thread(target=_tee, args=(process.stdout, log_file), name=f"log-{name}", daemon=True).start()
 
     def _check_alive(self, name: str) -> None:
         process = self.processes[name]
@@ -327,6 +332,19 @@ class Stack:
                 pass
             time.sleep(0.2)
         raise StackError(f"{name} did not answer {url} within {timeout}s")
+
+
+def _tee(output: IO[bytes], log_file: IO[bytes]) -> None:
+    """Copy a process's output, line by line, to the console and to its log file, until the process ends."""
+    for line in iter(output.readline, b""):
+        sys.stdout.buffer.write(line)
+        sys.stdout.buffer.flush()
+        try:
+            log_file.write(line)
+            log_file.flush()
+        except ValueError:  # the stack closed the file: the process is being stopped
+            pass
+    output.close()
 
 
 def administrator_token(config: StackConfig) -> str:
