@@ -23,6 +23,7 @@ from activities.read_model import ReadModelActivities
 from activities.result_store import ResultStoreClient
 from activities.results import ResultActivities
 from domain.working_calendar import WorkingCalendar, parse_cutoff
+from infrastructure.request_context import configure_logging
 from infrastructure.settings import Settings, get_settings
 from infrastructure.temporal import connect, ensure_search_attributes, metrics_runtime
 from readmodel.db import engine_for
@@ -122,7 +123,7 @@ async def run_worker(settings: Settings) -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(get_settings().log_format)
     # Service managers stop processes with SIGTERM: the worker then shuts down as on Ctrl-C, its polls ended and
     # its tasks handed back, instead of dying with them.
     signal.signal(signal.SIGTERM, signal.default_int_handler)

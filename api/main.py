@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 from api import observability, pages
 from api.deps import SessionDep
 from api.rate_limits import RateLimits
+from api.request_ids import RequestIds
 from api.routes import (
     attachments,
     audit,
@@ -35,6 +36,7 @@ from api.routes import (
 )
 from api.security_headers import SecurityHeaders
 from infrastructure.lookup_secret import LookupSecrets
+from infrastructure.request_context import configure_logging
 from infrastructure.settings import get_settings
 from infrastructure.tokens import TokenIssuer, TokenVerifier
 from readmodel.db import engine_for, reader_for
@@ -98,6 +100,7 @@ def create_app() -> FastAPI:
     pages.install(app)
     observability.install(app)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestIds)
     app.add_exception_handler(OperationalError, read_model_unavailable)
 
     @app.get("/health", tags=["operations"])
@@ -108,5 +111,5 @@ def create_app() -> FastAPI:
     return app
 
 
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+configure_logging(get_settings().log_format)
 app = create_app()

@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     # and would otherwise hold the interpreter that runs workflow tasks. 0 renders inside the worker.
     document_processes: int = Field(default=1, ge=0, le=64)
 
+    # Log lines as plain text or one JSON object a line; each names the request it serves (X-Request-ID).
+    log_format: Literal["text", "json"] = "text"
+
     # Where the worker serves the Temporal SDK's Prometheus metrics (host:port); unset: not served.
     worker_metrics_address: str | None = None
 

@@ -21,6 +21,7 @@ from temporalio.converter import (
 )
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
+from infrastructure.request_context import RequestIdInterceptor
 from infrastructure.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,12 @@ async def connect(settings: Settings, *, attempts: int = 30, runtime: Runtime | 
     for attempt in range(1, attempts + 1):
         try:
             return await Client.connect(
-                address, namespace=settings.temporal_namespace, data_converter=data_converter, runtime=runtime
+                address,
+                namespace=settings.temporal_namespace,
+                data_converter=data_converter,
+                runtime=runtime,
+                # The API's calls carry their request's id; the worker hands it on (it is a worker interceptor too).
+                interceptors=[RequestIdInterceptor()],
             )
         except RuntimeError as exc:
             if attempt == attempts:

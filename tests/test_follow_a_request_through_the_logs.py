@@ -1,0 +1,57 @@
+"""An operator follows one request through the processes: the API answers with its request id, and the worker's log
+names the same id when the officer's decision reaches the dossier's workflow."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+from devstack.stack import free_port
+from tests.support import deploy, officer, submit, three_step_procedure, unique_codes, wait_for_step
+
+
+def _wait_for_line(path, needle: str, timeout: float = 20) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in path.read_text(errors="replace").splitlines():
+            if needle in line:
+                return line
+        time.sleep(0.2)
+    raise AssertionError(f"{needle} never appeared in {path}")
+
+
+def test_an_officers_decision_is_found_by_its_request_id_in_the_worker_log(api, stack):
+    code, unit = unique_codes()
+    deploy(api, three_step_procedure(code, unit))
+    dossier = submit(api, code)["dossier_code"]
+    wait_for_step(api, dossier, "reception")
+    request = f"decide-{uuid.uuid4().hex[:12]}"
+    answer = api.post(
+        f"/dossiers/{dossier}/decisions",
+        json={"step_id": "reception", "decision": "approve"},
+        headers={**officer("reception", unit), "X-Request-ID": request},
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["x-request-id"] == request
+    line = _wait_for_line(stack.log_path("worker"), request)
+    assert dossier in line  # the worker's line names the dossier's workflow too
+
+
+def test_a_request_id_that_is_not_a_plain_token_is_replaced(api):
+    answer = api.get("/health/live", headers={"X-Request-ID": "two words"})
+    assert answer.headers["x-request-id"] != "two words"
+    assert len(answer.headers["x-request-id"]) == 32  # one of ours
+    assert api.get("/health/live").headers["x-request-id"]  # and every answer has one
+
+
+def test_logs_can_be_json_lines_each_naming_its_request(stack):
+    stack.start_api("api-json-logs", free_port(), env={"LOG_FORMAT": "json"})
+    try:
+        lines = [line for line in stack.log_path("api-json-logs").read_text().splitlines() if line.startswith("{")]
+        assert lines, "no JSON log line"
+        for line in lines:
+            record = json.loads(line)
+            assert {"time", "level", "logger", "message", "request_id"} <= record.keys(), record
+    finally:
+        stack.kill("api-json-logs")
