@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.support import (
+    APPLICANT,
+    citizen,
     decide,
     deploy,
     portal_statuses,
@@ -82,7 +84,8 @@ def test_child_dossier_runs_in_the_other_agency_and_its_result_returns_with_the_
 
     deploy(api, _child_procedure(child_code))
     deploy(api, _parent_procedure(code, unit, child_code))
-    parent = submit(api, code)["dossier_code"]
+    receipt = submit(api, code, headers=citizen(APPLICANT["citizen_id"]))  # her account: the child's too
+    parent = receipt["dossier_code"]
     decide(api, parent, "reception", unit)
 
     view = wait_until(
@@ -93,6 +96,9 @@ def test_child_dossier_runs_in_the_other_agency_and_its_result_returns_with_the_
     assert child.startswith(f"{OTHER_AGENCY}-")
     child_view = api.get(f"/dossiers/{child}").json()
     assert child_view["parent_code"] == parent and child_view["procedure_code"] == child_code
+    # The parent's receipt opens the child too; nobody else's account does.
+    assert api.get(f"/dossiers/{child}", headers={"X-Lookup-Secret": receipt["lookup_secret"]}).status_code == 200
+    assert api.get(f"/dossiers/{child}", headers=citizen("079100000099")).status_code == 404
 
     decide(api, child, "police_review", OTHER_AGENCY)
     wait_for_status(api, child, 10, finished=True)
@@ -111,7 +117,7 @@ def test_refused_child_stops_the_parent(api):
     child_code, _ = unique_codes()
     deploy(api, _child_procedure(child_code))
     deploy(api, _parent_procedure(code, unit, child_code))
-    parent = submit(api, code)["dossier_code"]
+    parent = submit(api, code, headers=citizen(APPLICANT["citizen_id"]))["dossier_code"]  # her account: the child too
     decide(api, parent, "reception", unit)
     child = wait_until(
         lambda: next(
