@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from api import observability, pages
 from api.deps import SessionDep
+from api.edge import EdgeLimits
 from api.rate_limits import RateLimits
 from api.request_ids import RequestIds
 from api.routes import (
@@ -102,6 +103,8 @@ def create_app() -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestIds)
     app.add_exception_handler(OperationalError, read_model_unavailable)
+    # Outermost of the middlewares: a body is bounded before any of them, or a route, starts on it.
+    app.add_middleware(EdgeLimits)
 
     @app.get("/health", tags=["operations"])
     def health(session: SessionDep) -> dict[str, str]:

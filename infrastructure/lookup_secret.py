@@ -33,4 +33,6 @@ class LookupSecrets:
 
     def matches(self, dossier_code: str, secret: str) -> bool:
         given = secret.strip().upper().replace("-", "").replace(" ", "")
-        return hmac.compare_digest(self.for_dossier(dossier_code), given)
+        # As bytes: compare_digest refuses non-ASCII text, and a secret with accents must be as wrong as any other
+        # (the same 404), never an error that tells existing codes from others.
+        return hmac.compare_digest(self.for_dossier(dossier_code).encode(), given.encode("utf-8", "surrogateescape"))

@@ -93,6 +93,18 @@ class Settings(BaseSettings):
     # Threads the API gives blocking work (database reads and writes).
     api_threads: int = Field(default=8, ge=1, le=200)
 
+    # Limits at the edge (api/edge.py), checked before anything reads a request: the largest body per content type
+    # (413; uploads keep ATTACHMENT_MAX_BYTES / RESULT_UPLOAD_MAX_BYTES), a JSON body's nesting depth (422) and
+    # number of values (413), a definition's YAML nesting, the errors a 422 lists (the rest counted), and how long
+    # a body may take to arrive (408; for an upload, each next piece).
+    request_max_json_bytes: int = Field(default=1_000_000, ge=64 * 1024)
+    request_max_yaml_bytes: int = Field(default=1_000_000, ge=64 * 1024)
+    request_max_form_bytes: int = Field(default=1_000_000, ge=64 * 1024)
+    request_max_depth: int = Field(default=32, ge=8, le=200)
+    request_max_values: int = Field(default=20_000, ge=1_000)
+    max_errors_listed: int = Field(default=20, ge=1, le=1_000)
+    request_body_timeout_seconds: float = Field(default=30.0, gt=0)
+
     # Run workflows in Temporal's sandbox, which catches non-deterministic calls as they happen but costs the
     # worker CPU on every workflow task. The test suite turns it on; workers in service run without it.
     workflow_sandbox: bool = False

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import jwt
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey, EllipticCurvePublicKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 from jwt import PyJWK, PyJWKClient
 
 from infrastructure.keys import rsa_private_key
@@ -104,11 +105,25 @@ class TokenVerifier:
 
     @staticmethod
     def _decode(token: str, key: Any, issuer: str, audience: str) -> dict[str, Any]:
+        # Only the algorithm the key is for: a header naming another (ES256 against an RSA key) is refused here,
+        # not left to the signature code, which raises what no caller expects.
+        if isinstance(key, RSAPublicKey | RSAPrivateKey):
+            algorithms = ["RS256"]
+        elif isinstance(key, EllipticCurvePublicKey | EllipticCurvePrivateKey):
+            algorithms = ["ES256"]
+        else:
+            algorithms = ALGORITHMS
+        try:
+            algorithm = jwt.get_unverified_header(token).get("alg")
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(f"malformed token: {exc}") from None
+        if algorithm not in algorithms:
+            raise InvalidToken(f"the token's algorithm {str(algorithm)[:20]!r} is not its key's ({algorithms[0]})")
         try:
             return jwt.decode(
                 token,
                 key,
-                algorithms=ALGORITHMS,
+                algorithms=algorithms,
                 issuer=issuer,
                 audience=audience,
                 options={"require": ["exp", "iat", "sub", "iss"]},
@@ -116,6 +131,8 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken(str(exc)) from None
+        except (TypeError, ValueError) as exc:  # a key the signature code cannot use for this token
+            raise InvalidToken(f"no key verifies this token: {exc}") from None
 
     def _own_identity(self, claims: dict[str, Any]) -> TokenIdentity:
         assert self._own is not None

@@ -58,7 +58,7 @@ def stack() -> Iterator[Stack]:
             connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
         engine.dispose()
     # The suite's many requests from one address would trip the rate limits; their own test turns them on.
-    extra_env = {"UPDATE_TIMEOUT_SECONDS": "20", "RATE_LIMITS_ENABLED": "false"}
+    extra_env = {"UPDATE_TIMEOUT_SECONDS": "20", "RATE_LIMITS_ENABLED": "false", "REQUEST_BODY_TIMEOUT_SECONDS": "3"}
     if TOPOLOGY == "cluster":
         config: StackConfig = ClusterConfig.on_free_ports(data_dir, database_url=database_url, extra_env=extra_env)
         stack: Stack = ClusterStack(config)  # type: ignore[arg-type]

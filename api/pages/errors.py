@@ -7,12 +7,13 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, HTTPException, Request, status
-from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import browser_session
+from api.errors import listed, validation_error_response
 from api.pages.rendering import render
 
 PAGE_PREFIXES = ("/citizen", "/officer", "/admin", "/sign-in", "/sign-out")
@@ -88,11 +89,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     if not is_page(request.url.path):
-        return await request_validation_exception_handler(request, exc)
+        return await validation_error_response(request, exc)
     return render(
         request,
         "error.html",
-        {"title": "Yêu cầu không hợp lệ", "messages": messages(list(exc.errors())), "translate_messages": False},
+        {"title": "Yêu cầu không hợp lệ", "messages": messages(listed(exc.errors())), "translate_messages": False},
         status_code=422,
     )
 

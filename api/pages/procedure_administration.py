@@ -14,7 +14,7 @@ from starlette.datastructures import UploadFile
 from api.deps import AdministratorActorDep, AdministratorDep, PrincipalDep, SessionDep
 from api.pages.errors import csrf_protected
 from api.pages.rendering import render
-from api.procedure_definitions import parse_definition
+from api.procedure_definitions import load_definition_yaml, parse_definition
 from api.routes.procedures import MAX_DEFINITION_BYTES
 from domain.definition import DefinitionInvalid, ProcedureDefinition
 from domain.definition_source import line_of
@@ -57,7 +57,7 @@ def _problems(text: str, errors: list[tuple[list[Any], str]]) -> list[dict[str, 
 def _parse(text: str) -> tuple[ProcedureDefinition | None, list[dict[str, Any]]]:
     """The definition, or every problem with its path and line (as POST /procedures/validate checks it)."""
     try:
-        raw = yaml.safe_load(text)
+        raw = load_definition_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None

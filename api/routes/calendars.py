@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from api.deps import AdministratorActorDep, CalendarDep, SessionDep
+from api.errors import check_date_range
 from domain.units import NATIONAL
 from readmodel import calendars, organisation
 from readmodel.db import utcnow
@@ -121,6 +122,7 @@ def compute_appointment(
     moment = received_at or utcnow()
     if moment.tzinfo is None:
         raise HTTPException(422, [{"loc": ["query", "received_at"], "msg": "give a time zone", "type": "value_error"}])
+    check_date_range(moment, ["query", "received_at"])
     return AppointmentOut(
         received_at=moment,
         effective_receipt_day=calendar.effective_receipt_day(moment),

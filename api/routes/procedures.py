@@ -17,7 +17,7 @@ from api.deps import AdministratorActorDep, PopulationDep, PrincipalDep, Session
 from api.dossier_service.definitions import latest_version
 from api.dossier_service.prefill import PrefillIn, PrefillOut, prefill_form
 from api.errors import field_error, unprocessable
-from api.procedure_definitions import parse_definition
+from api.procedure_definitions import load_definition_yaml, parse_definition
 from api.rate_limits import RateLimitsDep, requester
 from domain import step_graph
 from domain.definition import DefinitionInvalid, ProcedureDefinition, definition_json_schema
@@ -95,14 +95,20 @@ class GraphOut(BaseModel):
 
 
 async def _read_definition_body(request: Request) -> Any:
-    raw = await request.body()
-    if len(raw) > MAX_DEFINITION_BYTES:
-        raise HTTPException(413, f"a definition is at most {MAX_DEFINITION_BYTES} bytes")
+    # The edge (api/edge.py) already bounds the body; this route's own limit is checked as the body arrives.
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_DEFINITION_BYTES:
+            raise HTTPException(413, f"a definition is at most {MAX_DEFINITION_BYTES} bytes")
+        parts.append(chunk)
+    raw = b"".join(parts)
     media_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     try:
         text = raw.decode("utf-8")
         if media_type in YAML_TYPES:
-            return yaml.safe_load(text)
+            return load_definition_yaml(text)
         if media_type in ("application/json", ""):
             return json.loads(text)
     except (UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:

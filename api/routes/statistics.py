@@ -11,6 +11,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel
 
 from api.deps import CalendarDep, SessionDep
+from api.errors import check_date_range
 from readmodel import calendars, statistics
 from readmodel.db import utcnow
 
@@ -33,6 +34,8 @@ class StatisticsOut(BaseModel):
 def _compute(
     session: SessionDep, base: CalendarDep, start: date, end: date, agency: str | None, procedure: str | None
 ) -> StatisticsOut:
+    check_date_range(start, ["query", "start"])
+    check_date_range(end, ["query", "end"])
     if end < start:
         raise HTTPException(422, [{"loc": ["query", "end"], "msg": "end is before start", "type": "value_error"}])
     cache: dict[str, Any] = {}
