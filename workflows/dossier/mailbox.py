@@ -9,6 +9,7 @@ ticket, until its step takes it and records the effect; while it waits, no secon
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -82,6 +83,13 @@ class Mailbox:
         promised = state.apology.new_appointment_date if state.apology else state.appointment_date
         if apology.new_appointment_date <= promised:
             raise self.not_awaiting(f"the new appointment must come after {promised.isoformat()}")
+        # The API holds a new appointment to the procedure's time limit again in working days; whoever sends the
+        # Update straight to Temporal is held here to that many days twice over plus a month, in calendar days
+        # (the validator has no calendar), so no letter puts the promise off for good. Validators do not replay.
+        definition = self._progress.definition
+        limit = max(definition.time_limit_working_days, definition.extended_time_limit_working_days or 0, 1)
+        if apology.new_appointment_date > promised + timedelta(days=2 * limit + 31):
+            raise self.not_awaiting(f"the new appointment is too far after {promised.isoformat()}")
         return acting
 
     def check_extension(self, extension: ExtensionSubmission) -> OfficerRef:
@@ -94,6 +102,12 @@ class Mailbox:
             raise self.not_awaiting("the time limit was already extended")
         if extension.new_appointment_date <= state.appointment_date:
             raise self.not_awaiting("an extension moves the appointment later")
+        # The API gives the date the law does (the extended limit's extra working days); sent straight to Temporal,
+        # a date is held to those days twice over plus a month, in calendar days, as an apology's is.
+        definition = self._progress.definition
+        extra = max((definition.extended_time_limit_working_days or 0) - definition.time_limit_working_days, 1)
+        if extension.new_appointment_date > state.appointment_date + timedelta(days=2 * extra + 31):
+            raise self.not_awaiting(f"the extended appointment is too far after {state.appointment_date.isoformat()}")
         return acting
 
     def check_decision(self, decision: OfficerDecision) -> None:
