@@ -20,6 +20,7 @@ from activities.agencies import AgencyActivities, agency_session
 from activities.legal_clock import LegalClockActivities
 from activities.publishing import PublishingActivities
 from activities.read_model import ReadModelActivities
+from activities.registry import RegistryActivities
 from activities.result_store import ResultStoreClient
 from activities.results import ResultActivities
 from domain.working_calendar import WorkingCalendar, parse_cutoff
@@ -61,6 +62,7 @@ def dossier_activities(
     )
     publishing = PublishingActivities(read_model, agencies, ride_along_seconds=portal_ride_along_seconds)
     results = ResultActivities(engine, issuer, ResultStoreClient(http, endpoints.result_store))
+    registry = RegistryActivities(engine, calendar)
     return [
         publishing.publish_transitions,
         read_model.record_transitions,
@@ -71,6 +73,7 @@ def dossier_activities(
         agencies.call_system,
         agencies.push_portal_status,
         results.issue_results,
+        registry.officer_standing,
     ]
 
 

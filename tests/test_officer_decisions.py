@@ -133,6 +133,7 @@ def _signal(stack, dossier: str, payload: dict) -> None:
 
 def test_decision_sent_as_a_signal_with_the_temporal_cli(api, stack):
     dossier, unit = _ready_dossier(api)
+    officer("reception", unit, "lgsp-integration")  # the registry decides who may act, whatever the path
     signed_by = {"officer_id": "lgsp-integration", "role": "reception", "unit_code": unit}
 
     # A signal that cannot apply is not dropped: it is refused in the timeline and changes nothing.

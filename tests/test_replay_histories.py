@@ -13,8 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from temporalio.api.common.v1 import Payload
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistory
+from temporalio.common import RawValue
 from temporalio.worker import Replayer
 
 from infrastructure.temporal import data_converter
@@ -24,11 +26,14 @@ from tests.support import (
     child_dossiers,
     decide,
     deploy,
+    officer,
     submit,
     submit_birth,
     three_step_procedure,
     unique_codes,
     wait_for_status,
+    wait_for_step,
+    wait_until,
     with_temporal,
 )
 from workflows.dossier import REVISION, REVISION_PATCH, DossierWorkflow
@@ -80,8 +85,46 @@ def _run_interconnected_dossiers(api) -> dict[str, str]:
     }
 
 
+def _run_dossier_decided_by_signals(api, stack) -> dict[str, str]:
+    """Reception decided by Signals straight to Temporal: one that does not decode and one naming an officer the
+    registry does not know are refused on the timeline; the registered officer's decision applies."""
+    code, unit = unique_codes()
+    deploy(api, three_step_procedure(code, unit))
+    dossier = submit(api, code)["dossier_code"]
+    wait_for_step(api, dossier, "reception")
+    officer("reception", unit, f"clerk@{unit}")
+
+    def reception(officer_id: str) -> dict[str, object]:
+        return {"step_id": "reception", "decision": "approve",
+                "officer": {"officer_id": officer_id, "role": "reception", "unit_code": unit}}  # fmt: skip
+
+    async def send(client: Client) -> None:
+        handle = client.get_workflow_handle(dossier)
+        await handle.signal("decide", RawValue(Payload(metadata={"encoding": b"json/plain"}, data=b"{not json")))
+        await handle.signal("decide", reception(f"ghost@{unit}"))
+
+    with_temporal(stack, send)
+    wait_until(
+        lambda: (
+            len([e for e in api.get(f"/dossiers/{dossier}").json()["timeline"] if e["kind"] == "message_refused"]) == 2
+        ),
+        what="both refusals on the timeline",
+    )
+    with_temporal(
+        stack, lambda client: client.get_workflow_handle(dossier).signal("decide", reception(f"clerk@{unit}"))
+    )
+    wait_for_step(api, dossier, "approval")
+    decide(api, dossier, "approval", unit, "reject", reason="Hồ sơ không hợp lệ")
+    wait_for_status(api, dossier, 8, finished=True)
+    return {"decided-by-signals": dossier}
+
+
 def test_fresh_histories_replay_on_the_current_workflow(api, stack, shipped):
-    dossiers = {**_run_recordable_dossiers(api), **_run_interconnected_dossiers(api)}
+    dossiers = {
+        **_run_recordable_dossiers(api),
+        **_run_interconnected_dossiers(api),
+        **_run_dossier_decided_by_signals(api, stack),
+    }
 
     async def replay(client: Client) -> dict[str, WorkflowHistory]:
         histories = {}

@@ -1,8 +1,9 @@
 """The mailbox: messages from officers and applicants, checked, held for the step that awaits them, and answered.
 
 Each message is an Update (validated, answered once its effect is in the read model, so a poll right after the answer
-sees it) and, for integrations, a Signal carrying the same message (refused in the timeline when it cannot apply).
-A message that cannot be applied is refused with a reason, never dropped. A message accepted waits here, under a
+sees it) and, for integrations, a Signal carrying the same message (refused in the timeline when it cannot apply;
+`authority.py` reads it and asks the registry after the officer it names). A message that cannot be read or applied is
+refused with a reason, never dropped. A message accepted waits here, under a
 ticket, until its step takes it and records the effect; while it waits, no second one is accepted for that step.
 """
 
@@ -110,7 +111,8 @@ class Mailbox:
             raise self.not_awaiting(f"the extended appointment is too far after {state.appointment_date.isoformat()}")
         return acting
 
-    def check_decision(self, decision: OfficerDecision) -> None:
+    def check_decision(self, decision: OfficerDecision, *, officer: bool = True) -> None:
+        """Whether the step awaits this decision, and (with `officer`) whether the officer may take it."""
         progress = self._progress
         active = progress.active.get(decision.step_id)
         if active is None or active.awaiting != Awaiting.officer or decision.step_id in self.decisions:
@@ -123,7 +125,7 @@ class Mailbox:
             raise self.not_awaiting(f"step {step.id!r} does not take {decision.decision.value!r}")
         if decision.decision == DecisionKind.request_supplement and progress.state.supplement_request is not None:
             raise self.not_awaiting("a supplement request is already open for this dossier")
-        if decision.officer.acting_as(active.role, active.unit_code) is None:
+        if officer and decision.officer.acting_as(active.role, active.unit_code) is None:
             raise ApplicationError(
                 f"step {step.id!r} is assigned to a {active.role} officer of {active.unit_code}", type=NOT_YOUR_STEP
             )
@@ -177,11 +179,13 @@ class Mailbox:
         await workflow.wait_condition(lambda: self._answered(ticket))
         return self.accepted(step_id)
 
-    async def take_signal(self, message: str, check: Callable[[], None], accept: Accept) -> None:
+    async def take_signal(
+        self, message: str, check: Callable[[], None], accept: Accept, *, officer_id: str | None = None
+    ) -> None:
         try:
             check()
         except ApplicationError as refused:
-            self._refuse(message, refused.message)
+            self.refuse(message, refused.message, officer_id=officer_id)
             return
         accept(self._issue_ticket())
 
@@ -217,13 +221,23 @@ class Mailbox:
         """A message is answered once its effect is in the read model, so a poll right after sees it."""
         return ticket in self._tickets_applied and self._publisher.has_recorded(self._ticket_seq[ticket])
 
-    def _refuse(self, message: str, reason: str) -> None:
+    def refuse(
+        self, message: str, reason: str, *, officer_id: str | None = None, received: dict[str, object] | None = None
+    ) -> None:
+        """A Signal that cannot apply, on the timeline with its reason: the officer it names (who is not credited
+        with anything: the entry has no actor) or what was received when it could not be read."""
         refused = RefusedMessage(at=workflow.now(), message=message, reason=reason)  # type: ignore[arg-type]
         self.refused.append(refused)
+        naming = f" naming officer {officer_id!r}" if officer_id is not None else ""
+        detail = refused.model_dump(mode="json")
+        if officer_id is not None:
+            detail["named_officer"] = officer_id
+        if received is not None:
+            detail["received"] = received
         self._publisher.record(
             DossierEvent(
-                kind="message_refused", at=refused.at, summary=f"Signal {message!r} refused: {reason}",
-                detail=refused.model_dump(mode="json"),
+                kind="message_refused", at=refused.at, summary=f"Signal {message!r}{naming} refused: {reason}",
+                detail=detail,
             ),
             with_state=False,
         )  # fmt: skip

@@ -12,12 +12,19 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-REVISION = 1
+REVISION = 2
 REVISION_PATCH = "dossier-revision-{}"
 
 # Revision 1 takes every change below, and also: a dossier's status and units are indexed only when they change, its
 # units are kept while it waits on another system, and a transition is published once the calendar has planned the
 # step it starts.
+
+# Revision 2: whatever path a message takes, the registry decides who may act. A decision sent as a Signal (straight
+# to Temporal, past the API) is taken only from an officer the unit registry knows, active, holding the step's role at
+# its unit in their own right or by a delegation in force, as a local activity reads it; the capacities the message
+# claims are not trusted. A Signal whose payload does not decode is refused on the timeline with what was received
+# (bounded), where the SDK used to drop it with a log line. Dossiers on earlier revisions keep their path.
+REGISTRY_DECIDES = 2
 
 # Results are rendered, signed and deposited by an activity; without it the result step only lists references.
 SIGNED_RESULTS = "signed-results"

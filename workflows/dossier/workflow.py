@@ -9,8 +9,11 @@ together and is the table of contents: how a dossier runs, and which messages it
 from __future__ import annotations
 
 import asyncio
+from typing import TypeVar
 
 from temporalio import workflow
+from temporalio.common import RawValue
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain.dossier import (
@@ -29,13 +32,16 @@ with workflow.unsafe.imports_passed_through():
     )
 
 from workflows.contract import DETAIL_QUERY, WORKFLOW_TYPE, DossierSignal, DossierUpdate
+from workflows.dossier import authority
 from workflows.dossier.legal_clock import LegalClock
 from workflows.dossier.mailbox import Mailbox
 from workflows.dossier.notices import Notices
 from workflows.dossier.progress import DossierProgress, Refused
 from workflows.dossier.publishing import Publisher
-from workflows.dossier.revisions import STOP_CHILDREN_WITH_PARENT, started_revision
+from workflows.dossier.revisions import REGISTRY_DECIDES, STOP_CHILDREN_WITH_PARENT, started_revision
 from workflows.dossier.steps import StepInterpreter
+
+M = TypeVar("M")
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -144,10 +150,36 @@ class DossierWorkflow:
         self._mailbox.check_decision(decision)
 
     @workflow.signal(name=DossierSignal.decide.value)
-    async def decide_signal(self, decision: OfficerDecision) -> None:
+    async def decide_signal(self, payload: RawValue = authority.NO_PAYLOAD) -> None:
+        # Taken raw, so that a payload that does not decode is refused on the timeline, not dropped by the SDK.
         mailbox = self._mailbox
+        decision = self._read_signal("decide", payload, OfficerDecision)
+        if decision is None:
+            return
+        named = decision.officer.officer_id
+        if self._progress.revision >= REGISTRY_DECIDES:
+            # Sent past the API, so nothing it claims is trusted: the registry says who the officer is today.
+            try:
+                mailbox.check_decision(decision, officer=False)  # a step not awaiting it needs no registry
+                standing = await authority.standing(named)
+                decision = decision.model_copy(update={"officer": authority.registered(decision.officer, standing)})
+            except ApplicationError as refused:
+                mailbox.refuse("decide", refused.message, officer_id=named)
+                return
         check = lambda: mailbox.check_decision(decision)  # noqa: E731
-        await mailbox.take_signal("decide", check, mailbox.store_decision(decision, "signal"))
+        await mailbox.take_signal("decide", check, mailbox.store_decision(decision, "signal"), officer_id=named)
+
+    def _read_signal(self, message: str, payload: RawValue, model: type[M]) -> M | None:
+        """The Signal's message; one that does not decode is refused with what was received."""
+        try:
+            return authority.read(payload, model)
+        except authority.Unreadable as unreadable:
+            if self._progress.revision < REGISTRY_DECIDES:
+                # Dossiers on earlier revisions keep their path: the SDK dropped such a Signal with a log line.
+                workflow.logger.warning("signal %r could not be read, dropped: %s", message, unreadable.reason)
+                return None
+            self._mailbox.refuse(message, unreadable.summary(), received=unreadable.received)
+            return None
 
     @workflow.update(name=DossierUpdate.supplement.value)
     async def supplement(self, submission: SupplementSubmission) -> MessageAccepted:
@@ -162,8 +194,11 @@ class DossierWorkflow:
         self._mailbox.check_supplement()
 
     @workflow.signal(name=DossierSignal.supplement.value)
-    async def supplement_signal(self, submission: SupplementSubmission) -> None:
+    async def supplement_signal(self, payload: RawValue = authority.NO_PAYLOAD) -> None:
         mailbox = self._mailbox
+        submission = self._read_signal("supplement", payload, SupplementSubmission)
+        if submission is None:
+            return
         await mailbox.take_signal("supplement", mailbox.check_supplement, mailbox.store_supplement(submission))
 
     @workflow.update(name=DossierUpdate.pay.value)
@@ -177,8 +212,11 @@ class DossierWorkflow:
         self._mailbox.check_payment(payment)
 
     @workflow.signal(name=DossierSignal.pay.value)
-    async def pay_signal(self, payment: PaymentSubmission) -> None:
+    async def pay_signal(self, payload: RawValue = authority.NO_PAYLOAD) -> None:
         mailbox = self._mailbox
+        payment = self._read_signal("pay", payload, PaymentSubmission)
+        if payment is None:
+            return
         await mailbox.take_signal("pay", lambda: mailbox.check_payment(payment), mailbox.store_payment(payment))
 
     @workflow.update(name=DossierUpdate.withdraw.value)
