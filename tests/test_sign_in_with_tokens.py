@@ -23,8 +23,9 @@ def _provider_token(simulator, provider: str, **claims) -> str:
 def test_a_citizen_signed_in_with_vneid_sees_their_dossiers_only(api, simulator):
     code, unit = unique_codes()
     deploy(api, three_step_procedure(code, unit))
-    dossier = submit(api, code)["dossier_code"]
     mine = _provider_token(simulator, "vneid", subject="vneid-42", citizen_id=APPLICANT["citizen_id"])
+    # Submitted signed in with VNeID: the dossier joins her account (a citizen ID typed anonymously would not).
+    dossier = submit(api, code, headers={"Authorization": f"Bearer {mine}"})["dossier_code"]
     someone_else = _provider_token(simulator, "vneid", subject="vneid-43", citizen_id="001099000001")
     with httpx.Client(base_url=str(api.base_url), timeout=30) as plain:
         assert plain.get(f"/dossiers/{dossier}", headers={"Authorization": f"Bearer {mine}"}).status_code == 200
