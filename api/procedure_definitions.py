@@ -52,6 +52,8 @@ def load_definition_yaml(text: str) -> Any:
     loader = _BoundedLoader(text)
     try:
         raw = loader.get_single_data()
+    except ValueError as exc:  # a scalar no type holds, such as an integer of 5,000 digits
+        raise DefinitionYamlRefused(str(exc)) from None
     finally:
         loader.dispose()
     try:

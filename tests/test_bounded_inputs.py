@@ -213,6 +213,13 @@ def test_such_a_token_in_the_pages_cookie_is_as_signed_out(api, alg):
 
 
 @pytest.fixture(scope="module")
+def procedure(api) -> str:
+    code, unit = unique_codes()
+    deploy(api, three_step_procedure(code, unit))
+    return code
+
+
+@pytest.fixture(scope="module")
 def dossier(api) -> str:
     code, unit = unique_codes()
     deploy(api, three_step_procedure(code, unit))
@@ -309,3 +316,34 @@ def test_a_surrogate_pair_and_an_escaped_backslash_are_still_accepted(api):
     assert "\\ud83d\\ude00" in body and "\\\\ud800" in body
     response = httpx.post(f"{api.base_url}/dossiers", content=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 201, response.text[:300]
+
+
+NUMBERS = ["1" * 5000, "1e999", "-1e999", "NaN", "Infinity", "1" * 400 + ".5e-99999"]
+
+
+def test_a_yaml_integer_of_5000_digits_is_refused_422(api):
+    body = "code: 1.000001\nname: x\ntime_limit_working_days: " + "1" * 5000 + "\n"
+    response = httpx.post(
+        f"{api.base_url}/procedures/validate", content=body, headers={"Content-Type": "application/yaml"}
+    )
+    assert response.status_code == 422, response.text[:300]
+
+
+@pytest.mark.parametrize("number", NUMBERS)
+@pytest.mark.parametrize("path", ["/procedures/validate", "/dossiers"])
+def test_numbers_out_of_any_range_are_refused_4xx(api, procedure, path, number):
+    if path == "/procedures/validate":
+        body = '{"code": "1.000001", "name": "x", "version_label": ' + number + "}"
+    else:
+        body = '{"procedure_code": "' + procedure + '", "applicant": {"full_name": "A", "citizen_id": "079123456789"}, '
+        body += '"form": {"copies": ' + number + ', "requester_id": "079123456789"}}'
+    response = httpx.post(f"{api.base_url}{path}", content=body, headers={"Content-Type": "application/json"})
+    assert 400 <= response.status_code < 500, response.text[:300]
+
+
+def test_deep_parentheses_in_a_definition_expression_are_refused_422(api):
+    code, unit = unique_codes()
+    definition = three_step_procedure(code, unit)
+    definition["form"]["fields"][4]["required_when"] = "(" * 5000 + "copies > 1" + ")" * 5000
+    response = httpx.post(f"{api.base_url}/procedures/validate", json=definition)
+    assert response.status_code == 422, response.text[:300]

@@ -111,7 +111,7 @@ async def _read_definition_body(request: Request) -> Any:
             return load_definition_yaml(text)
         if media_type in ("application/json", ""):
             return json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:
+    except (ValueError, yaml.YAMLError) as exc:  # ValueError: not UTF-8, not JSON, or an integer of 5,000 digits
         raise field_error(["body"], f"the body is not valid {media_type}: {exc}", "parse_error") from None
     raise HTTPException(
         status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "send the definition as application/json or application/yaml"
