@@ -95,7 +95,7 @@ def test_the_command_line_issues_development_tokens(api, stack):
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "api.admin_cli", *args], capture_output=True, text=True, timeout=60, cwd=PROJECT_ROOT,
-            env={"PATH": "/usr/bin:/bin", "DATA_DIR": str(stack.config.data_dir)},
+            env={"PATH": "/usr/bin:/bin", "DATA_DIR": str(stack.config.data_dir), "ENVIRONMENT": "development"},
         )  # fmt: skip
 
     officer_token = cli("token", "officer", "admin").stdout.strip()
@@ -103,6 +103,12 @@ def test_the_command_line_issues_development_tokens(api, stack):
     citizen_token = cli("token", "citizen", APPLICANT["citizen_id"]).stdout.strip()
     assert api.get("/me", headers={"Authorization": f"Bearer {citizen_token}"}).json()["kind"] == "citizen"
     assert cli("token", "citizen", "12").returncode == 1
+    # Where nothing says otherwise it is production, and motcua issues no tokens of its own.
+    production = subprocess.run(
+        [sys.executable, "-m", "api.admin_cli", "token", "officer", "admin"], capture_output=True, text=True,
+        timeout=60, cwd=PROJECT_ROOT, env={"PATH": "/usr/bin:/bin", "DATA_DIR": str(stack.config.data_dir)},
+    )  # fmt: skip
+    assert production.returncode == 1 and not production.stdout.strip()
     code, unit = unique_codes()
     identities().register_unit(unit)
     registered = cli("--token", officer_token, "officer", "cli-leader", "--unit", unit, "--role", "leader",
