@@ -101,6 +101,13 @@ def test_a_decision_signal_that_does_not_decode_is_recorded_as_refused(api, stac
     assert active(api.get(f"/dossiers/{dossier}").json()) == {"reception": "officer"}
     assert not [e for e in _timeline(api, dossier) if e["kind"] == "decision"]
 
+    # The applicant's Signal twins read their messages the same way.
+    async def send(client: Client) -> None:
+        await client.get_workflow_handle(dossier).signal("pay", not_json)
+
+    with_temporal(stack, send)
+    assert _refusals(api, dossier, 5)[4]["summary"].startswith("Signal 'pay' refused: it could not be read")
+
 
 def test_a_decision_signal_from_an_officer_without_authority_is_refused(api, stack):
     dossier, unit = _ready_dossier(api)
@@ -171,3 +178,20 @@ def test_a_decision_signal_from_a_delegate_applies_on_behalf_of_the_delegator(ap
         f"away@{unit}",
         unit,
     )
+
+
+def test_a_decision_signal_with_no_payload_or_several_is_refused_and_the_dossier_goes_on(api, stack):
+    dossier, unit = _ready_dossier(api)
+    officer("reception", unit, f"clerk@{unit}")
+
+    async def send(client: Client) -> None:
+        handle = client.get_workflow_handle(dossier)
+        await handle.signal("decide")
+        await handle.signal("decide", args=[_reception(f"clerk@{unit}", unit), {"and": "more"}])
+
+    with_temporal(stack, send)
+    summaries = [e["summary"] for e in _refusals(api, dossier, 2)]
+    assert "received 0 payloads" in summaries[0] and "received 2 payloads" in summaries[1], summaries
+    # The dossier is not wedged: the officer's own decision still applies.
+    _signal(stack, dossier, _reception(f"clerk@{unit}", unit))
+    wait_for_step(api, dossier, "approval")

@@ -1,7 +1,8 @@
 """Signals read and their senders asked after: what arrives straight through Temporal trusts nothing it claims.
 
-A Signal's payload is taken raw and decoded here, so one that does not decode is refused on the dossier with what was
-received (an excerpt, bounded) instead of being dropped by the SDK with a log line. The officer a decision names is
+A Signal's payloads are taken raw and decoded here, so one that does not decode is refused on the dossier with what was
+received (an excerpt, bounded) instead of being dropped by the SDK with a log line, and one with no payload or several
+is refused too instead of failing every workflow task of the dossier (its handler called with the wrong arguments). The officer a decision names is
 looked up in the unit registry (a local activity): unknown, inactive, or without the step's role at its unit in their
 own right or by a delegation in force, the decision is refused; otherwise it is kept in the capacities the registry
 gives, never those the message claims.
@@ -9,6 +10,7 @@ gives, never those the message claims.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import TypeVar
 
@@ -26,7 +28,7 @@ from workflows.dossier.retries import READ_MODEL_RETRY
 
 M = TypeVar("M")
 
-# A Signal sent without any payload reaches its handler with this one, which decodes to nothing.
+# What a Signal sent without any payload is shown as.
 NO_PAYLOAD = RawValue(Payload())
 # How much of an unreadable message the timeline keeps: enough to recognise it, never the whole of a large one.
 EXCERPT_CHARACTERS = 300
@@ -50,8 +52,12 @@ class Unreadable(Exception):
         )
 
 
-def read(payload: RawValue, model: type[M]) -> M:
+def read(payloads: Sequence[RawValue], model: type[M]) -> M:
     """The Signal's message, or Unreadable with what was received."""
+    if len(payloads) != 1:
+        first = payloads[0] if payloads else NO_PAYLOAD
+        raise Unreadable(f"a Signal carries one message; received {len(payloads)} payloads", received(first.payload))
+    payload = payloads[0]
     try:
         return workflow.payload_converter().from_payload(payload.payload, model)
     except Exception as failure:  # whatever the converter raises, the message is unreadable

@@ -9,6 +9,7 @@ together and is the table of contents: how a dossier runs, and which messages it
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import TypeVar
 
 from temporalio import workflow
@@ -149,11 +150,23 @@ class DossierWorkflow:
     def _validate_decide(self, decision: OfficerDecision) -> None:
         self._mailbox.check_decision(decision)
 
-    @workflow.signal(name=DossierSignal.decide.value)
-    async def decide_signal(self, payload: RawValue = authority.NO_PAYLOAD) -> None:
-        # Taken raw, so that a payload that does not decode is refused on the timeline, not dropped by the SDK.
+    @workflow.signal(dynamic=True)
+    async def message_signal(self, name: str, payloads: Sequence[RawValue]) -> None:
+        """The Signal twins (`DossierSignal`), taken raw whatever they carry: a message that does not decode, or
+        comes with no payload or several, is refused on the timeline, never dropped by the SDK nor left to fail
+        every workflow task. Signals of other names are not a dossier's and change nothing."""
+        twins = {
+            DossierSignal.decide.value: self.decide_signal,
+            DossierSignal.supplement.value: self.supplement_signal,
+            DossierSignal.pay.value: self.pay_signal,
+        }
+        twin = twins.get(name)
+        if twin is not None:
+            await twin(payloads)
+
+    async def decide_signal(self, payloads: Sequence[RawValue]) -> None:
         mailbox = self._mailbox
-        decision = self._read_signal("decide", payload, OfficerDecision)
+        decision = self._read_signal("decide", payloads, OfficerDecision)
         if decision is None:
             return
         named = decision.officer.officer_id
@@ -169,10 +182,10 @@ class DossierWorkflow:
         check = lambda: mailbox.check_decision(decision)  # noqa: E731
         await mailbox.take_signal("decide", check, mailbox.store_decision(decision, "signal"), officer_id=named)
 
-    def _read_signal(self, message: str, payload: RawValue, model: type[M]) -> M | None:
+    def _read_signal(self, message: str, payloads: Sequence[RawValue], model: type[M]) -> M | None:
         """The Signal's message; one that does not decode is refused with what was received."""
         try:
-            return authority.read(payload, model)
+            return authority.read(payloads, model)
         except authority.Unreadable as unreadable:
             if self._progress.revision < REGISTRY_DECIDES:
                 # Dossiers on earlier revisions keep their path: the SDK dropped such a Signal with a log line.
@@ -193,10 +206,9 @@ class DossierWorkflow:
     def _validate_supplement(self, submission: SupplementSubmission) -> None:
         self._mailbox.check_supplement()
 
-    @workflow.signal(name=DossierSignal.supplement.value)
-    async def supplement_signal(self, payload: RawValue = authority.NO_PAYLOAD) -> None:
+    async def supplement_signal(self, payloads: Sequence[RawValue]) -> None:
         mailbox = self._mailbox
-        submission = self._read_signal("supplement", payload, SupplementSubmission)
+        submission = self._read_signal("supplement", payloads, SupplementSubmission)
         if submission is None:
             return
         await mailbox.take_signal("supplement", mailbox.check_supplement, mailbox.store_supplement(submission))
@@ -211,10 +223,9 @@ class DossierWorkflow:
     def _validate_pay(self, payment: PaymentSubmission) -> None:
         self._mailbox.check_payment(payment)
 
-    @workflow.signal(name=DossierSignal.pay.value)
-    async def pay_signal(self, payload: RawValue = authority.NO_PAYLOAD) -> None:
+    async def pay_signal(self, payloads: Sequence[RawValue]) -> None:
         mailbox = self._mailbox
-        payment = self._read_signal("pay", payload, PaymentSubmission)
+        payment = self._read_signal("pay", payloads, PaymentSubmission)
         if payment is None:
             return
         await mailbox.take_signal("pay", lambda: mailbox.check_payment(payment), mailbox.store_payment(payment))
