@@ -146,7 +146,8 @@ class EdgeLimits:
             await self._streamed(scope, receive, send, limit, settings.request_body_timeout_seconds)
             return
         try:
-            body = await asyncio.wait_for(_read(receive, limit), settings.request_body_timeout_seconds)
+            async with asyncio.timeout(settings.request_body_timeout_seconds):  # no task of its own, unlike wait_for
+                body = await _read(receive, limit)
         except TimeoutError:
             await answer(send, TIMEOUT, f"the body did not arrive within {settings.request_body_timeout_seconds} s")
             return
