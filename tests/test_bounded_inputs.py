@@ -347,3 +347,15 @@ def test_deep_parentheses_in_a_definition_expression_are_refused_422(api):
     definition["form"]["fields"][4]["required_when"] = "(" * 5000 + "copies > 1" + ")" * 5000
     response = httpx.post(f"{api.base_url}/procedures/validate", json=definition)
     assert response.status_code == 422, response.text[:300]
+
+
+def test_a_megabyte_of_yaml_values_is_refused_at_once_and_the_api_keeps_answering(api):
+    body = ("- 1\n" * 250_000)[:990_000]  # the pure-Python loader once spent seconds of the event loop on it
+    started = time.monotonic()
+    response = httpx.post(
+        f"{api.base_url}/procedures/validate", content=body, headers={"Content-Type": "application/yaml"}, timeout=30
+    )
+    assert response.status_code == 422, response.text[:300]
+    assert "values" in response.json()["detail"][0]["msg"]
+    assert time.monotonic() - started < 1
+    _health_within(api, 1)
