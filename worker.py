@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 import sys
@@ -78,6 +79,10 @@ def dossier_activities(
 
 
 async def run_worker(settings: Settings) -> None:
+    # Service managers stop processes with SIGTERM: the worker then shuts down as on Ctrl-C (its run is cancelled, its
+    # polls ended and its tasks handed back) instead of dying with them. A KeyboardInterrupt raised by the signal
+    # instead would break out of the loop mid-step and leave the shutdown hanging.
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, asyncio.current_task().cancel)
     client = await connect(settings, runtime=metrics_runtime(settings))
     await ensure_search_attributes(client, settings.temporal_namespace)
     engine = engine_for(settings.sqlalchemy_url)
@@ -127,13 +132,10 @@ async def run_worker(settings: Settings) -> None:
 
 def main() -> None:
     configure_logging(get_settings().log_format)
-    # Service managers stop processes with SIGTERM: the worker then shuts down as on Ctrl-C, its polls ended and
-    # its tasks handed back, instead of dying with them.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         # uvloop: the worker's own loop carries the portal pushes, agency calls and Temporal's polls.
         uvloop.run(run_worker(get_settings()))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         pass
     except SchemaNotAtHead as refused:
         sys.exit(f"worker not started: {refused}")

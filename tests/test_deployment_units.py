@@ -245,7 +245,7 @@ def test_the_worker_stops_with_the_signal_that_drains_it() -> None:
     section = service("motcua-worker@.service")
     assert section.get("KillSignal", ["SIGTERM"]) == ["SIGTERM"]
     assert one(section, "KillMode") == "mixed"
-    assert "signal.signal(signal.SIGTERM, signal.default_int_handler)" in (PROJECT_ROOT / "worker.py").read_text()
+    assert "add_signal_handler(signal.SIGTERM" in (PROJECT_ROOT / "worker.py").read_text()
 
 
 def test_temporal_services_stop_as_the_launcher_stops_them() -> None:
