@@ -12,6 +12,14 @@ TEMPORAL_SERVER := .tools/temporal-server
 TEST_SERVER_LIB := .tools/temporal-test-server/lib
 CHROMIUM := /usr/bin/chromium
 
+# $(call debian_package,<a shell test that it is there>,<package>): Debian's package, installed when the test fails,
+# with sudo unless already root.
+debian_package = if $(1); then true; else \
+	echo "installing Debian's $(2) …"; \
+	SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2); \
+	fi
+
 .PHONY: setup venv temporal-cli temporal-server postgres prometheus redis test-server browser run run-cluster test test-cluster bench clean chaos
 
 setup: venv temporal-cli
@@ -57,33 +65,15 @@ $(TEMPORAL_SERVER)/.installed-$(TEMPORAL_SERVER_VERSION):
 # Debian's PostgreSQL server for the cluster topology and the tests that need it; the project runs its own server
 # in a data folder, whatever the package starts.
 postgres:
-	@if ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v postgres >/dev/null 2>&1; then \
-		true; \
-	else \
-		echo "installing Debian's postgresql …"; \
-		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
-	fi
+	@$(call debian_package,ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v postgres >/dev/null 2>&1,postgresql)
 
 # Debian's Prometheus: a test scrapes the stack with it and asks it a PromQL query.
 prometheus:
-	@if command -v prometheus >/dev/null 2>&1; then \
-		true; \
-	else \
-		echo "installing Debian's prometheus …"; \
-		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus; \
-	fi
+	@$(call debian_package,command -v prometheus >/dev/null 2>&1,prometheus)
 
 # Debian's Redis: the store the API processes share their rate limits in, started by the rate limits' test.
 redis:
-	@if command -v redis-server >/dev/null 2>&1; then \
-		true; \
-	else \
-		echo "installing Debian's redis-server …"; \
-		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; \
-	fi
+	@$(call debian_package,command -v redis-server >/dev/null 2>&1,redis-server)
 
 # Temporal's time-skipping test server (Java, from Maven Central) lets tests cross days of deadlines.
 test-server: $(TEST_SERVER_LIB)/.installed
@@ -97,13 +87,7 @@ $(TEST_SERVER_LIB)/.installed: devstack/temporal-test-server/pom.xml
 # The page tests drive Debian's Chromium with Playwright (never a browser Playwright downloads itself);
 # it is installed from Debian's packages when missing, with sudo unless already root.
 browser:
-	@if [ -x $(CHROMIUM) ]; then \
-		true; \
-	else \
-		echo "installing Debian's chromium for the browser tests …"; \
-		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
-	fi
+	@$(call debian_package,[ -x $(CHROMIUM) ],chromium)
 
 run: setup
 	$(BIN)/python -m devstack run

@@ -193,7 +193,7 @@ class ClusterStack(Stack):
     def prepare_temporal_databases(self) -> None:
         """Create Temporal's databases and install their schemas where missing (a first start, or one interrupted
         half-way); bring the schemas to this server's version every start."""
-        host, port, user, password = self._database
+        host, port, user, password = self._database_server()
         tool = temporal_binary("temporal-sql-tool")
         env = {**os.environ, "SQL_PASSWORD": password}
         for database, schema in TEMPORAL_DATABASES.items():
@@ -241,10 +241,6 @@ class ClusterStack(Stack):
 
     # ----------------------------------------------------------------------------- helpers
 
-    @property
-    def _database(self) -> tuple[str, int, str, str]:
-        return self._database_server()
-
     def _database_server(self) -> tuple[str, int, str, str]:
         """Host, port, user and password of the PostgreSQL that Temporal and the read model share."""
         if self.postgres is not None:
@@ -257,7 +253,7 @@ class ClusterStack(Stack):
         return "127.0.0.1", self.config.postgres_port, SUPERUSER, ""
 
     def _connect(self, database: str) -> psycopg.Connection:
-        host, port, user, password = self._database
+        host, port, user, password = self._database_server()
         return psycopg.connect(host=host, port=port, user=user, password=password, dbname=database, autocommit=True)
 
     def _database_exists(self, name: str) -> bool:
@@ -273,7 +269,7 @@ class ClusterStack(Stack):
             return row is not None and row[0] is not None
 
     def _write_temporal_config(self, service: str) -> None:
-        host, port, user, password = self._database
+        host, port, user, password = self._database_server()
         ports = self.config.services[service]
 
         def datastore(database: str, connections: int) -> dict[str, object]:

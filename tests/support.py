@@ -209,6 +209,15 @@ def submit(
     return response.json()
 
 
+def dossier_awaiting_reception(api: httpx.Client) -> tuple[str, str]:
+    """A fresh three-step dossier waiting at reception: its code and its receiving unit."""
+    code, unit = unique_codes()
+    deploy(api, three_step_procedure(code, unit))
+    dossier = submit(api, code)["dossier_code"]
+    wait_for_step(api, dossier, "reception")
+    return dossier, unit
+
+
 def approved_dossier(api: httpx.Client) -> tuple[str, str]:
     """A dossier of a fresh three-step procedure, approved at both steps and returned: (dossier code, unit)."""
     code, unit = unique_codes()

@@ -18,26 +18,15 @@ from temporalio.common import RawValue
 from tests.support import (
     active,
     admin,
-    deploy,
+    dossier_awaiting_reception,
     identities,
     officer,
-    submit,
-    three_step_procedure,
-    unique_codes,
     wait_for_step,
     wait_until,
     with_temporal,
 )
 
 pytestmark = pytest.mark.cluster
-
-
-def _ready_dossier(api) -> tuple[str, str]:
-    code, unit = unique_codes()
-    deploy(api, three_step_procedure(code, unit))
-    dossier = submit(api, code)["dossier_code"]
-    wait_for_step(api, dossier, "reception")
-    return dossier, unit
 
 
 def _signal(stack, dossier: str, *payloads: Any) -> None:
@@ -80,7 +69,7 @@ def _delegate(delegator: str, delegate: str, start: date, end: date) -> None:
 
 
 def test_a_decision_signal_that_does_not_decode_is_recorded_as_refused(api, stack):
-    dossier, unit = _ready_dossier(api)
+    dossier, unit = dossier_awaiting_reception(api)
     not_json = RawValue(Payload(metadata={"encoding": b"json/plain"}, data=b'{"step_id": "reception", "decis'))
     huge = RawValue(Payload(metadata={"encoding": b"json/plain"}, data=b'"' + b"x" * 200_000 + b'"'))
     unknown_encoding = RawValue(Payload(metadata={"encoding": b"binary/made-up"}, data=b"\x00\xff\xfe"))
@@ -110,7 +99,7 @@ def test_a_decision_signal_that_does_not_decode_is_recorded_as_refused(api, stac
 
 
 def test_a_decision_signal_from_an_officer_without_authority_is_refused(api, stack):
-    dossier, unit = _ready_dossier(api)
+    dossier, unit = dossier_awaiting_reception(api)
     officer("reception", unit, f"retired@{unit}")
     identities().put(
         f"/officers/retired@{unit}",
@@ -150,7 +139,7 @@ def test_a_decision_signal_from_an_officer_without_authority_is_refused(api, sta
 
 
 def test_a_decision_signal_from_an_authorised_officer_applies(api, stack):
-    dossier, unit = _ready_dossier(api)
+    dossier, unit = dossier_awaiting_reception(api)
     officer("reception", unit, f"clerk@{unit}")
 
     _signal(stack, dossier, _reception(f"clerk@{unit}", unit))
@@ -162,7 +151,7 @@ def test_a_decision_signal_from_an_authorised_officer_applies(api, stack):
 
 
 def test_a_decision_signal_from_a_delegate_applies_on_behalf_of_the_delegator(api, stack):
-    dossier, unit = _ready_dossier(api)
+    dossier, unit = dossier_awaiting_reception(api)
     officer("reception", unit, f"away@{unit}")
     officer("specialist", "T9999.50.05", f"deputy@{unit}")
     today = date.today()
@@ -181,7 +170,7 @@ def test_a_decision_signal_from_a_delegate_applies_on_behalf_of_the_delegator(ap
 
 
 def test_a_decision_signal_with_no_payload_or_several_is_refused_and_the_dossier_goes_on(api, stack):
-    dossier, unit = _ready_dossier(api)
+    dossier, unit = dossier_awaiting_reception(api)
     officer("reception", unit, f"clerk@{unit}")
 
     async def send(client: Client) -> None:

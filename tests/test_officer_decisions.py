@@ -11,11 +11,8 @@ import pytest
 from devstack.stack import find_temporal_cli
 from tests.support import (
     active,
-    deploy,
+    dossier_awaiting_reception,
     officer,
-    submit,
-    three_step_procedure,
-    unique_codes,
     wait_for_step,
     wait_until,
 )
@@ -24,16 +21,8 @@ from tests.support import (
 pytestmark = pytest.mark.cluster
 
 
-def _ready_dossier(api) -> tuple[str, str]:
-    code, unit = unique_codes()
-    deploy(api, three_step_procedure(code, unit))
-    dossier = submit(api, code)["dossier_code"]
-    wait_for_step(api, dossier, "reception")
-    return dossier, unit
-
-
 def test_decisions_on_a_step_not_awaiting_them_are_refused(api):
-    dossier, unit = _ready_dossier(api)
+    dossier, unit = dossier_awaiting_reception(api)
     reception = officer("reception", unit)
 
     wrong_step = api.post(
@@ -85,7 +74,7 @@ def test_decisions_on_a_step_not_awaiting_them_are_refused(api):
 
 
 def test_two_officers_deciding_at_once_get_one_success_and_one_conflict(api):
-    dossier, unit = _ready_dossier(api)
+    dossier, unit = dossier_awaiting_reception(api)
 
     def approve(officer_id: str) -> int:
         return api.post(
@@ -103,7 +92,7 @@ def test_two_officers_deciding_at_once_get_one_success_and_one_conflict(api):
 
 
 def test_decision_after_the_dossier_ended_is_a_conflict(api):
-    dossier, unit = _ready_dossier(api)
+    dossier, unit = dossier_awaiting_reception(api)
     api.post(
         f"/dossiers/{dossier}/decisions",
         json={"step_id": "reception", "decision": "reject", "reason": "Sai thẩm quyền"},
@@ -132,7 +121,7 @@ def _signal(stack, dossier: str, payload: dict) -> None:
 
 
 def test_decision_sent_as_a_signal_with_the_temporal_cli(api, stack):
-    dossier, unit = _ready_dossier(api)
+    dossier, unit = dossier_awaiting_reception(api)
     officer("reception", unit, "lgsp-integration")  # the registry decides who may act, whatever the path
     signed_by = {"officer_id": "lgsp-integration", "role": "reception", "unit_code": unit}
 
