@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 
 import aiohttp
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain.dossier import PortalStatusPush, SystemCall, SystemCallResult
+from infrastructure import request_context
 
+PORTAL_SYNC_LAG = "motcua_portal_sync_lag"
 log = logging.getLogger(__name__)
 
 
@@ -64,6 +67,12 @@ class AgencyActivities:
                 "note": push.note,
             },
         )
+        # How far behind the portal is: from the status change to the portal's acknowledgement (a histogram in
+        # the worker's metrics, its activity type a label: the ride-along or the portal lane).
+        lag = (datetime.now(UTC) - push.at).total_seconds()
+        activity.metric_meter().create_histogram_float(
+            PORTAL_SYNC_LAG, "Seconds from a dossier's status change to the national portal's acknowledgement", "s"
+        ).record(max(lag, 0.0))
 
     async def _post(self, url: str, idempotency_key: str, payload: dict) -> dict:
         return await post_idempotent(self._http, url, idempotency_key, payload)
@@ -84,8 +93,12 @@ async def post_idempotent(http: aiohttp.ClientSession, url: str, idempotency_key
     """POST a write to an external system: transport faults and 5xx raise the retryable AgencyUnavailable,
     a 4xx answer the non-retryable AgencyRefused."""
     attempt = activity.info().attempt
+    headers = {"Idempotency-Key": idempotency_key}
+    request = request_context.request_id.get()
+    if request:  # the external system's logs can name the request that led to this write
+        headers[request_context.HEADER] = request
     try:
-        async with http.post(url, json=payload, headers={"Idempotency-Key": idempotency_key}) as response:
+        async with http.post(url, json=payload, headers=headers) as response:
             status, content = response.status, await response.read()
     except (aiohttp.ClientError, TimeoutError) as exc:
         log.warning("POST %s failed (attempt %d): %s", url, attempt, str(exc) or type(exc).__name__)

@@ -435,7 +435,8 @@ class ChildDossier(BaseModel):
 
 class RefusedMessage(BaseModel):
     at: datetime
-    message: Literal["decide", "supplement", "pay", "apologize", "extend", "withdraw"]
+    # The name the message came by: one the dossier takes, or (refused for that) any name a sender chose, shortened.
+    message: str
     reason: str
 
 

@@ -125,7 +125,10 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
 
 @app.post("/portal/dossiers/{dossier_code}/statuses")
 async def portal_status(
-    dossier_code: Annotated[str, Path(max_length=100)], body: dict[str, Any], idempotency_key: IdempotencyKey = None
+    dossier_code: Annotated[str, Path(max_length=100)],
+    body: dict[str, Any],
+    idempotency_key: IdempotencyKey = None,
+    request_id: Annotated[str | None, Header(alias="X-Request-ID", max_length=100)] = None,
 ) -> dict[str, Any]:
     """National portal: a dossier's status change (codes 1–10)."""
     body = {**body, "dossier_code": dossier_code}
@@ -136,7 +139,7 @@ async def portal_status(
     if not isinstance(status, int) or not 1 <= status <= 10:
         state.calls[-1].outcome = "refused"
         raise HTTPException(422, "status must be a code from 1 to 10")
-    state.portal[dossier_code].append(body)
+    state.portal[dossier_code].append({**body, "request_id": request_id})
     return _remember("portal", idempotency_key, {"accepted": True, "position": len(state.portal[dossier_code])})
 
 

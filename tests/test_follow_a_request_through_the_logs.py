@@ -55,3 +55,30 @@ def test_logs_can_be_json_lines_each_naming_its_request(stack):
             assert {"time", "level", "logger", "message", "request_id"} <= record.keys(), record
     finally:
         stack.kill("api-json-logs")
+
+
+def test_what_a_decision_leads_to_carries_its_request_id_to_the_portal(api, simulator):
+    """The step that takes the decision publishes what follows (a later workflow task, another activity): the status
+    push to the national portal names the officer's request, so both sides' logs can be matched."""
+    code, unit = unique_codes()
+    deploy(api, three_step_procedure(code, unit))
+    dossier = submit(api, code)["dossier_code"]
+    wait_for_step(api, dossier, "reception")
+    request = f"decide-{uuid.uuid4().hex[:12]}"
+    answer = api.post(
+        f"/dossiers/{dossier}/decisions",
+        json={"step_id": "reception", "decision": "approve"},
+        headers={**officer("reception", unit), "X-Request-ID": request},
+    )
+    assert answer.status_code == 200, answer.text
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        statuses = simulator.get(f"/portal/dossiers/{dossier}").json()["statuses"]
+        if any(s["request_id"] == request for s in statuses):
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError(f"no portal push named {request}: {statuses}")
+    submitted = statuses[0]
+    assert submitted["request_id"] != request  # the submission's push names the submission's request

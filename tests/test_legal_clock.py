@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,7 @@ from infrastructure.temporal import SEARCH_ATTRIBUTES, data_converter
 from readmodel import dossiers
 from readmodel.db import engine_for
 from readmodel.schema import init_db
-from readmodel.tables import DossierRow
+from readmodel.tables import DossierRow, OfficerRow
 from results.issuing import ResultIssuer
 from results.render import ResultRenderer
 from results.signing import SigningAuthority
@@ -171,6 +171,7 @@ async def legal_clock(simulator_url: str, folder: Path) -> AsyncIterator[Clock]:
         )
         engine = engine_for(f"sqlite:///{folder / 'clock.sqlite3'}")
         init_db(engine)
+        _register_officers(engine)
         async with agency_session(10) as http:
             activities = dossier_activities(
                 engine,
@@ -200,8 +201,28 @@ async def legal_clock(simulator_url: str, folder: Path) -> AsyncIterator[Clock]:
                     yield Clock(env, engine)
 
 
+# The officers the scenarios' Updates name: the dossier asks the unit registry after them.
+OFFICERS = [("reception", UNIT), ("leader", UNIT), ("leader", LEADER_UNIT)]
+
+
+def _officer_id(role: str, unit: str) -> str:
+    return f"{role}-1@{unit}"
+
+
+def _register_officers(engine: Engine) -> None:
+    with Session(engine) as session:
+        for role, unit in OFFICERS:
+            session.add(
+                OfficerRow(
+                    officer_id=_officer_id(role, unit), full_name=f"{role} {unit}", unit_code=unit, roles=[role],
+                    updated_at=datetime.now(UTC),
+                )
+            )  # fmt: skip
+        session.commit()
+
+
 def _officer(role: str, unit: str = UNIT) -> OfficerRef:
-    return OfficerRef(officer_id=f"{role}-1", role=role, unit_code=unit)  # type: ignore[arg-type]
+    return OfficerRef(officer_id=_officer_id(role, unit), role=role, unit_code=unit)  # type: ignore[arg-type]
 
 
 def _decision(step: str, role: str, unit: str = UNIT, **fields: Any) -> OfficerDecision:
@@ -321,6 +342,16 @@ def test_missed_appointment_is_flagged_unless_an_apology_was_made(simulator, tmp
             assert not late.overdue_without_apology
             notices = simulator.get("/_sim/calls", params={"dossier_code": apologised, "system": "notification"}).json()
             assert any("xin lỗi" in (n["body"].get("message") or "") for n in notices)
+
+            # The letter's new appointment is a promise too: missed without a further letter, the flag is raised.
+            await clock.skip_to(CALENDAR.end_of_day(new_date) + timedelta(minutes=5))
+            broken = await clock.until(
+                lambda: (r := clock.row(apologised)).overdue_without_apology and r, "the apology's promise missed"
+            )
+            assert broken.status not in (7, 8, 10)
+            with Session(clock.engine) as session:
+                summaries = [e.summary for e in dossiers.events(session, apologised)]
+            assert any(f"{new_date:%d/%m/%Y} given by the apology letter was missed" in s for s in summaries), summaries
 
     asyncio.run(scenario())
 

@@ -7,6 +7,7 @@ change) with `MOTCUA_RECORD_HISTORIES=1 make test`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 from collections.abc import Sequence
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 from temporalio.api.common.v1 import Payload
 from temporalio.api.history.v1 import HistoryEvent
-from temporalio.client import Client, WorkflowHistory
+from temporalio.client import Client, WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.common import RawValue
 from temporalio.worker import Replayer
 
@@ -86,8 +87,9 @@ def _run_interconnected_dossiers(api) -> dict[str, str]:
 
 
 def _run_dossier_decided_by_signals(api, stack) -> dict[str, str]:
-    """Reception decided by Signals straight to Temporal: one that does not decode and one naming an officer the
-    registry does not know are refused on the timeline; the registered officer's decision applies."""
+    """Reception decided straight through Temporal: a Signal that does not decode, one naming an officer the registry
+    does not know, a Signal of a name no dossier takes and an Update from an unknown officer are refused on the
+    timeline; the registered officer's decision Signal applies."""
     code, unit = unique_codes()
     deploy(api, three_step_procedure(code, unit))
     dossier = submit(api, code)["dossier_code"]
@@ -102,13 +104,16 @@ def _run_dossier_decided_by_signals(api, stack) -> dict[str, str]:
         handle = client.get_workflow_handle(dossier)
         await handle.signal("decide", RawValue(Payload(metadata={"encoding": b"json/plain"}, data=b"{not json")))
         await handle.signal("decide", reception(f"ghost@{unit}"))
+        await handle.signal("approve-everything", {"step_id": "reception"})
+        with contextlib.suppress(WorkflowUpdateFailedError):
+            await handle.execute_update("decide", reception(f"phantom@{unit}"))
 
     with_temporal(stack, send)
     wait_until(
         lambda: (
-            len([e for e in api.get(f"/dossiers/{dossier}").json()["timeline"] if e["kind"] == "message_refused"]) == 2
+            len([e for e in api.get(f"/dossiers/{dossier}").json()["timeline"] if e["kind"] == "message_refused"]) == 4
         ),
-        what="both refusals on the timeline",
+        what="the four refusals on the timeline",
     )
     with_temporal(
         stack, lambda client: client.get_workflow_handle(dossier).signal("decide", reception(f"clerk@{unit}"))

@@ -33,6 +33,7 @@ NO_PAYLOAD = RawValue(Payload())
 # How much of an unreadable message the timeline keeps: enough to recognise it, never the whole of a large one.
 EXCERPT_CHARACTERS = 300
 REASON_CHARACTERS = 300
+NAME_CHARACTERS = 80
 
 
 class Unreadable(Exception):
@@ -44,12 +45,13 @@ class Unreadable(Exception):
         self.received = received
 
     def summary(self) -> str:
-        received = self.received
-        cut = "…" if received["truncated"] else ""
-        return (
-            f"it could not be read ({self.reason}); received {received['bytes']} bytes "
-            f"({received['encoding'] or 'no encoding'}): {received['excerpt']}{cut}"
-        )
+        return f"it could not be read ({self.reason}); {described(self.received)}"
+
+
+def described(received: dict[str, object]) -> str:
+    """What was received, as the timeline tells it."""
+    cut = "…" if received["truncated"] else ""
+    return f"received {received['bytes']} bytes ({received['encoding'] or 'no encoding'}): {received['excerpt']}{cut}"
 
 
 def read(payloads: Sequence[RawValue], model: type[M]) -> M:
@@ -63,6 +65,12 @@ def read(payloads: Sequence[RawValue], model: type[M]) -> M:
     except Exception as failure:  # whatever the converter raises, the message is unreadable
         reason = " ".join(str(failure).split())[:REASON_CHARACTERS] or type(failure).__name__
         raise Unreadable(reason, received(payload.payload)) from None
+
+
+def bounded_name(name: str) -> str:
+    """A message's name as the timeline shows it: printable, and never long."""
+    shown = "".join(c if c.isprintable() else "\ufffd" for c in name[:NAME_CHARACTERS])
+    return shown + ("…" if len(name) > NAME_CHARACTERS else "")
 
 
 def received(payload: Payload) -> dict[str, object]:

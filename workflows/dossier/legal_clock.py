@@ -34,6 +34,7 @@ from workflows.dossier.notices import Notices
 from workflows.dossier.progress import DossierProgress
 from workflows.dossier.publishing import Publisher
 from workflows.dossier.retries import READ_MODEL_RETRY
+from workflows.dossier.revisions import REGISTRY_DECIDES_UPDATES
 
 _Question = TypeVar("_Question")
 _Answer = TypeVar("_Answer")
@@ -162,6 +163,39 @@ class LegalClock:
                     DossierEvent(
                         kind="overdue", at=workflow.now(),
                         summary=f"The appointment of {state.appointment_date:%d/%m/%Y} was missed{flag}",
+                    )
+                )  # fmt: skip
+                if state.apology is not None and progress.revision >= REGISTRY_DECIDES_UPDATES:
+                    await self._watch_apology_promise()
+                return
+
+    async def _watch_apology_promise(self) -> None:
+        """The apology letter's new appointment is a promise too: missed without a further letter (which moves it
+        again), the dossier is flagged as having missed its appointment without an apology."""
+        progress = self._progress
+        state = progress.state
+        while state.outcome is None and state.apology is not None:
+            if state.supplement_request is not None:
+                await self._until_changed()
+                continue
+            promised = state.apology.new_appointment_date
+            deadline = await self.ask(
+                LegalClockActivities.appointment_deadline,
+                AppointmentDeadline(jurisdiction=progress.input.jurisdiction, appointment_date=promised),
+            )
+            if not await self._sleep_until(deadline):
+                continue
+            if (
+                state.outcome is None
+                and state.supplement_request is None
+                and state.apology.new_appointment_date == promised
+            ):
+                state.overdue_without_apology = True
+                self._publisher.record(
+                    DossierEvent(
+                        kind="overdue", at=workflow.now(),
+                        summary=f"The appointment of {promised:%d/%m/%Y} given by the apology letter was missed "
+                        "without a further apology letter",
                     )
                 )  # fmt: skip
                 return

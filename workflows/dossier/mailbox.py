@@ -32,6 +32,9 @@ with workflow.unsafe.imports_passed_through():
         Withdrawal,
     )
 
+with workflow.unsafe.imports_passed_through():
+    from infrastructure import request_context
+
 from workflows.contract import NOT_AWAITING, NOT_YOUR_STEP
 from workflows.dossier.progress import DossierProgress
 from workflows.dossier.publishing import Publisher
@@ -52,6 +55,7 @@ class Mailbox:
         self._tickets_applied: set[int] = set()
         self._ticket_seq: dict[int, int] = {}  # the transition a message's answer waits to see recorded
         self._message_by: dict[int, ActorRef] = {}  # ticket → who sent the message (the audit trail)
+        self._request_of: dict[int, str | None] = {}  # ticket → the request that sent it (the logs)
 
     # ------------------------------------------------------------------------------ checks
 
@@ -215,28 +219,40 @@ class Mailbox:
 
     def _issue_ticket(self) -> int:
         self._tickets_issued += 1
+        self._request_of[self._tickets_issued] = request_context.request_id.get()
         return self._tickets_issued
+
+    def serve(self, ticket: int) -> None:
+        """What the taking step does next serves the request that sent the message: its transitions, and the
+        activities they lead to, carry that request's id (in this step's task only)."""
+        request_context.request_id.set(self._request_of.pop(ticket, None))
 
     def _answered(self, ticket: int) -> bool:
         """A message is answered once its effect is in the read model, so a poll right after sees it."""
         return ticket in self._tickets_applied and self._publisher.has_recorded(self._ticket_seq[ticket])
 
     def refuse(
-        self, message: str, reason: str, *, officer_id: str | None = None, received: dict[str, object] | None = None
+        self,
+        message: str,
+        reason: str,
+        *,
+        officer_id: str | None = None,
+        received: dict[str, object] | None = None,
+        via: str = "Signal",
     ) -> None:
-        """A Signal that cannot apply, on the timeline with its reason: the officer it names (who is not credited
+        """A message that cannot apply, on the timeline with its reason: the officer it names (who is not credited
         with anything: the entry has no actor) or what was received when it could not be read."""
         refused = RefusedMessage(at=workflow.now(), message=message, reason=reason)  # type: ignore[arg-type]
         self.refused.append(refused)
         naming = f" naming officer {officer_id!r}" if officer_id is not None else ""
-        detail = refused.model_dump(mode="json")
+        detail = {**refused.model_dump(mode="json"), "via": via}
         if officer_id is not None:
             detail["named_officer"] = officer_id
         if received is not None:
             detail["received"] = received
         self._publisher.record(
             DossierEvent(
-                kind="message_refused", at=refused.at, summary=f"Signal {message!r}{naming} refused: {reason}",
+                kind="message_refused", at=refused.at, summary=f"{via} {message!r}{naming} refused: {reason}",
                 detail=detail,
             ),
             with_state=False,

@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         Transition,
         TransitionBatch,
     )
+    from infrastructure import request_context
 
 from workflows.contract import ASSIGNED_UNIT, DOSSIER_STATUS
 from workflows.dossier.progress import DossierProgress
@@ -50,6 +51,8 @@ class Publisher:
         self._portal_pushed_status: PortalStatus | None = None
         self._portal_lane_pushing = False
         self._pending_attributes: dict[str, SearchAttributeUpdate] = {}
+        # The request each queued transition serves: its publication carries that id into the activity's logs.
+        self._request_of: dict[int, str | None] = {}
 
     @property
     def idle(self) -> bool:
@@ -79,6 +82,7 @@ class Publisher:
         progress = self._progress
         self.seq += 1
         seq = self.seq
+        self._request_of[seq] = request_context.request_id.get()
         state = progress.snapshot_state() if with_state else None
         if state is not None:
             progress.state.status = state.status
@@ -128,6 +132,7 @@ class Publisher:
             else:
                 await workflow.wait_condition(lambda: bool(self._record_queue))
             batch = self._record_queue[:100]
+            request_context.request_id.set(self._request_of.get(batch[-1].seq))
             if not self._progress.follows(PUBLISH_TOGETHER):
                 await workflow.execute_activity_method(
                     ReadModelActivities.record_transitions,
@@ -155,6 +160,7 @@ class Publisher:
                 del self._portal_queue[: published.portal_pushed]
             del self._record_queue[: len(batch)]
             self._recorded_seq = batch[-1].seq
+            self._forget_requests()
 
     async def push_to_portal_in_order(self) -> None:
         """The portal hears every status change, in order; this lane takes the pushes that did not ride along with
@@ -166,6 +172,7 @@ class Publisher:
             else:
                 await workflow.wait_condition(lambda: bool(self._portal_queue))
             push = self._portal_queue[0]
+            request_context.request_id.set(self._request_of.get(push.seq))
             self._portal_lane_pushing = True
             await workflow.execute_activity_method(
                 AgencyActivities.push_portal_status,
@@ -175,3 +182,10 @@ class Publisher:
             )
             self._portal_lane_pushing = False
             self._portal_queue.pop(0)
+            self._forget_requests()
+
+    def _forget_requests(self) -> None:
+        """Keep the requests of what is still to be written or pushed, no more."""
+        pushing = {push.seq for push in self._portal_queue}
+        for seq in [seq for seq in self._request_of if seq <= self._recorded_seq and seq not in pushing]:
+            del self._request_of[seq]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-REVISION = 2
+REVISION = 3
 REVISION_PATCH = "dossier-revision-{}"
 
 # Revision 1 takes every change below, and also: a dossier's status and units are indexed only when they change, its
@@ -25,6 +25,14 @@ REVISION_PATCH = "dossier-revision-{}"
 # claims are not trusted. A Signal whose payload does not decode is refused on the timeline with what was received
 # (bounded), where the SDK used to drop it with a log line. Dossiers on earlier revisions keep their path.
 REGISTRY_DECIDES = 2
+
+# Revision 3: the registry decides for Updates too. An officer's decision, apology letter or extension sent as an
+# Update straight to Temporal is taken only from an officer the registry knows, active, in the capacities it gives
+# (a local activity, as for a Signal); refused otherwise, and the refusal is on the timeline. A Signal of a name the
+# dossier does not take is refused on the timeline with what was received, instead of being ignored. An apology
+# letter's own new appointment is a promise as well: missed without a further letter, the dossier is flagged
+# "missed without apology" then.
+REGISTRY_DECIDES_UPDATES = 3
 
 # Results are rendered, signed and deposited by an activity; without it the result step only lists references.
 SIGNED_RESULTS = "signed-results"

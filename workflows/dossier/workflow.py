@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         ExtensionSubmission,
         MessageAccepted,
         OfficerDecision,
+        OfficerRef,
         PaymentSubmission,
         PortalStatus,
         SupplementSubmission,
@@ -39,7 +40,12 @@ from workflows.dossier.mailbox import Mailbox
 from workflows.dossier.notices import Notices
 from workflows.dossier.progress import DossierProgress, Refused
 from workflows.dossier.publishing import Publisher
-from workflows.dossier.revisions import REGISTRY_DECIDES, STOP_CHILDREN_WITH_PARENT, started_revision
+from workflows.dossier.revisions import (
+    REGISTRY_DECIDES,
+    REGISTRY_DECIDES_UPDATES,
+    STOP_CHILDREN_WITH_PARENT,
+    started_revision,
+)
 from workflows.dossier.steps import StepInterpreter
 
 M = TypeVar("M")
@@ -84,6 +90,8 @@ class DossierWorkflow:
             state.outcome = refused.outcome  # type: ignore[assignment]
             state.outcome_reason = refused.reason
         appointment_watch.cancel()
+        if mailbox.withdrawal is not None:
+            mailbox.serve(mailbox.withdrawal[0])
         progress.active.clear()
         state.supplement_request = None
         state.fee_request = None
@@ -143,6 +151,7 @@ class DossierWorkflow:
     @workflow.update(name=DossierUpdate.decide.value)
     async def decide(self, decision: OfficerDecision) -> MessageAccepted:
         mailbox = self._mailbox
+        decision = decision.model_copy(update={"officer": await self._as_registered("decide", decision.officer)})
         check = lambda: mailbox.check_decision(decision)  # noqa: E731
         return await mailbox.answer_update(check, mailbox.store_decision(decision, "api"), decision.step_id)
 
@@ -154,7 +163,7 @@ class DossierWorkflow:
     async def message_signal(self, name: str, payloads: Sequence[RawValue]) -> None:
         """The Signal twins (`DossierSignal`), taken raw whatever they carry: a message that does not decode, or
         comes with no payload or several, is refused on the timeline, never dropped by the SDK nor left to fail
-        every workflow task. Signals of other names are not a dossier's and change nothing."""
+        every workflow task. A Signal of another name is refused on the timeline too (revision 3)."""
         twins = {
             DossierSignal.decide.value: self.decide_signal,
             DossierSignal.supplement.value: self.supplement_signal,
@@ -163,6 +172,26 @@ class DossierWorkflow:
         twin = twins.get(name)
         if twin is not None:
             await twin(payloads)
+        elif self._progress.revision >= REGISTRY_DECIDES_UPDATES:
+            received = authority.received((payloads[0] if payloads else authority.NO_PAYLOAD).payload)
+            self._mailbox.refuse(
+                authority.bounded_name(name),
+                f"a dossier takes no Signal of this name (it takes {', '.join(sorted(twins))}); "
+                + authority.described(received),
+                received=received,
+            )
+
+    async def _as_registered(self, message: str, officer: OfficerRef) -> OfficerRef:
+        """The officer of an Update as the registry gives them today (revision 3): an Update may come straight to
+        Temporal, past the API, so the capacities it claims are not trusted. Refused to its sender and on the
+        timeline when the registry does not know the officer, or knows them inactive or without a step role."""
+        if self._progress.revision < REGISTRY_DECIDES_UPDATES:
+            return officer
+        try:
+            return authority.registered(officer, await authority.standing(officer.officer_id))
+        except ApplicationError as refused:
+            self._mailbox.refuse(message, refused.message, officer_id=officer.officer_id, via="Update")
+            raise
 
     async def decide_signal(self, payloads: Sequence[RawValue]) -> None:
         mailbox = self._mailbox
@@ -242,6 +271,7 @@ class DossierWorkflow:
 
     @workflow.update(name=DossierUpdate.apologize.value)
     async def apologize(self, apology: ApologySubmission) -> MessageAccepted:
+        apology = apology.model_copy(update={"officer": await self._as_registered("apologize", apology.officer)})
         officer = self._mailbox.check_apology(apology)
         seq = self._clock.take_apology(apology, officer)
         await workflow.wait_condition(lambda: self._publisher.has_recorded(seq))
@@ -258,6 +288,7 @@ class DossierWorkflow:
 
     @workflow.update(name=DossierUpdate.extend.value)
     async def extend(self, extension: ExtensionSubmission) -> MessageAccepted:
+        extension = extension.model_copy(update={"officer": await self._as_registered("extend", extension.officer)})
         officer = self._mailbox.check_extension(extension)
         seq = self._clock.take_extension(extension, officer)
         await workflow.wait_condition(lambda: self._publisher.has_recorded(seq))

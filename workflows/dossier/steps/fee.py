@@ -56,6 +56,7 @@ class FeeSteps(StepFamily):
         )  # fmt: skip
         await workflow.wait_condition(lambda: step.id in mailbox.payments)
         ticket, payment = mailbox.payments[step.id]
+        mailbox.serve(ticket)
         state.fee_request = None
         state.fees_paid_vnd += payment.amount_vnd
         progress.paid_steps.add(step.id)

@@ -69,6 +69,7 @@ class OfficerSteps(StepFamily):
             # The message stays in the mailbox until its effect is recorded, so no second one
             # is accepted for the same step meanwhile.
             ticket, decision = mailbox.decisions[step.id]
+            mailbox.serve(ticket)
             actor = decision.officer.label()
             by = mailbox.sent_by(ticket)
             detail = decision.model_dump(mode="json", exclude={"officer"}, exclude_none=True)
@@ -137,6 +138,7 @@ class OfficerSteps(StepFamily):
         await workflow.wait_condition(lambda: mailbox.supplement is not None)
         assert mailbox.supplement is not None
         ticket, supplement = mailbox.supplement
+        mailbox.serve(ticket)
         progress.form.update(supplement.form)
         shifted = await self.clock.ask(
             LegalClockActivities.shift_for_suspension,
