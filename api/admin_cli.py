@@ -1,8 +1,8 @@
-"""`motcua-admin`: the administrators' command line for procedure definitions, officers, tokens and the read model's
-schema.
+"""`motcua-admin`: the administrators' command line for procedure definitions, officers, tokens, browsers' sign-in
+sessions and the read model's schema.
 
-`validate` works offline on files and `migrate` on the database (DATABASE_URL); the other commands speak to a running
-API (MOTCUA_API_URL).
+`validate` works offline on files, `migrate` and `sessions end` on the database (DATABASE_URL); the other commands speak
+to a running API (MOTCUA_API_URL).
 """
 
 from __future__ import annotations
@@ -17,21 +17,26 @@ import httpx
 import typer
 import yaml
 from alembic.util import CommandError
+from sqlmodel import Session
 
 from api.procedure_definitions import parse_definition
 from domain.definition import DefinitionInvalid, definition_json_schema, deployment_order
+from domain.dossier import ActorRef
 from infrastructure.settings import get_settings
 from infrastructure.tokens import TokenIssuer
-from readmodel import migrations_runner
+from readmodel import migrations_runner, organisation, sign_in_sessions
 from readmodel.db import engine_for
 
 app = typer.Typer(
-    help="Validate, deploy, list, show, diff and retire procedure definitions; migrate the read model.",
+    help="Validate, deploy, list, show, diff and retire procedure definitions; migrate the read model; end sign-in "
+    "sessions.",
     no_args_is_help=True,
 )
 ApiUrl = Annotated[str, typer.Option(envvar="MOTCUA_API_URL", help="The motcua API")]
 DEFAULT_API = "http://127.0.0.1:8000"
 ProcedureCode = Annotated[str | None, typer.Option(help="only the dossiers of this procedure")]
+# What the commands acting on the database directly record in the audit trail: whoever runs them holds its keys.
+SYSTEM_AT_THE_COMMAND_LINE = ActorRef(kind="system", channel="cli")
 
 
 def _load(path: Path) -> Any:
@@ -171,6 +176,35 @@ def migrate(
         engine.dispose()
     typer.echo(f"revision before: {before or 'none'}")
     typer.echo(f"revision after:  {after or 'none'}")
+
+
+sessions_app = typer.Typer(help="Browsers' sign-in sessions, in the read model's database (DATABASE_URL).")
+app.add_typer(sessions_app, name="sessions")
+
+
+@sessions_app.command("end")
+def end_sessions(
+    subject: Annotated[str, typer.Option(help="whom the sessions name: an officer id, or citizen:<12-digit ID>")],
+    issuer: Annotated[str | None, typer.Option(help="only the sessions of this issuer's subject")] = None,
+    reason: Annotated[str, typer.Option(help="recorded with each session ended (40 characters kept)")] = "revoked",
+) -> None:
+    """Revoke: end every open session of a subject at once, in every browser (each is asked to sign in again at its
+    next request). Bearer tokens already issued are not sessions: they last until they expire."""
+    engine = engine_for(get_settings().sqlalchemy_url)
+    try:
+        migrations_runner.require_head(engine)
+        with Session(engine) as session:
+            ended = sign_in_sessions.end_every_session_of(session, subject, reason[:40], issuer=issuer)
+            target = f"{issuer} {subject}" if issuer else subject
+            organisation.audit(session, SYSTEM_AT_THE_COMMAND_LINE, "sessions.end", target[:200],
+                               {"ended": ended, "reason": reason[:40]})  # fmt: skip
+            session.commit()
+    except migrations_runner.SchemaNotAtHead as behind:
+        typer.echo(str(behind), err=True)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    typer.echo(f"ended {ended} session(s) of {subject}")
 
 
 @app.command()

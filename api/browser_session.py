@@ -1,20 +1,26 @@
-"""Browsers on motcua's pages: the sign-in token and the lookup secrets travel in cookies, not headers.
+"""Browsers on motcua's pages: the sign-in session and the lookup secrets travel in cookies, not headers.
 
-A browser cannot send a bearer header when it follows a link, so the pages keep the token in an HttpOnly,
-SameSite=Strict cookie, and the lookup secrets of the dossiers looked up in another. Those cookies count
-for reading; for a change (any method but GET/HEAD/OPTIONS) only when the request also proves it comes
-from one of our pages (CSRF): the double-submit token, sent back in the form field `csrf_token` or the
-header `X-CSRF-Token`, must equal the `motcua_csrf` cookie. API clients with a bearer header are unaffected.
+A browser cannot send a bearer header when it follows a link, so the pages keep the id of a server-side sign-in
+session (readmodel/sign_in_sessions.py) in an HttpOnly, SameSite=Strict cookie, and the lookup secrets of the
+dossiers looked up in another. The session, not the cookie, says who is signed in: signing out or a revocation ends
+it for every copy of the cookie. Those cookies count for reading; for a change (any method but GET/HEAD/OPTIONS) only
+when the request also proves it comes from one of our pages (CSRF): the double-submit token, sent back in the form
+field `csrf_token` or the header `X-CSRF-Token`, must equal the `motcua_csrf` cookie. API clients with a bearer
+header are unaffected.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+from datetime import timedelta
 
 from fastapi import Request, Response
+from sqlmodel import Session
 
 from infrastructure.settings import Settings
+from infrastructure.tokens import TokenIdentity
+from readmodel import sign_in_sessions
 
 SESSION_COOKIE = "motcua_session"
 CSRF_COOKIE = "motcua_csrf"
@@ -65,9 +71,10 @@ def cookies_authorize(request: Request) -> bool:
     return prove_csrf(request, request.headers.get(CSRF_HEADER))
 
 
-def session_token(request: Request) -> str | None:
-    token = request.cookies.get(SESSION_COOKIE)
-    return token if token and len(token) <= 8000 and cookies_authorize(request) else None
+def session_id(request: Request) -> str | None:
+    """The id of the browser's sign-in session, when its cookies count for this request."""
+    value = request.cookies.get(SESSION_COOKIE)
+    return value if sign_in_sessions.looks_like_session_id(value) and cookies_authorize(request) else None
 
 
 def lookups(request: Request) -> dict[str, str]:
@@ -98,14 +105,31 @@ def keep_csrf_token(request: Request, response: Response, settings: Settings) ->
         _cookie(response, settings, CSRF_COOKIE, token)
 
 
-def sign_in(request: Request, response: Response, settings: Settings, token: str) -> None:
-    _cookie(response, settings, SESSION_COOKIE, token, max_age=settings.token_lifetime_minutes * 60)
+def sign_in(
+    request: Request, response: Response, settings: Settings, session: Session, identity: TokenIdentity
+) -> None:
+    """Begin a session for `identity` and give the browser its cookie (and a new CSRF token); a session the browser
+    held before ends, so that one browser holds one session."""
+    _end_session(request, session, "signed in again")
+    lifetime = timedelta(minutes=settings.session_lifetime_minutes)
+    new_id = sign_in_sessions.begin(session, identity, lifetime=lifetime)
+    session.commit()
+    _cookie(response, settings, SESSION_COOKIE, new_id, max_age=int(lifetime.total_seconds()))
     _cookie(response, settings, CSRF_COOKIE, renew_csrf_token(request))
 
 
-def sign_out(request: Request, response: Response, settings: Settings) -> None:
+def sign_out(request: Request, response: Response, settings: Settings, session: Session) -> None:
+    """End the browser's session, for every copy of its cookie, and forget the cookie."""
+    _end_session(request, session, "signed out")
+    session.commit()
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=settings.secure_cookies)
     _cookie(response, settings, CSRF_COOKIE, renew_csrf_token(request))
+
+
+def _end_session(request: Request, session: Session, reason: str) -> None:
+    held = session_id(request)  # the pages signing in and out prove CSRF first, so the cookie counts
+    if held is not None:
+        sign_in_sessions.end(session, held, reason)
 
 
 def remember_lookup(request: Request, response: Response, settings: Settings, code: str, secret: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from fastapi import Depends, Header, HTTPException, Request, status
@@ -20,7 +21,7 @@ from infrastructure.population import PopulationClient
 from infrastructure.settings import Settings, get_settings
 from infrastructure.temporal import connect, ensure_search_attributes
 from infrastructure.tokens import InvalidToken, TokenIdentity
-from readmodel import organisation
+from readmodel import organisation, sign_in_sessions
 from readmodel.db import utcnow
 from readmodel.organisation import OfficerProfile
 
@@ -119,46 +120,59 @@ def _unauthorized(message: str) -> HTTPException:
 
 
 async def current_principal(request: Request, settings: SettingsDep, authorization: BearerHeader = None) -> Principal:
-    """The caller named by the bearer token, else by the pages' sign-in cookie (for reading, and for changes
-    that prove they come from our pages: see api/browser_session.py); anonymous without either. Officers'
-    units and roles (and the delegations they hold today) come from the registry, not from the token."""
+    """The caller named by the bearer token, else by the pages' sign-in session (its cookie counts for reading, and
+    for changes that prove they come from our pages: see api/browser_session.py); anonymous without either.
+    Officers' units and roles (and the delegations they hold today) come from the registry, not from the token or
+    the session."""
     if authorization:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise _unauthorized("the Authorization header takes a bearer token")
-        from_cookie = False
-    else:
-        cookie = browser_session.session_token(request)
-        if cookie is None:
-            return ANONYMOUS
-        token, from_cookie = cookie, True
-    # Verifying may fetch a provider's keys, and the registry is read from the database.
-    return await run_in_threadpool(_principal_of, request, settings, token.strip(), from_cookie)
+        # Verifying may fetch a provider's keys, and the registry is read from the database.
+        return await run_in_threadpool(_principal_of_token, request, settings, token.strip())
+    session_id = browser_session.session_id(request)
+    if session_id is None:
+        return ANONYMOUS
+    return await run_in_threadpool(_principal_of_sign_in, request, settings, session_id)
 
 
-def _principal_of(request: Request, settings: Settings, token: str, from_cookie: bool) -> Principal:
+def _principal_of_token(request: Request, settings: Settings, token: str) -> Principal:
     try:
         identity = request.app.state.token_verifier.verify(token)
     except InvalidToken as exc:
-        if from_cookie:
-            return ANONYMOUS  # an expired sign-in cookie: the pages ask the browser to sign in again
         raise _unauthorized(f"invalid token: {exc}") from None
     if identity.principal == "citizen":
         return Principal(kind="citizen", citizen_id=identity.citizen_id)
-    today = _calendar(settings.timezone, settings.receipt_cutoff).local_date(utcnow())
     # A session of its own, not the request's SessionDep: citizens polling anonymously then pay for no session
     # (a generator dependency costs each request an exit stack).
     with Session(request.app.state.engine) as session:
-        profile = organisation.officer_profile(
-            session, identity.subject, today, bootstrap_administrator=_bootstrap_administrator(settings, identity)
+        return _officer(session, settings, identity)
+
+
+def _principal_of_sign_in(request: Request, settings: Settings, session_id: str) -> Principal:
+    with Session(request.app.state.engine) as session:
+        identity = sign_in_sessions.identity_of(
+            session, session_id, idle=timedelta(minutes=settings.session_idle_minutes)
         )
+        if identity is None:
+            return ANONYMOUS  # signed out, revoked, expired or idle: the pages ask the browser to sign in again
+        if identity.principal == "citizen":
+            return Principal(kind="citizen", citizen_id=identity.citizen_id)
+        return _officer(session, settings, identity)
+
+
+def _officer(session: Session, settings: Settings, identity: TokenIdentity) -> Principal:
+    today = _calendar(settings.timezone, settings.receipt_cutoff).local_date(utcnow())
+    profile = organisation.officer_profile(
+        session, identity.subject, today, bootstrap_administrator=_bootstrap_administrator(settings, identity)
+    )
     if profile is None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"{identity.subject!r} is not an officer in the unit registry")
     return Principal(kind="officer", officer=profile)
 
 
 def _bootstrap_administrator(settings: Settings, identity: TokenIdentity) -> str | None:
-    """The bootstrap administrator, if this token comes from the one issuer that may name them."""
+    """The bootstrap administrator, if this identity comes from the one issuer that may name them."""
     if identity.issuer != (settings.bootstrap_administrator_issuer or settings.token_issuer):
         return None
     return settings.bootstrap_administrator

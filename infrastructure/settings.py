@@ -146,6 +146,11 @@ class Settings(BaseSettings):
     own_issuer_enabled: bool | None = Field(default=None, description="default: on except in production")
     issuer_key_file: Path | None = Field(default=None, description="default: <data_dir>/keys/issuer.pem")
     token_lifetime_minutes: int = 8 * 60
+    # Browsers signed in to the pages hold a server-side session (readmodel/sign_in_sessions.py): it ends at sign-out,
+    # on revocation (`motcua-admin sessions end`), this long after sign-in whatever happens, and after this long
+    # without a request (long enough to fill in a long eForm).
+    session_lifetime_minutes: int = Field(default=8 * 60, ge=1)
+    session_idle_minutes: int = Field(default=60, ge=1)
     oidc_providers: list[OidcProvider] = []
     # The key that derives each dossier's lookup secret (printed on the receipt). Default: a file in data_dir.
     lookup_secret_key: str | None = None

@@ -236,3 +236,24 @@ class IssuedResultRow(SQLModel, table=True):
     deposited_at: datetime | None = None
     store_reference: str | None = Field(default=None, max_length=200)
     deposit_refusal: str | None = None
+
+
+class SignInSessionRow(SQLModel, table=True):
+    """A browser signed in to the pages, and who it is signed in as.
+
+    The browser's cookie carries a random id; only its SHA-256 is kept, so that a copy of the database opens no
+    session. A session ends at sign-out or revocation (ended_at), at expires_at, or after an idle time without a
+    request (last_seen_at, refreshed at most once a minute)."""
+
+    __tablename__ = "sign_in_session"
+
+    id_hash: str = Field(primary_key=True, max_length=64)  # hex SHA-256 of the cookie's id
+    principal: str = Field(max_length=20)  # officer | citizen
+    subject: str = Field(index=True, max_length=200)  # as the issuer names them: revocation ends all of theirs
+    issuer: str = Field(max_length=300)
+    citizen_id: str | None = Field(default=None, max_length=12)
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime = Field(index=True)  # pruning deletes by it
+    ended_at: datetime | None = None
+    end_reason: str | None = Field(default=None, max_length=40)

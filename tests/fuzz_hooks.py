@@ -33,7 +33,8 @@ HEADERS: dict[str, dict[str, Any]] = {
     "Idempotency-Key": {**TEXT, "examples": ["ÿ" * 10, ""]},
 }
 COOKIES: dict[str, dict[str, Any]] = {
-    "motcua_session": {**TEXT, "maxLength": 2000, "examples": TOKENS},
+    # Tokens once drew a 500 there; the cookie now carries a session id, looked up in the read model by its hash.
+    "motcua_session": {**TEXT, "maxLength": 2000, "examples": [*TOKENS, "A" * 43, "Ä" * 43]},
     "motcua_csrf": {**TEXT, "examples": ["a" * 43]},
     "motcua_lookup": {**TEXT, "examples": ["H29-261121-0001:K3DQ7WZLMA|x:y|::"]},
     "motcua_lang": {**TEXT, "examples": ["en", "xx"]},

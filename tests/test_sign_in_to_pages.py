@@ -1,5 +1,5 @@
-"""Signing in to the pages: the token in an HttpOnly, SameSite=Strict cookie that the API reads after the
-bearer header; changes made with cookies prove they come from our pages (CSRF); the development sign-in
+"""Signing in to the pages: a sign-in session's id in an HttpOnly, SameSite=Strict cookie that the API reads after
+the bearer header; changes made with cookies prove they come from our pages (CSRF); the development sign-in
 is off where motcua does not issue its own tokens; bad input gives a page with the message, never a 500."""
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def test_the_sign_in_cookie_is_httponly_strict_and_read_after_the_bearer_header(
                                 headers={"X-CSRF-Token": browser.cookies["motcua_csrf"]})  # fmt: skip
         assert accepted.status_code == 200, accepted.text
 
-        # Signing out forgets the token.
+        # Signing out ends the session (tests/test_sign_out_ends_the_session.py: for every copy of the cookie).
         browser.post("/sign-out", data={"csrf_token": browser.cookies["motcua_csrf"]})
         assert browser.get("/me").json()["kind"] == "anonymous"
 

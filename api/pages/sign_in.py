@@ -1,9 +1,10 @@
 """The home page, the development sign-in and signing out.
 
-Development sign-in (own issuer on: development and tests) issues motcua's own token for an officer of the
-registry or a 12-digit citizen ID and keeps it in the HttpOnly, SameSite=Strict sign-in cookie. In
-production the page is off: officers and citizens bring tokens of the national SSO and VNeID (an OpenID
-Connect authorization-code login to them is not part of these pages yet)."""
+Development sign-in (own issuer on: development and tests) begins a sign-in session naming an officer of the
+registry or a 12-digit citizen ID, as a token of motcua's own issuer would name them, and gives the browser the
+session's HttpOnly, SameSite=Strict cookie (api/browser_session.py); signing out ends the session. In production the
+page is off: officers and citizens bring tokens of the national SSO and VNeID (an OpenID Connect authorization-code
+login to them, into the same sessions, is not part of these pages yet)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from api.deps import CalendarDep, PrincipalDep, SessionDep, SettingsDep
 from api.pages.errors import csrf_protected, local_path
 from api.pages.rendering import render
 from api.rate_limits import client_of
+from infrastructure.tokens import TokenIdentity
 from readmodel import organisation
 from readmodel.db import utcnow
 
@@ -71,17 +73,21 @@ def sign_in(
         return render(request, "sign_in.html", {"next": local_path(next, ""), "errors": {problem[0]: [problem[1]]},
                       "values": values}, principal=principal, status_code=422)  # fmt: skip
     if profile is not None:
-        token = issuer.issue_officer(profile.officer_id)
+        identity = TokenIdentity(principal="officer", subject=profile.officer_id, issuer=issuer.issuer)
         home = "/admin/procedures" if profile.holds("administrator") else "/officer/inbox"
     else:
-        token, home = issuer.issue_citizen(citizen_id.strip()), "/citizen/procedures"
+        # The subject and issuer a citizen token of motcua's own issuer would carry.
+        citizen = citizen_id.strip()
+        identity = TokenIdentity(principal="citizen", subject=f"citizen:{citizen}", issuer=issuer.issuer,
+                                 citizen_id=citizen)  # fmt: skip
+        home = "/citizen/procedures"
     response = RedirectResponse(local_path(next, home), status.HTTP_303_SEE_OTHER)
-    browser_session.sign_in(request, response, settings, token)
+    browser_session.sign_in(request, response, settings, session, identity)
     return response
 
 
 @router.post("/sign-out")
-def sign_out(request: Request, settings: SettingsDep) -> Response:
+def sign_out(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     response = RedirectResponse("/", status.HTTP_303_SEE_OTHER)
-    browser_session.sign_out(request, response, settings)
+    browser_session.sign_out(request, response, settings, session)
     return response

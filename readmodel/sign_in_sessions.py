@@ -1,0 +1,126 @@
+"""Browsers' sign-in sessions: begun at sign-in, looked up on every request the browser makes, ended at sign-out or
+by revocation, and over after an absolute lifetime or an idle time.
+
+The browser's cookie carries a random id; only its SHA-256 is stored, so that a copy of the database opens no session.
+A session names an identity the way a verified token does (TokenIdentity: principal, subject, issuer, citizen ID), so
+that any sign-in (the development one today, an OpenID Connect login later) begins one the same way; officers' units
+and roles are still read from the registry on every request, never kept here.
+
+Writes join the caller's transaction (the caller commits), except the refresh of last_seen_at, which happens while
+reading who the browser is."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import datetime, timedelta
+from typing import Literal, cast
+
+from sqlalchemy import delete, update
+from sqlmodel import Session, col
+
+from infrastructure.tokens import TokenIdentity
+from readmodel.db import as_utc, utcnow
+from readmodel.tables import SignInSessionRow
+
+SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32)
+# last_seen_at is refreshed at most this often: a browser's every request reads its session, and a write each time
+# would cost more than the read. The idle time is therefore measured to within this much.
+REFRESH_LAST_SEEN_EVERY = timedelta(minutes=1)
+# Rows are deleted this long after their session expired (however it ended before), so the table stays bounded.
+KEEP_AFTER_EXPIRY = timedelta(days=1)
+
+
+def looks_like_session_id(value: str | None) -> bool:
+    """Whether a cookie's value could be one of ours (anything else is not looked up at all)."""
+    return value is not None and SESSION_ID.match(value) is not None
+
+
+def id_hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode("ascii")).hexdigest()
+
+
+def begin(session: Session, identity: TokenIdentity, *, lifetime: timedelta, now: datetime | None = None) -> str:
+    """A new session for `identity`: the id for the browser's cookie, which is stored nowhere."""
+    now = now or utcnow()
+    prune(session, now)  # on sign-in: often enough to keep the table bounded, rare enough to cost nothing
+    session_id = secrets.token_urlsafe(32)
+    session.add(
+        SignInSessionRow(
+            id_hash=id_hash(session_id),
+            principal=identity.principal,
+            subject=identity.subject,
+            issuer=identity.issuer,
+            citizen_id=identity.citizen_id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + lifetime,
+        )
+    )
+    return session_id
+
+
+def identity_of(
+    session: Session, session_id: str, *, idle: timedelta, now: datetime | None = None
+) -> TokenIdentity | None:
+    """Who the session names, while it lasts: None once ended, expired, idle too long, or never ours.
+
+    One read by primary key; a session last seen over a minute ago is also marked seen now (and committed)."""
+    now = now or utcnow()
+    row = session.get(SignInSessionRow, id_hash(session_id))
+    if row is None or row.ended_at is not None:
+        return None
+    last_seen = as_utc(row.last_seen_at)
+    if as_utc(row.expires_at) <= now or last_seen + idle <= now:
+        return None
+    identity = TokenIdentity(
+        principal=cast(Literal["officer", "citizen"], row.principal),
+        subject=row.subject,
+        issuer=row.issuer,
+        citizen_id=row.citizen_id,
+    )
+    if now - last_seen >= REFRESH_LAST_SEEN_EVERY:
+        session.connection().execute(
+            update(SignInSessionRow)
+            .where(col(SignInSessionRow.id_hash) == row.id_hash, col(SignInSessionRow.ended_at).is_(None))
+            .values(last_seen_at=now)
+        )
+        session.commit()
+    return identity
+
+
+def end(session: Session, session_id: str, reason: str, *, now: datetime | None = None) -> bool:
+    """End one session (a browser signing out); False if it was not open."""
+    result = session.connection().execute(
+        update(SignInSessionRow)
+        .where(col(SignInSessionRow.id_hash) == id_hash(session_id), col(SignInSessionRow.ended_at).is_(None))
+        .values(ended_at=now or utcnow(), end_reason=reason)
+    )
+    return bool(result.rowcount)
+
+
+def end_every_session_of(
+    session: Session, subject: str, reason: str, *, issuer: str | None = None, now: datetime | None = None
+) -> int:
+    """End every open session naming `subject` (of `issuer`, if given), in every browser at once: how many ended."""
+    now = now or utcnow()
+    query = (
+        update(SignInSessionRow)
+        .where(
+            col(SignInSessionRow.subject) == subject,
+            col(SignInSessionRow.ended_at).is_(None),
+            col(SignInSessionRow.expires_at) > now,
+        )
+        .values(ended_at=now, end_reason=reason)
+    )
+    if issuer is not None:
+        query = query.where(col(SignInSessionRow.issuer) == issuer)
+    return int(session.connection().execute(query).rowcount)
+
+
+def prune(session: Session, now: datetime | None = None) -> int:
+    """Delete the sessions expired over a day ago (ended or not): how many."""
+    cutoff = (now or utcnow()) - KEEP_AFTER_EXPIRY
+    deleted = session.connection().execute(delete(SignInSessionRow).where(col(SignInSessionRow.expires_at) < cutoff))
+    return int(deleted.rowcount)
