@@ -21,8 +21,8 @@ from temporalio.exceptions import ApplicationError
 
 from domain.dossier import PortalStatusPush, SystemCall, SystemCallResult
 from infrastructure import request_context
+from infrastructure.temporal import PORTAL_SYNC_LAG
 
-PORTAL_SYNC_LAG = "motcua_portal_sync_lag"
 log = logging.getLogger(__name__)
 
 

@@ -64,12 +64,23 @@ SEARCH_ATTRIBUTES = {
 }
 
 
+# The worker's own metrics beside the SDK's, with buckets for what they measure (the SDK's suit milliseconds).
+PORTAL_SYNC_LAG = "motcua_portal_sync_lag_seconds"
+METRIC_BUCKETS = {PORTAL_SYNC_LAG: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400]}
+
+
 def metrics_runtime(settings: Settings) -> Runtime | None:
     """A runtime serving the SDK's own metrics (workflow and activity tasks, their latencies and failures, polls)
-    to Prometheus at `worker_metrics_address`; None keeps the SDK's default runtime."""
+    and the activities' to Prometheus at `worker_metrics_address`; None keeps the SDK's default runtime."""
     if not settings.worker_metrics_address:
         return None
-    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=settings.worker_metrics_address)))
+    return Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(
+                bind_address=settings.worker_metrics_address, histogram_bucket_overrides=METRIC_BUCKETS
+            )
+        )
+    )
 
 
 def default_address(settings: Settings) -> str:

@@ -62,6 +62,10 @@ def test_the_worker_and_the_simulator_serve_their_own_metrics(api, stack, simula
     assert _samples(worker, "temporal_workflow_task_execution_latency_count") or "temporal_" in worker
     assert any(value > 0 for value in _samples(worker, "temporal_request").values()), worker[:2000]
     assert "http_requests_total" in simulator.get("/metrics").text
+    # How far behind the national portal is: each acknowledged status push is measured (the submission's, here).
+    lag = _samples(worker, "motcua_portal_sync_lag_seconds_bucket")
+    assert any('le="+Inf"' in labels and value >= 1 for labels, value in lag.items()), lag
+    assert any('le="0.25"' in labels for labels in lag) and any('le="3600"' in labels for labels in lag), lag
 
 
 @pytest.mark.skipif(shutil.which("prometheus") is None, reason="Debian's prometheus is not installed (make prometheus)")
