@@ -10,6 +10,13 @@ TEMPORAL_SERVER_VERSION := v1.29.1
 TEMPORAL_SERVER := .tools/temporal-server
 
 TEST_SERVER_LIB := .tools/temporal-test-server/lib
+
+# Keycloak (Quarkus distribution, Maven Central) plays the national SSO and VNeID (devstack/oidc_server.py); the
+# SHA-512 is the one Maven Central publishes beside the archive.
+KEYCLOAK_VERSION := 26.7.3
+KEYCLOAK_SHA512 := 664c8ac2997d94b69825af70acc3a6017a7a53a1504a6e21b2d82a04e5f53593b30cabdf80ffe3eb661f13442a57fbc15c4186a1899f2841e8145532e5ae7e1c
+KEYCLOAK := .tools/keycloak-$(KEYCLOAK_VERSION)
+
 CHROMIUM := /usr/bin/chromium
 
 # $(call debian_package,<a shell test that it is there>,<package>): Debian's package, installed when the test fails,
@@ -20,7 +27,7 @@ debian_package = if $(1); then true; else \
 	$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2); \
 	fi
 
-.PHONY: setup venv temporal-cli temporal-server postgres prometheus redis test-server browser run run-cluster test test-cluster bench clean chaos
+.PHONY: setup venv temporal-cli temporal-server postgres prometheus redis test-server oidc-server browser run run-cluster test test-cluster bench clean chaos
 
 setup: venv temporal-cli
 
@@ -84,12 +91,29 @@ $(TEST_SERVER_LIB)/.installed: devstack/temporal-test-server/pom.xml
 	mvn -q -B -f devstack/temporal-test-server/pom.xml dependency:copy-dependencies -DoutputDirectory=$(CURDIR)/$(TEST_SERVER_LIB)
 	@touch $@
 
+# Keycloak, fetched with Maven (its SHA-1 checked against Central's, then the pinned SHA-512), unpacked into
+# .tools/keycloak-<version>/ and built once for quick starts (its JDK, 21 or later, found by devstack/oidc_server.py).
+oidc-server: $(KEYCLOAK)/.installed
+
+$(KEYCLOAK)/.installed: | $(VENV)/.installed
+	@command -v mvn >/dev/null || { echo "Maven is needed to fetch Keycloak"; exit 1; }
+	@echo "fetching Keycloak $(KEYCLOAK_VERSION) into $(KEYCLOAK) (once) …"
+	rm -rf $(KEYCLOAK) $(KEYCLOAK).download
+	mvn -q -B -C dependency:copy -Dartifact=org.keycloak:keycloak-quarkus-dist:$(KEYCLOAK_VERSION):tar.gz \
+		-DoutputDirectory=$(CURDIR)/$(KEYCLOAK).download
+	echo "$(KEYCLOAK_SHA512)  $(KEYCLOAK).download/keycloak-quarkus-dist-$(KEYCLOAK_VERSION).tar.gz" | sha512sum -c --quiet
+	mkdir -p $(KEYCLOAK)
+	tar -xzf $(KEYCLOAK).download/keycloak-quarkus-dist-$(KEYCLOAK_VERSION).tar.gz -C $(KEYCLOAK) --strip-components=1
+	rm -rf $(KEYCLOAK).download
+	$(BIN)/python -m devstack.oidc_server build
+	@touch $@
+
 # The page tests drive Debian's Chromium with Playwright (never a browser Playwright downloads itself);
 # it is installed from Debian's packages when missing, with sudo unless already root.
 browser:
 	@$(call debian_package,[ -x $(CHROMIUM) ],chromium)
 
-run: setup
+run: setup oidc-server
 	$(BIN)/python -m devstack run
 
 # PostgreSQL, Temporal's four services as separate processes, two workers, two API processes and the simulator.
@@ -97,7 +121,7 @@ run-cluster: setup temporal-server postgres
 	$(BIN)/python -m devstack run --topology cluster $(ARGS)
 
 # The embedded run, then the cluster suite (the tests marked `cluster`, on the cluster topology).
-test: setup test-server browser temporal-server postgres prometheus redis
+test: setup test-server oidc-server browser temporal-server postgres prometheus redis
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest

@@ -122,3 +122,19 @@ def shipped(stack: Stack) -> dict[str, int]:
         d["code"]: d["version"]
         for d in deploy_procedures(stack.config.api_url, PROJECT_ROOT / "procedures", administrator_token(stack.config))
     }
+
+
+from devstack.oidc_server import OidcServer  # noqa: E402  (beside its fixture)
+
+
+@pytest.fixture(scope="session")
+def oidc_server() -> Iterator[OidcServer]:
+    """Keycloak playing the national SSO (realm `national-sso`, officers) and VNeID (realm `vneid`, citizens), started
+    once, for the tests that ask for it (`make oidc-server` installs it; clients and demo logins in
+    devstack/oidc_server.py). Its database stays in test-artifacts/ between runs while the realms are unchanged."""
+    folder = PROJECT_ROOT / "test-artifacts" / "oidc-server"
+    server = OidcServer(folder / "keycloak", folder / "keycloak.log")
+    seconds = server.start()
+    print(f"\nKeycloak ready in {seconds:.1f} s ({'warm' if server.warm else 'fresh database'})")
+    yield server
+    server.stop()

@@ -1,0 +1,611 @@
+"""Keycloak, a real OpenID Connect server, playing the national single sign-on (officers) and VNeID (citizens) for
+the dev stack and the tests.
+
+`make oidc-server` fetches Keycloak's Quarkus distribution from Maven Central into .tools/keycloak-<version>/ and
+builds it once (`kc.sh build`: H2 dev-file database, local caches, health checks), so that each start is
+`kc.sh start --optimized` and skips Quarkus's augmentation (20 s on two cores; `start-dev` does it at every start).
+Each server gets a home of its own under the given data folder (links to the installation, and its own `data/`
+with the H2 database and the realm import), so the tests' server and `make run`'s never share a file.
+
+The two realms are generated here at each start, from the demo officers and citizens below: the realm files are
+imported into a fresh database, and a database whose realms match the files is kept (a warm start).
+Development only: the passwords and client secrets are fixed and printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+
+from devstack.stack import StackError, free_port
+from infrastructure.settings import PROJECT_ROOT
+
+KEYCLOAK_VERSION = "26.7.3"
+KEYCLOAK_HOME = PROJECT_ROOT / ".tools" / f"keycloak-{KEYCLOAK_VERSION}"
+MINIMUM_JAVA = 21
+# Build-time options (`kc.sh build`); everything else is given at each start.
+BUILD_OPTIONS = ("--db=dev-file", "--health-enabled=true", "--cache=local")
+
+NATIONAL_SSO = "national-sso"  # officers
+VNEID = "vneid"  # citizens
+REALMS = (NATIONAL_SSO, VNEID)
+
+# The application's client in each realm: authorization code with PKCE (S256), confidential.
+APP_CLIENT_ID = "motcua"
+APP_CLIENT_SECRET = "motcua-dev-secret"
+# Loopback redirect URIs: Keycloak ignores the port of an http://127.0.0.1 or http://localhost redirect URI
+# (RFC 8252 §7.3), so these allow any port; Keycloak has no port wildcard (`:*`).
+DEV_REDIRECT_URIS = ("http://127.0.0.1/*", "http://localhost/*")
+# The administrator of Keycloak's own master realm (its console at /admin); development only.
+CONSOLE_ADMIN = ("admin", "admin")
+
+
+@dataclass(frozen=True)
+class MachineClient:
+    """A system calling motcua with its own credentials (client credentials), limited to its scopes."""
+
+    client_id: str
+    secret: str
+    scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DemoOfficer:
+    """An officer of the national SSO; `officer_id` is the registry's id, the token's `sub` and `officer_id`."""
+
+    officer_id: str
+    given_name: str
+    family_name: str
+    password: str = "demo"
+
+    @property
+    def username(self) -> str:
+        return self.officer_id.lower()  # Keycloak keeps usernames in lower case
+
+
+@dataclass(frozen=True)
+class DemoCitizen:
+    """A VNeID account; its 12-digit `citizen_id` reaches the ID token as the claim `citizen_id`."""
+
+    username: str
+    citizen_id: str
+    given_name: str
+    family_name: str
+    password: str = "demo"
+
+
+MACHINE_CLIENTS = (
+    MachineClient("national-portal", "national-portal-dev-secret", ("dossiers:read", "dossiers:status")),
+)
+MACHINE_SCOPES = tuple(sorted({scope for client in MACHINE_CLIENTS for scope in client.scopes}))
+
+# The registry seeds units only (domain/data/units.yaml); its one officer on a fresh dev stack is the bootstrap
+# administrator (`admin`, StackConfig.bootstrap_administrator). The others follow the suite's `role@unit` ids
+# (tests/support.py) at Hà Nội (H01); an administrator registers them (PUT /officers/{id}) to give them roles.
+DEMO_OFFICERS = (
+    DemoOfficer("admin", "Quản trị", "Hệ thống"),
+    DemoOfficer("reception@H01", "Tiếp nhận", "Hà Nội"),
+    DemoOfficer("specialist@H01", "Chuyên viên", "Hà Nội"),
+    DemoOfficer("leader@H01", "Lãnh đạo", "Hà Nội"),
+)
+DEMO_CITIZENS = (
+    DemoCitizen("nguyenvanan", "001090000001", "An", "Nguyễn Văn"),
+    DemoCitizen("tranthibinh", "079185000002", "Bình", "Trần Thị"),
+)
+
+
+# ------------------------------------------------------------------------------------------------ realms
+
+
+def _attribute_mapper(name: str, attribute: str, claim: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "protocol": "openid-connect",
+        "protocolMapper": "oidc-usermodel-attribute-mapper",
+        "config": {
+            "user.attribute": attribute,
+            "claim.name": claim,
+            "jsonType.label": "String",
+            "id.token.claim": "true",
+            "access.token.claim": "true",
+            "userinfo.token.claim": "true",
+            "introspection.token.claim": "true",
+        },
+    }
+
+
+def _audience_mapper(audience: str) -> dict[str, Any]:
+    return {
+        "name": f"audience {audience}",
+        "protocol": "openid-connect",
+        "protocolMapper": "oidc-audience-mapper",
+        "config": {
+            "included.custom.audience": audience,
+            "access.token.claim": "true",
+            "id.token.claim": "false",
+            "introspection.token.claim": "true",
+        },
+    }
+
+
+def _scope(name: str, mappers: list[dict[str, Any]], *, in_token_scope: bool = True) -> dict[str, Any]:
+    return {
+        "name": name,
+        "protocol": "openid-connect",
+        "attributes": {"include.in.token.scope": str(in_token_scope).lower(), "display.on.consent.screen": "false"},
+        "protocolMappers": mappers,
+    }
+
+
+def _client_scopes() -> list[dict[str, Any]]:
+    """A realm import that names its client scopes gets no default ones, so the standard scopes are here too."""
+    basic = [
+        {
+            "name": "sub",
+            "protocol": "openid-connect",
+            "protocolMapper": "oidc-sub-mapper",
+            "config": {"access.token.claim": "true", "introspection.token.claim": "true"},
+        }
+    ]
+    profile = [
+        _attribute_mapper("username", "username", "preferred_username"),
+        _attribute_mapper("given name", "firstName", "given_name"),
+        _attribute_mapper("family name", "lastName", "family_name"),
+        {
+            "name": "full name",
+            "protocol": "openid-connect",
+            "protocolMapper": "oidc-full-name-mapper",
+            "config": {"id.token.claim": "true", "access.token.claim": "true", "userinfo.token.claim": "true"},
+        },
+    ]
+    email = [_attribute_mapper("email", "email", "email")]
+    return [
+        _scope("basic", basic, in_token_scope=False),
+        _scope("profile", profile),
+        _scope("email", email),
+        *(_scope(name, []) for name in MACHINE_SCOPES),
+    ]
+
+
+def _user_profile(extra_attribute: str, pattern: str) -> dict[str, Any]:
+    """Keycloak's declarative user profile: the standard attributes and the realm's own, which only an
+    administrator may change."""
+
+    def attribute(name: str, *, edit: list[str], required: bool = False, validations: dict[str, Any] | None = None):
+        entry: dict[str, Any] = {
+            "name": name,
+            "displayName": name,
+            "permissions": {"view": ["admin", "user"], "edit": edit},
+            "validations": validations or {},
+            "multivalued": False,
+        }
+        if required:
+            entry["required"] = {"roles": ["admin", "user"]}
+        return entry
+
+    return {
+        "attributes": [
+            attribute("username", edit=["admin", "user"], validations={"length": {"min": 1, "max": 255}}),
+            attribute("email", edit=["admin", "user"], validations={"email": {}}),
+            attribute("firstName", edit=["admin", "user"], required=True),
+            attribute("lastName", edit=["admin", "user"], required=True),
+            attribute(extra_attribute, edit=["admin"], validations={"pattern": {"pattern": pattern}}),
+        ],
+        "groups": [],
+        "unmanagedAttributePolicy": "ADMIN_VIEW",
+    }
+
+
+def _user(
+    username: str, given: str, family: str, password: str, attributes: dict[str, str], user_id: str | None = None
+) -> dict[str, Any]:
+    user: dict[str, Any] = {
+        "username": username,
+        "enabled": True,
+        "firstName": given,
+        "lastName": family,
+        "email": f"{re.sub(r'[^a-z0-9.]+', '.', username.lower())}@example.test",
+        "emailVerified": True,
+        "attributes": {name: [value] for name, value in attributes.items()},
+        "credentials": [{"type": "password", "value": password, "temporary": False}],
+        "requiredActions": [],
+    }
+    if user_id:
+        user["id"] = user_id
+    return user
+
+
+def _app_client(claim_mapper: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "clientId": APP_CLIENT_ID,
+        "name": "motcua",
+        "enabled": True,
+        "protocol": "openid-connect",
+        "publicClient": False,
+        "clientAuthenticatorType": "client-secret",
+        "secret": APP_CLIENT_SECRET,
+        "standardFlowEnabled": True,
+        "implicitFlowEnabled": False,
+        "directAccessGrantsEnabled": False,
+        "serviceAccountsEnabled": False,
+        "consentRequired": False,
+        "redirectUris": list(DEV_REDIRECT_URIS),
+        "webOrigins": ["+"],
+        "attributes": {
+            "pkce.code.challenge.method": "S256",
+            "post.logout.redirect.uris": "##".join(DEV_REDIRECT_URIS),
+        },
+        "defaultClientScopes": ["basic", "profile", "email"],
+        "optionalClientScopes": [],
+        # The ID token's audience is the client (motcua) already; its access tokens name it too.
+        "protocolMappers": [claim_mapper, _audience_mapper(APP_CLIENT_ID)],
+    }
+
+
+def _machine_client(client: MachineClient) -> dict[str, Any]:
+    return {
+        "clientId": client.client_id,
+        "enabled": True,
+        "protocol": "openid-connect",
+        "publicClient": False,
+        "clientAuthenticatorType": "client-secret",
+        "secret": client.secret,
+        "standardFlowEnabled": False,
+        "implicitFlowEnabled": False,
+        "directAccessGrantsEnabled": False,
+        "serviceAccountsEnabled": True,
+        "fullScopeAllowed": False,
+        "defaultClientScopes": ["basic", *client.scopes],
+        "optionalClientScopes": [],
+        # Its access tokens are for motcua's API.
+        "protocolMappers": [_audience_mapper(APP_CLIENT_ID)],
+    }
+
+
+def _realm(name: str, display: str, users: list[dict[str, Any]], clients: list[dict[str, Any]], profile: dict):
+    return {
+        "realm": name,
+        "displayName": display,
+        "enabled": True,
+        "sslRequired": "none",  # dev: plain http on loopback
+        "registrationAllowed": False,
+        "loginWithEmailAllowed": False,
+        "accessTokenLifespan": 600,
+        "clientScopes": _client_scopes(),
+        "defaultDefaultClientScopes": ["basic", "profile", "email"],
+        "defaultOptionalClientScopes": [],
+        "clients": clients,
+        "users": users,
+        "components": {
+            "org.keycloak.userprofile.UserProfileProvider": [
+                {
+                    "providerId": "declarative-user-profile",
+                    "subComponents": {},
+                    "config": {"kc.user.profile.config": [json.dumps(profile)]},
+                }
+            ]
+        },
+    }
+
+
+def realm_documents(
+    officers: tuple[DemoOfficer, ...] = DEMO_OFFICERS, citizens: tuple[DemoCitizen, ...] = DEMO_CITIZENS
+) -> dict[str, dict[str, Any]]:
+    """The two realms, as Keycloak imports them."""
+    officer_users = [
+        # The user's id is the officer id, so the ID token's `sub` is what the registry knows the officer by.
+        _user(o.username, o.given_name, o.family_name, o.password, {"officer_id": o.officer_id}, user_id=o.officer_id)
+        for o in officers
+    ]
+    # Machine clients' service accounts are users too; Keycloak creates them (serviceAccountsEnabled).
+    sso = _realm(
+        NATIONAL_SSO,
+        "Hệ thống định danh cán bộ (national SSO, dev)",
+        officer_users,
+        [
+            _app_client(_attribute_mapper("officer id", "officer_id", "officer_id")),
+            *(_machine_client(client) for client in MACHINE_CLIENTS),
+        ],
+        _user_profile("officer_id", r"^.{1,100}$"),
+    )
+    citizen_users = [
+        _user(c.username, c.given_name, c.family_name, c.password, {"citizen_id": c.citizen_id}) for c in citizens
+    ]
+    vneid = _realm(
+        VNEID,
+        "VNeID (dev)",
+        citizen_users,
+        [_app_client(_attribute_mapper("citizen id", "citizen_id", "citizen_id"))],
+        _user_profile("citizen_id", r"^\d{12}$"),
+    )
+    return {NATIONAL_SSO: sso, VNEID: vneid}
+
+
+# ------------------------------------------------------------------------------------------------ installation
+
+
+def _java_major(java_home: Path) -> int | None:
+    """The feature version of a JDK: its `release` file, else what its `java -version` says."""
+    release = java_home / "release"
+    text = ""
+    if release.exists():
+        match = re.search(r'^JAVA_VERSION="([^"]+)"', release.read_text(errors="replace"), re.MULTILINE)
+        text = match.group(1) if match else ""
+    if not text and (java_home / "bin" / "java").exists():
+        try:
+            done = subprocess.run(
+                [str(java_home / "bin" / "java"), "-version"], capture_output=True, text=True, timeout=30
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        match = re.search(r'version "([^"]+)"', done.stderr)
+        text = match.group(1) if match else ""
+    match = re.match(r"(?:1\.)?(\d+)", text)
+    return int(match.group(1)) if match else None
+
+
+def find_java_home() -> Path:
+    """A JDK that Keycloak runs on (21 or later): KEYCLOAK_JAVA_HOME if set, else the newest in /usr/lib/jvm, else
+    the `java` on PATH."""
+    override = os.environ.get("KEYCLOAK_JAVA_HOME")
+    if override:
+        if (_java_major(Path(override)) or 0) < MINIMUM_JAVA:
+            raise StackError(f"KEYCLOAK_JAVA_HOME={override} is not a JDK {MINIMUM_JAVA} or later")
+        return Path(override)
+    candidates: list[tuple[int, Path]] = []
+    seen: set[Path] = set()
+    jvm = Path("/usr/lib/jvm")
+    homes = sorted(jvm.iterdir()) if jvm.is_dir() else []
+    on_path = shutil.which("java")
+    if on_path:
+        homes.append(Path(on_path).resolve().parent.parent)
+    for home in homes:
+        real = home.resolve()
+        if real in seen or not (real / "bin" / "java").exists():
+            continue
+        seen.add(real)
+        major = _java_major(real)
+        if major is not None and major >= MINIMUM_JAVA:
+            candidates.append((major, real))
+    if not candidates:
+        raise StackError(
+            f"Keycloak {KEYCLOAK_VERSION} needs Java {MINIMUM_JAVA} or later: none in /usr/lib/jvm or PATH"
+        )
+    return max(candidates)[1]
+
+
+def ensure_built(install: Path = KEYCLOAK_HOME) -> None:
+    """Run `kc.sh build` with BUILD_OPTIONS unless the installation was built with them (once; under a lock, since
+    the build rewrites the installation's lib/quarkus)."""
+    if not (install / "bin" / "kc.sh").exists():
+        raise StackError(f"Keycloak {KEYCLOAK_VERSION} is not in {install}: run `make oidc-server`")
+    stamp = install / ".built"
+    wanted = " ".join(BUILD_OPTIONS)
+    with open(install / ".build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if stamp.exists() and stamp.read_text() == wanted:
+            return
+        env = {**os.environ, "JAVA_HOME": str(find_java_home())}
+        started = time.monotonic()
+        done = subprocess.run(
+            [str(install / "bin" / "kc.sh"), "build", *BUILD_OPTIONS], env=env, capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            raise StackError(f"kc.sh build failed ({done.returncode}):\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+        stamp.write_text(wanted)
+        print(f"built Keycloak {KEYCLOAK_VERSION} ({wanted}) in {time.monotonic() - started:.1f} s", flush=True)
+
+
+# ------------------------------------------------------------------------------------------------ the server
+
+
+@dataclass
+class OidcServer:
+    """One Keycloak on 127.0.0.1:`port` with the realms `national-sso` and `vneid`; its home (H2 database, realm
+    import) in `data_dir`, its output in `log_file`."""
+
+    data_dir: Path
+    log_file: Path
+    port: int = field(default_factory=free_port)
+    management_port: int = field(default_factory=free_port)
+    officers: tuple[DemoOfficer, ...] = DEMO_OFFICERS
+    citizens: tuple[DemoCitizen, ...] = DEMO_CITIZENS
+    install: Path = KEYCLOAK_HOME
+    process: subprocess.Popen[bytes] | None = None
+    start_seconds: float | None = None  # from spawn to both realms' discovery answering
+    warm: bool = False  # the database of a previous start was kept
+    _log: IO[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def issuer(self, realm: str) -> str:
+        return f"{self.url}/realms/{realm}"
+
+    def discovery_url(self, realm: str) -> str:
+        return f"{self.issuer(realm)}/.well-known/openid-configuration"
+
+    def jwks_url(self, realm: str) -> str:
+        return f"{self.issuer(realm)}/protocol/openid-connect/certs"
+
+    def token_url(self, realm: str) -> str:
+        return f"{self.issuer(realm)}/protocol/openid-connect/token"
+
+    @property
+    def health_url(self) -> str:
+        return f"http://127.0.0.1:{self.management_port}/health/ready"
+
+    def spawn(self) -> None:
+        """Start Keycloak without waiting for it (see wait_ready), so that other parts can start meanwhile."""
+        ensure_built(self.install)
+        self._prepare_home()
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_file, "ab")  # noqa: SIM115
+        cmd = [
+            str(self.install / "bin" / "kc.sh"),
+            "start",
+            "--optimized",
+            f"-Dkc.home.dir={self.data_dir}",  # after kc.sh's own, so it wins
+            "--http-enabled=true",
+            "--http-host=127.0.0.1",
+            f"--http-port={self.port}",
+            f"--http-management-port={self.management_port}",
+            "--hostname-strict=false",
+            "--import-realm",
+        ]
+        env = {
+            **os.environ,
+            "JAVA_HOME": str(find_java_home()),
+            "KC_BOOTSTRAP_ADMIN_USERNAME": CONSOLE_ADMIN[0],
+            "KC_BOOTSTRAP_ADMIN_PASSWORD": CONSOLE_ADMIN[1],
+        }
+        self._started_at = time.monotonic()
+        self.process = subprocess.Popen(
+            cmd, cwd=self.data_dir, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def wait_ready(self, timeout: float = 120) -> float:
+        """Wait until both realms' discovery documents answer; return the seconds since spawn."""
+        assert self.process is not None, "spawn() first"
+        deadline = self._started_at + timeout
+        pending = list(REALMS)
+        with httpx.Client(timeout=2) as client:
+            while pending:
+                if self.process.poll() is not None:
+                    raise StackError(f"Keycloak exited with code {self.process.returncode}\n{self._log_tail()}")
+                if time.monotonic() > deadline:
+                    raise StackError(f"Keycloak did not answer within {timeout:.0f} s\n{self._log_tail()}")
+                try:
+                    if client.get(self.discovery_url(pending[0])).status_code == 200:
+                        pending.pop(0)
+                        continue
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.2)
+        self.start_seconds = time.monotonic() - self._started_at
+        return self.start_seconds
+
+    def start(self, timeout: float = 120) -> float:
+        self.spawn()
+        try:
+            return self.wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self, timeout: float = 20) -> None:
+        """SIGTERM (kc.sh hands it to the JVM, which shuts down cleanly), then SIGKILL to the whole group."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> OidcServer:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def _prepare_home(self) -> None:
+        """A home of its own: links to the installation's parts, and its own data/ (database, import folder).
+        The database is kept only when it was made from the same realm files."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        for part in ("bin", "lib", "conf", "providers", "themes"):
+            link = self.data_dir / part
+            if link.is_symlink() or link.exists():
+                if link.is_symlink() and link.resolve() == (self.install / part).resolve():
+                    continue
+                link.unlink() if link.is_symlink() else shutil.rmtree(link)
+            link.symlink_to(self.install / part)
+        data = self.data_dir / "data"
+        imports = data / "import"
+        shutil.rmtree(imports, ignore_errors=True)
+        imports.mkdir(parents=True)
+        documents = realm_documents(self.officers, self.citizens)
+        texts = {name: json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True) for name, doc in documents.items()}
+        for name, text in texts.items():
+            (imports / f"{name}-realm.json").write_text(text, encoding="utf-8")
+        fingerprint = hashlib.sha256(
+            json.dumps([KEYCLOAK_VERSION, texts, CONSOLE_ADMIN], sort_keys=True).encode()
+        ).hexdigest()
+        stamp = data / "realms.sha256"
+        self.warm = stamp.exists() and stamp.read_text() == fingerprint and (data / "h2").exists()
+        if not self.warm:
+            shutil.rmtree(data / "h2", ignore_errors=True)
+            shutil.rmtree(data / "transaction-logs", ignore_errors=True)
+            stamp.write_text(fingerprint)
+
+    def _log_tail(self, lines: int = 40) -> str:
+        if not self.log_file.exists():
+            return ""
+        return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+
+    def describe(self) -> str:
+        """The issuers, clients and demo logins (development only), for a banner."""
+        officers = "  ".join(f"{o.username}/{o.password}" for o in self.officers)
+        citizens = "  ".join(f"{c.username}/{c.password} ({c.citizen_id})" for c in self.citizens)
+        machines = "  ".join(f"{m.client_id}/{m.secret} [{' '.join(m.scopes)}]" for m in MACHINE_CLIENTS)
+        return (
+            f"  OIDC (Keycloak {KEYCLOAK_VERSION})  {self.url}   console {self.url}/admin  "
+            f"{CONSOLE_ADMIN[0]}/{CONSOLE_ADMIN[1]}\n"
+            f"    national SSO  {self.issuer(NATIONAL_SSO)}   officers: {officers}\n"
+            f"    VNeID         {self.issuer(VNEID)}   citizens: {citizens}\n"
+            f"    clients       {APP_CLIENT_ID}/{APP_CLIENT_SECRET} (code + PKCE S256, both realms)   "
+            f"national SSO machine clients: {machines}\n"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m devstack.oidc_server", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("build", help="build the installation once for quick starts (make oidc-server)")
+    commands.add_parser("java-home", help="print the JDK Keycloak runs on")
+    run_parser = commands.add_parser("run", help="start Keycloak alone with the two realms (Ctrl-C stops it)")
+    run_parser.add_argument("--port", type=int, default=8180)
+    run_parser.add_argument("--data-dir", type=Path, default=PROJECT_ROOT / ".data" / "keycloak")
+    args = parser.parse_args()
+    try:
+        if args.command == "build":
+            ensure_built()
+        elif args.command == "java-home":
+            print(find_java_home())
+        else:
+            server = OidcServer(args.data_dir, args.data_dir.parent / "logs" / "keycloak.log", port=args.port)
+            seconds = server.start()
+            print(f"Keycloak ready in {seconds:.1f} s ({'warm' if server.warm else 'fresh database'})")
+            print(server.describe(), flush=True)
+            try:
+                signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+                signal.sigwait({signal.SIGINT, signal.SIGTERM})
+            finally:
+                server.stop()
+    except StackError as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
