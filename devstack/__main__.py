@@ -8,13 +8,16 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 from sqlalchemy.engine import make_url
 
 from devstack.cluster import ClusterConfig, ClusterStack
+from devstack.oidc_server import OidcServer
 from devstack.stack import Stack, StackConfig, StackError, administrator_token, deploy_procedures
 from infrastructure.settings import PROJECT_ROOT, get_settings
 
@@ -53,21 +56,37 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    # Keycloak (the national SSO and VNeID, devstack/oidc_server.py) starts beside the other parts; nothing waits
+    # for it (the API still trusts the simulator's issuers), its issuers and logins are printed when it is ready.
+    oidc = None if args.topology == "cluster" or not args.oidc_port else OidcServer(
+        config.data_dir / "keycloak", config.log_dir / "keycloak.log", port=args.oidc_port
+    )  # fmt: skip
     try:
+        if oidc:
+            try:
+                oidc.spawn()
+            except StackError as exc:  # not installed (`make oidc-server`) or no Java 21: the rest runs without it
+                print(f"no Keycloak: {exc}", file=sys.stderr)
+                oidc = None
         stack.start()
         deployed = deploy_procedures(config.api_url, PROJECT_ROOT / "procedures", administrator_token(config))
     except (StackError, httpx.HTTPError) as exc:
         stack.stop()
+        if oidc:
+            oidc.stop()
         print(f"\nmotcua could not start: {exc}", file=sys.stderr)
         return 1
     except BaseException:
         stack.stop()
+        if oidc:
+            oidc.stop()
         raise
 
     procedures = ", ".join(f"{d['code']} v{d['version']}" for d in deployed)
     if isinstance(stack, ClusterStack):
         print(cluster_banner(stack, procedures), flush=True)
     else:
+        oidc_line = f"  OIDC           Keycloak starting on {oidc.url}   (log: {oidc.log_file})\n" if oidc else ""
         print(
             "\n"
             "motcua is running\n"
@@ -80,9 +99,12 @@ def run(args: argparse.Namespace) -> int:
             f"  Data folder    {config.data_dir}   (logs in {config.log_dir})\n"
             f"  Procedures     {procedures}\n"
             f"{administrator_hint(config)}"
+            f"{oidc_line}"
             "Press Ctrl-C to stop.\n",
             flush=True,
         )
+    if oidc:
+        threading.Thread(target=announce_oidc, args=(oidc, lambda: stopping), name="oidc", daemon=True).start()
     try:
         while not stopping:
             dead = stack.dead()
@@ -94,7 +116,18 @@ def run(args: argparse.Namespace) -> int:
     finally:
         print("stopping motcua …", flush=True)
         stack.stop()
+        if oidc:
+            oidc.stop()
         print("stopped.", flush=True)
+
+
+def announce_oidc(oidc: OidcServer, stopping: Callable[[], bool]) -> None:
+    try:
+        oidc.wait_ready()
+        print(f"Keycloak is ready\n{oidc.describe()}", flush=True)
+    except StackError as exc:
+        if not stopping():
+            print(f"Keycloak did not start (the rest runs on): {exc}", file=sys.stderr, flush=True)
 
 
 def administrator_hint(config: StackConfig) -> str:
@@ -167,6 +200,7 @@ def main() -> None:
     run_parser.add_argument("--worker-processes", type=positive_count, default=2, help="cluster: worker processes")
     run_parser.add_argument("--api-port", type=int, default=8000)
     run_parser.add_argument("--simulator-port", type=int, default=8100)
+    run_parser.add_argument("--oidc-port", type=int, default=8180, help="embedded: Keycloak's port (0: no Keycloak)")
     run_parser.add_argument(
         "--api-processes",
         type=positive_count,

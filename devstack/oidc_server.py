@@ -425,10 +425,12 @@ class OidcServer:
     officers: tuple[DemoOfficer, ...] = DEMO_OFFICERS
     citizens: tuple[DemoCitizen, ...] = DEMO_CITIZENS
     install: Path = KEYCLOAK_HOME
-    process: subprocess.Popen[bytes] | None = None
-    start_seconds: float | None = None  # from spawn to both realms' discovery answering
-    warm: bool = False  # the database of a previous start was kept
-    _log: IO[bytes] | None = None
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    start_seconds: float | None = field(default=None, init=False)  # from spawn to both realms' discovery answering
+    warm: bool = field(default=False, init=False)  # the database of a previous start was kept
+    _log: IO[bytes] | None = field(default=None, init=False, repr=False)
+    _started_at: float = field(default=0.0, init=False, repr=False)
+    _fingerprint: str = field(default="", init=False, repr=False)
 
     @property
     def url(self) -> str:
@@ -481,13 +483,14 @@ class OidcServer:
 
     def wait_ready(self, timeout: float = 120) -> float:
         """Wait until both realms' discovery documents answer; return the seconds since spawn."""
-        assert self.process is not None, "spawn() first"
+        process = self.process
+        assert process is not None, "spawn() first"
         deadline = self._started_at + timeout
         pending = list(REALMS)
         with httpx.Client(timeout=2) as client:
             while pending:
-                if self.process.poll() is not None:
-                    raise StackError(f"Keycloak exited with code {self.process.returncode}\n{self._log_tail()}")
+                if process.poll() is not None:
+                    raise StackError(f"Keycloak exited with code {process.returncode}\n{self._log_tail()}")
                 if time.monotonic() > deadline:
                     raise StackError(f"Keycloak did not answer within {timeout:.0f} s\n{self._log_tail()}")
                 try:
@@ -498,6 +501,7 @@ class OidcServer:
                     pass
                 time.sleep(0.2)
         self.start_seconds = time.monotonic() - self._started_at
+        (self.data_dir / "data" / "realms.sha256").write_text(self._fingerprint)
         return self.start_seconds
 
     def start(self, timeout: float = 120) -> float:
@@ -509,12 +513,13 @@ class OidcServer:
             raise
 
     def stop(self, timeout: float = 20) -> None:
-        """SIGTERM (kc.sh hands it to the JVM, which shuts down cleanly), then SIGKILL to the whole group."""
+        """SIGTERM (kc.sh hands it to the JVM, which shuts down cleanly), then SIGKILL to the whole group; a server
+        still starting gets 5 s (SIGTERM waits for its bootstrap, and its database is made afresh next time)."""
         process, self.process = self.process, None
         if process is not None and process.poll() is None:
             process.send_signal(signal.SIGTERM)
             try:
-                process.wait(timeout=timeout)
+                process.wait(timeout=timeout if self.start_seconds is not None else 5)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
@@ -554,9 +559,11 @@ class OidcServer:
         stamp = data / "realms.sha256"
         self.warm = stamp.exists() and stamp.read_text() == fingerprint and (data / "h2").exists()
         if not self.warm:
+            # The stamp is written once the realms answer (wait_ready): a start cut short leaves no database to keep.
+            stamp.unlink(missing_ok=True)
             shutil.rmtree(data / "h2", ignore_errors=True)
             shutil.rmtree(data / "transaction-logs", ignore_errors=True)
-            stamp.write_text(fingerprint)
+        self._fingerprint = fingerprint
 
     def _log_tail(self, lines: int = 40) -> str:
         if not self.log_file.exists():
@@ -569,8 +576,8 @@ class OidcServer:
         citizens = "  ".join(f"{c.username}/{c.password} ({c.citizen_id})" for c in self.citizens)
         machines = "  ".join(f"{m.client_id}/{m.secret} [{' '.join(m.scopes)}]" for m in MACHINE_CLIENTS)
         return (
-            f"  OIDC (Keycloak {KEYCLOAK_VERSION})  {self.url}   console {self.url}/admin  "
-            f"{CONSOLE_ADMIN[0]}/{CONSOLE_ADMIN[1]}\n"
+            f"  OIDC           Keycloak {KEYCLOAK_VERSION} {self.url}   (console {self.url}/admin "
+            f"{CONSOLE_ADMIN[0]}/{CONSOLE_ADMIN[1]}; ready in {self.start_seconds or 0:.1f} s)\n"
             f"    national SSO  {self.issuer(NATIONAL_SSO)}   officers: {officers}\n"
             f"    VNeID         {self.issuer(VNEID)}   citizens: {citizens}\n"
             f"    clients       {APP_CLIENT_ID}/{APP_CLIENT_SECRET} (code + PKCE S256, both realms)   "
@@ -585,7 +592,7 @@ def main() -> None:
     commands.add_parser("java-home", help="print the JDK Keycloak runs on")
     run_parser = commands.add_parser("run", help="start Keycloak alone with the two realms (Ctrl-C stops it)")
     run_parser.add_argument("--port", type=int, default=8180)
-    run_parser.add_argument("--data-dir", type=Path, default=PROJECT_ROOT / ".data" / "keycloak")
+    run_parser.add_argument("--data-dir", type=Path, default=PROJECT_ROOT / ".data" / "oidc-server")
     args = parser.parse_args()
     try:
         if args.command == "build":
