@@ -1,6 +1,8 @@
 """Limits at the edge: every request body is bounded before any route, parser or dependency sees it.
 
 A pure ASGI middleware, so nothing is parsed or started before the checks:
+- the request's query string (414) and its headers, their number and their bytes (431), which the HTTP parser
+  itself does not bound;
 - the body's size per content type (JSON, YAML, url-encoded forms, and multipart uploads with their own larger limit
   from ATTACHMENT_MAX_BYTES / RESULT_UPLOAD_MAX_BYTES: a page posts up to FILES_PER_POST files, and each upload
   route keeps its own narrower bound, api/uploads.py), on the declared Content-Length up front and while a chunked
@@ -28,6 +30,13 @@ from infrastructure.settings import Settings, get_settings
 
 TOO_LARGE = 413  # Content Too Large
 TIMEOUT = 408
+URI_TOO_LONG = 414
+HEADERS_TOO_LARGE = 431  # Request Header Fields Too Large
+# Browsers and clients send a few hundred bytes of query and a few kilobytes of headers (cookies included: ours stay
+# under 1 KB); common proxies stop at 8 KB of request line and 8–16 KB a header.
+MAX_QUERY_BYTES = 8 * 1024
+MAX_HEADER_BYTES = 32 * 1024
+MAX_HEADERS = 100
 FORM_FRAMING = 64 * 1024  # a multipart form's own boundaries and fields, beside its files
 YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"})
 
@@ -125,6 +134,13 @@ class EdgeLimits:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if len(scope.get("query_string", b"")) > MAX_QUERY_BYTES:
+            await answer(send, URI_TOO_LONG, f"a query string is at most {MAX_QUERY_BYTES} bytes")
+            return
+        raw_headers = scope["headers"]
+        if len(raw_headers) > MAX_HEADERS or sum(len(k) + len(v) for k, v in raw_headers) > MAX_HEADER_BYTES:
+            await answer(send, HEADERS_TOO_LARGE, f"at most {MAX_HEADERS} headers of {MAX_HEADER_BYTES} bytes in all")
             return
         headers = Headers(scope=scope)
         declared = headers.get("content-length")

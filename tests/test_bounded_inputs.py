@@ -87,6 +87,21 @@ def _health_within(api: httpx.Client, seconds: float) -> None:
 # -- Limits at the edge ------------------------------------------------------------------------------------------
 
 
+def test_a_query_string_past_8_kb_is_refused_414(api):
+    status, body, _ = raw_exchange(api, _head(api, "GET", "/procedures?q=" + "a" * 20_000, "application/json"))
+    assert status == 414 and b"query string" in body
+    assert api.get("/procedures", params={"q": "a" * 7_000}).status_code == 200
+
+
+@pytest.mark.parametrize("headers", [{"X-Big": "a" * 200_000}, {f"X-Many-{i}": "a" for i in range(500)}])
+def test_headers_past_32_kb_or_100_in_number_are_refused_431(api, headers):
+    """The HTTP parser passes two megabytes of headers on; the edge stops them before any route or dependency."""
+    answer = httpx.get(f"{api.base_url}/procedures", headers=headers, timeout=30)
+    assert answer.status_code == 431, answer.text
+    assert "headers" in answer.json()["detail"]
+    _health_within(api, 1)
+
+
 def test_a_50_mb_submission_with_millions_of_keys_is_refused_413_at_once_and_the_api_keeps_answering(api):
     keys = 5_000_000
     piece = b"".join(b'"k%07d":1,' % i for i in range(0, 1000))  # 1,000 keys, 12 bytes each
