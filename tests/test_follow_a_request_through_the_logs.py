@@ -7,6 +7,8 @@ import json
 import time
 import uuid
 
+import httpx
+
 from devstack.stack import free_port
 from tests.support import deploy, officer, submit, three_step_procedure, unique_codes, wait_for_step
 
@@ -21,7 +23,8 @@ def _wait_for_line(path, needle: str, timeout: float = 20) -> str:
     raise AssertionError(f"{needle} never appeared in {path}")
 
 
-def test_an_officers_decision_is_found_by_its_request_id_in_the_worker_log(api, stack):
+def _decided_with_request_id(api) -> tuple[str, str, httpx.Response]:
+    """A fresh dossier's reception approved by a request of a known id: the dossier, the id and the answer."""
     code, unit = unique_codes()
     deploy(api, three_step_procedure(code, unit))
     dossier = submit(api, code)["dossier_code"]
@@ -33,6 +36,11 @@ def test_an_officers_decision_is_found_by_its_request_id_in_the_worker_log(api, 
         headers={**officer("reception", unit), "X-Request-ID": request},
     )
     assert answer.status_code == 200, answer.text
+    return dossier, request, answer
+
+
+def test_an_officers_decision_is_found_by_its_request_id_in_the_worker_log(api, stack):
+    dossier, request, answer = _decided_with_request_id(api)
     assert answer.headers["x-request-id"] == request
     line = _wait_for_line(stack.log_path("worker"), request)
     assert dossier in line  # the worker's line names the dossier's workflow too
@@ -60,17 +68,7 @@ def test_logs_can_be_json_lines_each_naming_its_request(stack):
 def test_what_a_decision_leads_to_carries_its_request_id_to_the_portal(api, simulator):
     """The step that takes the decision publishes what follows (a later workflow task, another activity): the status
     push to the national portal names the officer's request, so both sides' logs can be matched."""
-    code, unit = unique_codes()
-    deploy(api, three_step_procedure(code, unit))
-    dossier = submit(api, code)["dossier_code"]
-    wait_for_step(api, dossier, "reception")
-    request = f"decide-{uuid.uuid4().hex[:12]}"
-    answer = api.post(
-        f"/dossiers/{dossier}/decisions",
-        json={"step_id": "reception", "decision": "approve"},
-        headers={**officer("reception", unit), "X-Request-ID": request},
-    )
-    assert answer.status_code == 200, answer.text
+    dossier, request, _ = _decided_with_request_id(api)
 
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
