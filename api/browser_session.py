@@ -106,13 +106,19 @@ def keep_csrf_token(request: Request, response: Response, settings: Settings) ->
 
 
 def sign_in(
-    request: Request, response: Response, settings: Settings, session: Session, identity: TokenIdentity
+    request: Request,
+    response: Response,
+    settings: Settings,
+    session: Session,
+    identity: TokenIdentity,
+    *,
+    id_token: str | None = None,
 ) -> None:
     """Begin a session for `identity` and give the browser its cookie (and a new CSRF token); a session the browser
-    held before ends, so that one browser holds one session."""
+    held before ends, so that one browser holds one session. A provider's login keeps its `id_token` server-side."""
     _end_session(request, session, "signed in again")
     lifetime = timedelta(minutes=settings.session_lifetime_minutes)
-    new_id = sign_in_sessions.begin(session, identity, lifetime=lifetime)
+    new_id = sign_in_sessions.begin(session, identity, lifetime=lifetime, id_token=id_token)
     session.commit()
     _cookie(response, settings, SESSION_COOKIE, new_id, max_age=int(lifetime.total_seconds()))
     _cookie(response, settings, CSRF_COOKIE, renew_csrf_token(request))

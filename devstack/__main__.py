@@ -57,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     # Keycloak (the national SSO and VNeID, devstack/oidc_server.py) starts beside the other parts; nothing waits
-    # for it (the API still trusts the simulator's issuers), its issuers and logins are printed when it is ready.
+    # for it (the API also trusts the simulator's issuers, and fetches Keycloak's discovery at the first login
+    # through it), its issuers and logins are printed when it is ready.
     oidc = None if args.topology == "cluster" or not args.oidc_port else OidcServer(
         config.data_dir / "keycloak", config.log_dir / "keycloak.log", port=args.oidc_port
     )  # fmt: skip
@@ -65,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         if oidc:
             try:
                 oidc.spawn()
+                config.login_providers = oidc.login_providers()  # the sign-in page offers both realms' logins
             except StackError as exc:  # not installed (`make oidc-server`) or no Java 21: the rest runs without it
                 print(f"no Keycloak: {exc}", file=sys.stderr)
                 oidc = None

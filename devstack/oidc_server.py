@@ -448,6 +448,27 @@ class OidcServer:
     def token_url(self, realm: str) -> str:
         return f"{self.issuer(realm)}/protocol/openid-connect/token"
 
+    def login_providers(self) -> list[dict[str, str]]:
+        """OIDC_PROVIDERS entries that let browsers sign in to motcua through both realms (api/pages/oidc_login.py)."""
+        realms = (
+            (VNEID, "citizen", "Đăng nhập bằng VNeID"),
+            (NATIONAL_SSO, "officer", "Đăng nhập qua hệ thống SSO quốc gia"),
+        )
+        return [
+            {
+                "name": realm,
+                "display_name": display,
+                "principal": principal,
+                "issuer": self.issuer(realm),
+                "jwks_url": self.jwks_url(realm),
+                "discovery_url": self.discovery_url(realm),
+                "client_id": APP_CLIENT_ID,
+                "client_secret": APP_CLIENT_SECRET,
+                "audience": APP_CLIENT_ID,
+            }
+            for realm, principal, display in realms
+        ]
+
     @property
     def health_url(self) -> str:
         return f"http://127.0.0.1:{self.management_port}/health/ready"

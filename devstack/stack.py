@@ -89,6 +89,9 @@ class StackConfig:
     split_worker: bool = False
     # Development only: this officer id holds the administrator role (production sets its own, or none).
     bootstrap_administrator: str = "admin"
+    # OpenID Connect providers browsers sign in through (OIDC_PROVIDERS entries with a client: Keycloak's realms,
+    # devstack/oidc_server.py), beside the simulator's issuers.
+    login_providers: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def log_dir(self) -> Path:
@@ -142,6 +145,7 @@ class StackConfig:
                             "jwks_url": f"{self.simulator_url}/sso/jwks.json",
                             "principal": "officer",
                         },
+                        *self.login_providers,
                     ]
                 ),  # fmt: skip
                 "RESULT_STORE_BASE_URL": f"{self.simulator_url}/result-store",

@@ -29,6 +29,23 @@ class OidcProvider(BaseModel):
     # Officers: the claim naming the officer in the unit registry. Citizens: the claim with the 12-digit ID.
     subject_claim: str = "sub"
     citizen_id_claim: str = "citizen_id"
+    # Browsers sign in through the provider (authorization code with PKCE, api/pages/oidc_login.py) when it names a
+    # client: `name` in the login's address (/sign-in/{name}), `display_name` on the sign-in page's button. The
+    # ID token's audience is client_id; the callback is PUBLIC_BASE_URL/sign-in/{name}/callback.
+    name: str | None = Field(default=None, pattern=r"^[a-z0-9-]{1,40}$")
+    display_name: str | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    discovery_url: str | None = None  # default: <issuer>/.well-known/openid-configuration
+    scopes: str = "openid profile"
+
+    @property
+    def offers_login(self) -> bool:
+        return self.name is not None and self.client_id is not None
+
+    @property
+    def metadata_url(self) -> str:
+        return self.discovery_url or f"{self.issuer.rstrip('/')}/.well-known/openid-configuration"
 
 
 class Settings(BaseSettings):

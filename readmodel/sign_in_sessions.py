@@ -22,7 +22,7 @@ from sqlmodel import Session, col
 
 from infrastructure.tokens import TokenIdentity
 from readmodel.db import as_utc, utcnow
-from readmodel.tables import SignInSessionRow
+from readmodel.tables import OidcLoginRow, SignInSessionRow
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32)
 # last_seen_at is refreshed at most this often: a browser's every request reads its session, and a write each time
@@ -41,8 +41,16 @@ def id_hash(session_id: str) -> str:
     return hashlib.sha256(session_id.encode("ascii")).hexdigest()
 
 
-def begin(session: Session, identity: TokenIdentity, *, lifetime: timedelta, now: datetime | None = None) -> str:
-    """A new session for `identity`: the id for the browser's cookie, which is stored nowhere."""
+def begin(
+    session: Session,
+    identity: TokenIdentity,
+    *,
+    lifetime: timedelta,
+    now: datetime | None = None,
+    id_token: str | None = None,
+) -> str:
+    """A new session for `identity`: the id for the browser's cookie, which is stored nowhere. A provider's session
+    keeps its ID token, for the provider's sign-out."""
     now = now or utcnow()
     prune(session, now)  # on sign-in: often enough to keep the table bounded, rare enough to cost nothing
     session_id = secrets.token_urlsafe(32)
@@ -56,6 +64,7 @@ def begin(session: Session, identity: TokenIdentity, *, lifetime: timedelta, now
             created_at=now,
             last_seen_at=now,
             expires_at=now + lifetime,
+            id_token=id_token,
         )
     )
     return session_id
@@ -124,3 +133,63 @@ def prune(session: Session, now: datetime | None = None) -> int:
     cutoff = (now or utcnow()) - KEEP_AFTER_EXPIRY
     deleted = session.connection().execute(delete(SignInSessionRow).where(col(SignInSessionRow.expires_at) < cutoff))
     return int(deleted.rowcount)
+
+
+def provider_session_of(session: Session, session_id: str) -> tuple[str, str] | None:
+    """The issuer and ID token of an open session begun through an OpenID Connect provider, else None."""
+    row = session.get(SignInSessionRow, id_hash(session_id))
+    if row is None or row.ended_at is not None or not row.id_token:
+        return None
+    return row.issuer, row.id_token
+
+
+# ------------------------------------------------------------------------------------------------ logins under way
+
+
+def remember_login(
+    session: Session,
+    *,
+    state: str,
+    browser_id: str,
+    provider: str,
+    nonce: str,
+    code_verifier: str,
+    next_path: str,
+    lifetime: timedelta,
+    now: datetime | None = None,
+) -> None:
+    """A login through `provider` begun by the browser holding `browser_id`, until its callback (within `lifetime`)."""
+    now = now or utcnow()
+    session.connection().execute(delete(OidcLoginRow).where(col(OidcLoginRow.expires_at) < now))
+    session.add(
+        OidcLoginRow(
+            state_hash=id_hash(state),
+            browser_hash=id_hash(browser_id),
+            provider=provider,
+            nonce=nonce,
+            code_verifier=code_verifier,
+            next_path=next_path,
+            expires_at=now + lifetime,
+        )
+    )
+
+
+def take_login(
+    session: Session, *, state: str, browser_id: str, provider: str, now: datetime | None = None
+) -> OidcLoginRow | None:
+    """The login `state` names, taken once (a replayed callback finds nothing): None unless it was begun by this
+    browser, through this provider, and has not expired."""
+    row = session.get(OidcLoginRow, id_hash(state))
+    if row is None:
+        return None
+    taken = session.connection().execute(delete(OidcLoginRow).where(col(OidcLoginRow.state_hash) == row.state_hash))
+    if not taken.rowcount:
+        return None  # another request took it first
+    session.expunge(row)
+    if (
+        not secrets.compare_digest(row.browser_hash, id_hash(browser_id))
+        or row.provider != provider
+        or as_utc(row.expires_at) <= (now or utcnow())
+    ):
+        return None
+    return row

@@ -257,3 +257,21 @@ class SignInSessionRow(SQLModel, table=True):
     expires_at: datetime = Field(index=True)  # pruning deletes by it
     ended_at: datetime | None = None
     end_reason: str | None = Field(default=None, max_length=40)
+    # A provider's session (OpenID Connect login): its ID token, the id_token_hint of the provider's sign-out.
+    id_token: str | None = None
+
+
+class OidcLoginRow(SQLModel, table=True):
+    """A sign-in through an OpenID Connect provider under way, from the redirect to the provider until its callback
+    takes it (once). Keyed by the SHA-256 of its `state`; bound to the browser that began it by the SHA-256 of a
+    short-lived cookie's id."""
+
+    __tablename__ = "oidc_login"
+
+    state_hash: str = Field(primary_key=True, max_length=64)
+    browser_hash: str = Field(max_length=64)
+    provider: str = Field(max_length=40)
+    nonce: str = Field(max_length=100)
+    code_verifier: str = Field(max_length=200)
+    next_path: str = Field(max_length=2000)
+    expires_at: datetime = Field(index=True)  # pruning deletes by it

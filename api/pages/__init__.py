@@ -15,6 +15,7 @@ def install(app: FastAPI) -> None:
     from api.pages import (
         citizen,
         officer,
+        oidc_login,
         procedure_administration,
         registry_administration,
         sign_in,
@@ -22,7 +23,9 @@ def install(app: FastAPI) -> None:
     )
     from api.pages.errors import install_error_pages
 
-    for module in (sign_in, citizen, officer, procedure_administration, registry_administration, statistics_dashboard):
+    modules = (sign_in, oidc_login, citizen, officer, procedure_administration, registry_administration,
+               statistics_dashboard)  # fmt: skip
+    for module in modules:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_error_pages(app)

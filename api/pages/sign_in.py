@@ -3,8 +3,8 @@
 Development sign-in (own issuer on: development and tests) begins a sign-in session naming an officer of the
 registry or a 12-digit citizen ID, as a token of motcua's own issuer would name them, and gives the browser the
 session's HttpOnly, SameSite=Strict cookie (api/browser_session.py); signing out ends the session. In production the
-page is off: officers and citizens bring tokens of the national SSO and VNeID (an OpenID Connect authorization-code
-login to them, into the same sessions, is not part of these pages yet)."""
+page is off: officers and citizens sign in through the national SSO and VNeID (OpenID Connect, api/pages/oidc_login.py),
+into the same sessions, which the sign-in page offers beside the development form, or alone."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
 from api import browser_session
 from api.deps import CalendarDep, PrincipalDep, SessionDep, SettingsDep
+from api.pages import oidc_login
 from api.pages.errors import csrf_protected, local_path
 from api.pages.rendering import render
 from api.rate_limits import client_of
@@ -35,10 +37,11 @@ def home(request: Request, principal: PrincipalDep) -> Response:
 
 @router.get("/sign-in")
 def sign_in_page(request: Request, principal: PrincipalDep, settings: SettingsDep, next: str | None = None) -> Response:
-    if not settings.issues_own_tokens:
+    providers = oidc_login.login_providers(settings)
+    if not settings.issues_own_tokens and not providers:
         return render(request, "sign_in_off.html", principal=principal, status_code=status.HTTP_404_NOT_FOUND)
-    return render(request, "sign_in.html", {"next": local_path(next, ""), "errors": {}, "values": {}},
-                  principal=principal)  # fmt: skip
+    return render(request, "sign_in.html", {"next": local_path(next, ""), "errors": {}, "values": {},
+                  "providers": providers}, principal=principal)  # fmt: skip
 
 
 @router.post("/sign-in")
@@ -87,7 +90,9 @@ def sign_in(
 
 
 @router.post("/sign-out")
-def sign_out(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
-    response = RedirectResponse("/", status.HTTP_303_SEE_OTHER)
-    browser_session.sign_out(request, response, settings, session)
+async def sign_out(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    # A session begun at a provider ends there too (its end-session endpoint), then the browser comes back home.
+    target = await oidc_login.sign_out_target(request, session, settings)
+    response = RedirectResponse(target or "/", status.HTTP_303_SEE_OTHER)
+    await run_in_threadpool(browser_session.sign_out, request, response, settings, session)
     return response

@@ -1,0 +1,178 @@
+"""Browsers sign in to the pages through the national SSO (officers) and VNeID (citizens): OpenID Connect's code flow
+with PKCE against a real Keycloak (the `oidc_server` fixture), into a server-side session, and out again at the
+provider. An API process of its own is configured with both realms as login providers."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from devstack.oidc_server import DEMO_CITIZENS, NATIONAL_SSO, VNEID, OidcServer
+from devstack.stack import Stack, free_port
+from tests.support import officer
+
+API = "api-oidc-login"
+
+
+@pytest.fixture(scope="module")
+def provider_api(stack: Stack, oidc_server: OidcServer) -> Iterator[str]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {"OIDC_PROVIDERS": json.dumps(oidc_server.login_providers()), "PUBLIC_BASE_URL": url}
+    stack.start_api(API, port, processes=1, env=env)
+    yield url
+    stack.kill(API)
+
+
+@dataclass
+class Arrival:
+    callback: str  # where the provider sent the browser back
+    answer: httpx.Response  # motcua's answer to it
+    login_cookie: str  # the browser's cookie binding it to the login (motcua_login)
+
+
+def _query(url: str) -> dict[str, str]:
+    return {name: values[0] for name, values in parse_qs(urlsplit(url).query).items()}
+
+
+def provider_login(
+    browser: httpx.Client, api_url: str, realm: str, username: str, password: str = "demo", next: str | None = None
+) -> Arrival:
+    """What a browser does: motcua's login link, the provider's login form filled in, back to motcua's callback."""
+    start = browser.get(f"{api_url}/sign-in/{realm}", params={"next": next} if next else None)
+    assert start.status_code == 303, start.text
+    login_cookie = browser.cookies.get("motcua_login")
+    authorization = start.headers["location"]
+    query = _query(authorization)
+    assert query["code_challenge_method"] == "S256" and query["code_challenge"] and query["nonce"]
+    assert query["redirect_uri"] == f"{api_url}/sign-in/{realm}/callback"
+    page = browser.get(authorization)
+    assert page.status_code == 200, page.text
+    action = html.unescape(re.search(r'id="kc-form-login"[^>]*action="([^"]+)"', page.text).group(1))  # type: ignore[union-attr]
+    # Keycloak's cookies are Secure: a browser sends them to http://127.0.0.1, httpx does not (tests/test_oidc_server.py).
+    cookies = "; ".join(f"{c.name}={c.value}" for c in browser.cookies.jar if c.domain.startswith("127.0.0.1"))
+    answer = browser.post(action, data={"username": username, "password": password}, headers={"Cookie": cookies})
+    assert answer.status_code == 302, answer.text[:500]
+    callback = answer.headers["location"]
+    assert callback.startswith(f"{api_url}/sign-in/{realm}/callback?"), callback
+    return Arrival(callback, browser.get(callback), login_cookie)
+
+
+def moved_on_to(answer: httpx.Response) -> str:
+    """Where the page after the callback sends the browser (a meta refresh, so the Strict cookie goes along)."""
+    assert answer.status_code == 200, answer.text
+    return html.unescape(re.search(r'http-equiv="refresh" content="0;url=([^"]+)"', answer.text).group(1))  # type: ignore[union-attr]
+
+
+def session_cookie(browser: httpx.Client) -> str | None:
+    return next((c.value for c in browser.cookies.jar if c.name == "motcua_session"), None)
+
+
+def who(api_url: str, cookie: str | None) -> dict[str, object]:
+    return httpx.get(f"{api_url}/me", cookies={"motcua_session": cookie or ""}, timeout=30).json()
+
+
+def test_the_sign_in_page_offers_both_providers(provider_api: str) -> None:
+    page = httpx.get(f"{provider_api}/sign-in", params={"next": "/officer/inbox"}, timeout=30)
+    assert page.status_code == 200
+    assert "Đăng nhập bằng VNeID" in page.text and "Đăng nhập qua hệ thống SSO quốc gia" in page.text
+    assert f'href="/sign-in/{VNEID}?next=/officer/inbox"' in page.text.replace("%2F", "/")
+    assert httpx.get(f"{provider_api}/sign-in/elsewhere", timeout=30).status_code == 404
+
+
+def test_a_citizen_signs_in_through_vneid_and_out_at_vneid(provider_api: str, oidc_server: OidcServer) -> None:
+    citizen = DEMO_CITIZENS[0]
+    with httpx.Client(timeout=30) as browser:
+        arrival = provider_login(browser, provider_api, VNEID, citizen.username, next="/citizen/procedures?x=1")
+        assert moved_on_to(arrival.answer) == "/citizen/procedures?x=1"
+        cookie = session_cookie(browser)
+        me = who(provider_api, cookie)
+        assert me["kind"] == "citizen" and me["citizen_id"] == citizen.citizen_id
+        page = browser.get(f"{provider_api}/citizen/procedures")
+        assert page.status_code == 200 and citizen.citizen_id in page.text
+        assert "motcua_login" not in {c.name for c in browser.cookies.jar}  # the login's own cookie is gone
+
+        # Signing out ends the session here, then at VNeID (RP-initiated logout with the ID token as hint).
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+        out = browser.post(f"{provider_api}/sign-out", data={"csrf_token": csrf})
+        assert out.status_code == 303, out.text
+        end_session = out.headers["location"]
+        assert end_session.startswith(f"{oidc_server.issuer(VNEID)}/protocol/openid-connect/logout?")
+        query = _query(end_session)
+        assert query["id_token_hint"] and query["post_logout_redirect_uri"] == f"{provider_api}/"
+        assert who(provider_api, cookie)["kind"] == "anonymous"
+        back = browser.get(end_session)  # Keycloak ends its own session and sends the browser home
+        assert back.status_code == 302 and back.headers["location"].startswith(f"{provider_api}/"), back.text[:300]
+
+
+def test_an_officer_of_the_registry_signs_in_through_the_national_sso(provider_api: str) -> None:
+    officer("reception", "H01", "reception@H01")
+    with httpx.Client(timeout=30) as browser:
+        arrival = provider_login(browser, provider_api, NATIONAL_SSO, "reception@h01")
+        target = moved_on_to(arrival.answer)
+        assert target == "/officer/inbox"
+        inbox = browser.get(f"{provider_api}{target}")
+        assert inbox.status_code == 200 and "reception@H01" in inbox.text
+        me = who(provider_api, session_cookie(browser))
+        assert me["kind"] == "officer" and me["officer_id"] == "reception@H01"
+
+
+def test_an_officer_unknown_to_the_registry_is_refused_without_a_session(provider_api: str) -> None:
+    with httpx.Client(timeout=30) as browser:
+        arrival = provider_login(browser, provider_api, NATIONAL_SSO, "leader@h01")
+        assert arrival.answer.status_code == 403
+        assert "leader@H01" in arrival.answer.text and "danh bạ đơn vị" in arrival.answer.text
+        assert session_cookie(browser) is None
+
+
+def test_a_wrong_state_or_a_replayed_code_opens_no_session(provider_api: str) -> None:
+    citizen = DEMO_CITIZENS[1]
+    with httpx.Client(timeout=30) as browser:
+        # The provider's answer with another state than the one this browser's login holds.
+        start = browser.get(f"{provider_api}/sign-in/{VNEID}")
+        assert start.status_code == 303
+        forged = browser.get(f"{provider_api}/sign-in/{VNEID}/callback", params={"state": "x" * 43, "code": "abc"})
+        assert forged.status_code == 400 and session_cookie(browser) is None
+        # No state at all, or the provider's refusal.
+        assert browser.get(f"{provider_api}/sign-in/{VNEID}/callback", params={"code": "abc"}).status_code == 400
+        state = _query(start.headers["location"])["state"]
+        refusal = browser.get(
+            f"{provider_api}/sign-in/{VNEID}/callback", params={"state": state, "error": "access_denied"}
+        )
+        assert refusal.status_code == 400 and "access_denied" in refusal.text
+        assert session_cookie(browser) is None
+
+        # A login that went through once: its callback again (the same state and code) is refused.
+        arrival = provider_login(browser, provider_api, VNEID, citizen.username)
+        cookie = session_cookie(browser)
+        assert who(provider_api, cookie)["citizen_id"] == citizen.citizen_id
+        replayed = httpx.get(arrival.callback, cookies={"motcua_login": arrival.login_cookie}, timeout=30)
+        assert replayed.status_code == 400 and "motcua_session" not in replayed.cookies
+        assert httpx.get(arrival.callback, timeout=30).status_code == 400  # nor without the browser's login cookie
+
+
+def test_a_callback_in_another_browser_or_for_another_provider_is_refused(provider_api: str) -> None:
+    with httpx.Client(timeout=30) as browser:
+        start = browser.get(f"{provider_api}/sign-in/{VNEID}")
+        state = _query(start.headers["location"])["state"]
+        login_cookie = next(c.value for c in browser.cookies.jar if c.name == "motcua_login")
+        # The same state at the other provider's callback: taken, and refused.
+        other = browser.get(f"{provider_api}/sign-in/{NATIONAL_SSO}/callback", params={"state": state, "code": "c"})
+        assert other.status_code == 400
+        # Another browser's login cookie with a state of this browser's.
+        start = browser.get(f"{provider_api}/sign-in/{VNEID}")
+        state = _query(start.headers["location"])["state"]
+    elsewhere = httpx.get(
+        f"{provider_api}/sign-in/{VNEID}/callback",
+        params={"state": state, "code": "c"},
+        cookies={"motcua_login": login_cookie[::-1]},
+        timeout=30,
+    )
+    assert elsewhere.status_code == 400
