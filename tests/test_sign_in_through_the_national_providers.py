@@ -4,18 +4,29 @@ provider. An API process of its own is configured with both realms as login prov
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import html
 import json
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+import sqlalchemy as sa
+from joserfc import jwt as jose_jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet, RSAKey
 
+from api.pages.oidc_login import OAuth, id_token_claims
 from devstack.oidc_server import DEMO_CITIZENS, NATIONAL_SSO, VNEID, OidcServer
 from devstack.stack import Stack, free_port
+from infrastructure.settings import OidcProvider
+from readmodel.db import engine_for
+from readmodel.tables import OidcLoginRow
 from tests.support import officer
 
 API = "api-oidc-login"
@@ -43,14 +54,23 @@ def _query(url: str) -> dict[str, str]:
 
 
 def provider_login(
-    browser: httpx.Client, api_url: str, realm: str, username: str, password: str = "demo", next: str | None = None
+    browser: httpx.Client,
+    api_url: str,
+    realm: str,
+    username: str,
+    password: str = "demo",
+    next: str | None = None,
+    begun: Callable[[str], None] | None = None,
 ) -> Arrival:
-    """What a browser does: motcua's login link, the provider's login form filled in, back to motcua's callback."""
+    """What a browser does: motcua's login link, the provider's login form filled in, back to motcua's callback.
+    `begun` is told the login's state once motcua sends the browser to the provider."""
     start = browser.get(f"{api_url}/sign-in/{realm}", params={"next": next} if next else None)
     assert start.status_code == 303, start.text
     login_cookie = browser.cookies.get("motcua_login")
     authorization = start.headers["location"]
     query = _query(authorization)
+    if begun is not None:
+        begun(query["state"])
     assert query["code_challenge_method"] == "S256" and query["code_challenge"] and query["nonce"]
     assert query["redirect_uri"] == f"{api_url}/sign-in/{realm}/callback"
     page = browser.get(authorization)
@@ -176,3 +196,67 @@ def test_a_callback_in_another_browser_or_for_another_provider_is_refused(provid
         timeout=30,
     )
     assert elsewhere.status_code == 400
+
+
+def test_a_login_whose_id_token_carries_another_nonce_opens_no_session(provider_api: str, stack: Stack) -> None:
+    """The nonce the login remembered is not the one in the provider's ID token (as for a token of another login)."""
+    engine = engine_for(stack.config.sqlalchemy_url)
+    logins = OidcLoginRow.__table__
+
+    def remember_another_nonce(state: str) -> None:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.update(logins)
+                .where(logins.c.state_hash == hashlib.sha256(state.encode()).hexdigest())
+                .values(nonce="another-login-s-nonce")
+            )
+
+    try:
+        with httpx.Client(timeout=30) as browser:
+            arrival = provider_login(
+                browser, provider_api, VNEID, DEMO_CITIZENS[0].username, begun=remember_another_nonce
+            )
+            assert arrival.answer.status_code == 400, arrival.answer.text
+            assert session_cookie(browser) is None
+    finally:
+        engine.dispose()
+
+
+def test_the_id_token_is_checked_for_signature_issuer_audience_expiry_and_nonce() -> None:
+    key = RSAKey.generate_key(2048, parameters={"kid": "k1", "alg": "RS256", "use": "sig"})
+    impostor = RSAKey.generate_key(2048, parameters={"kid": "k1", "alg": "RS256", "use": "sig"})
+    issuer = "https://vneid.example"
+    client = OAuth().register(
+        "check", client_id="motcua", client_secret="s", issuer=issuer, jwks=KeySet([key]).as_dict(private=False)
+    )
+    provider = OidcProvider(
+        name="check", issuer=issuer, jwks_url=f"{issuer}/jwks", principal="citizen", client_id="motcua"
+    )
+
+    def tokens(signer: RSAKey = key, **claims: object) -> dict[str, str]:
+        now = int(time.time())
+        body = {"iss": issuer, "sub": "s", "aud": "motcua", "iat": now, "exp": now + 300, "nonce": "n", **claims}
+        body = {name: value for name, value in body.items() if value is not None}
+        return {"id_token": jose_jwt.encode({"alg": "RS256", "kid": "k1"}, body, signer), "access_token": "a"}
+
+    def check(given: dict[str, str]) -> dict[str, object] | None:
+        return asyncio.run(id_token_claims(client, provider, given, "n"))
+
+    assert check(tokens(citizen_id="001090000001"))["citizen_id"] == "001090000001"  # type: ignore[index]
+    refused = {
+        "another key": tokens(impostor),
+        "another issuer": tokens(iss="https://elsewhere.example"),
+        "another audience": tokens(aud="national-portal", azp="motcua"),
+        "expired": tokens(exp=int(time.time()) - 120),
+        "another nonce": tokens(nonce="m"),
+        "no nonce": tokens(nonce=None),
+    }
+
+    def accepted(given: dict[str, str]) -> bool:
+        try:
+            check(given)
+        except JoseError:
+            return False
+        return True
+
+    assert [case for case, given in refused.items() if accepted(given)] == []

@@ -164,16 +164,7 @@ async def finish_login(
         tokens = await client.fetch_access_token(
             redirect_uri=_callback_url(settings, provider), code=code, code_verifier=login.code_verifier
         )
-        claims = await client.parse_id_token(
-            tokens,
-            nonce=login.nonce,
-            claims_options={
-                "iss": {"essential": True, "values": [provider.issuer]},
-                "aud": {"essential": True, "values": [provider.client_id]},
-                "nonce": {"essential": True, "values": [login.nonce]},
-            },
-            leeway=30,
-        )
+        claims = await id_token_claims(client, provider, tokens, login.nonce)
     except (OAuthError, JoseError, ValueError, KeyError, TypeError) as exc:
         log.info("sign-in through %s refused: %s", provider.name, exc)
         raise _refused(f"{provider_name} không xác nhận được việc đăng nhập; hãy đăng nhập lại.") from None
@@ -183,7 +174,7 @@ async def finish_login(
     if claims is None or not tokens.get("id_token"):
         raise _refused(f"{provider_name} không trả mã định danh (ID token).")
     today = calendar.local_date(utcnow())
-    identity, home = await run_in_threadpool(_identity, session, settings, provider, dict(claims), today)
+    identity, home = await run_in_threadpool(_identity, session, settings, provider, claims, today)
     target = local_path(login.next_path, home)
     # A page that moves on, not a redirect: the browser arrives here from the provider's site, and a redirect would
     # keep that cross-site navigation going, so the SameSite=Strict session cookie would not reach the next page.
@@ -193,6 +184,24 @@ async def finish_login(
     )
     response.delete_cookie(LOGIN_COOKIE, path="/sign-in", httponly=True, samesite="lax", secure=settings.secure_cookies)
     return response
+
+
+async def id_token_claims(
+    client: StarletteOAuth2App, provider: OidcProvider, tokens: dict[str, Any], nonce: str
+) -> dict[str, Any] | None:
+    """The ID token's claims, once its signature (the provider's JWKS), issuer, audience (our client id), expiry and
+    nonce are checked (joserfc's errors otherwise); None without an ID token."""
+    claims = await client.parse_id_token(
+        tokens,
+        nonce=nonce,
+        claims_options={
+            "iss": {"essential": True, "values": [provider.issuer]},
+            "aud": {"essential": True, "values": [provider.client_id]},
+            "nonce": {"essential": True, "values": [nonce]},
+        },
+        leeway=30,
+    )
+    return None if claims is None else dict(claims)
 
 
 def _identity(
