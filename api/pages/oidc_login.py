@@ -178,7 +178,7 @@ async def finish_login(
     target = local_path(login.next_path, home)
     # A page that moves on, not a redirect: the browser arrives here from the provider's site, and a redirect would
     # keep that cross-site navigation going, so the SameSite=Strict session cookie would not reach the next page.
-    response = _continue_page(target)
+    response = continue_page(target, "Đã đăng nhập.")
     await run_in_threadpool(
         browser_session.sign_in, request, response, settings, session, identity, id_token=tokens["id_token"]
     )
@@ -231,14 +231,21 @@ def _identity(
     return TokenIdentity(principal="officer", subject=subject, issuer=provider.issuer), home
 
 
-def _continue_page(target: str) -> HTMLResponse:
+def continue_page(target: str, said: str) -> HTMLResponse:
+    """A page that moves the browser on to `target` at once (a meta refresh, and a link)."""
     escaped = html.escape(target, quote=True)
     body = (
         '<!doctype html><html lang="vi"><head><meta charset="utf-8">'
-        f'<meta http-equiv="refresh" content="0;url={escaped}"><title>Đã đăng nhập</title></head>'
-        f'<body><p>Đã đăng nhập. <a href="{escaped}">Tiếp tục</a></p></body></html>'
+        f'<meta http-equiv="refresh" content="0;url={escaped}"><title>{html.escape(said)}</title></head>'
+        f'<body><p>{html.escape(said)} <a href="{escaped}">Tiếp tục</a></p></body></html>'
     )
     return HTMLResponse(body, headers={**SECURITY_HEADERS, "Cache-Control": "no-store"})
+
+
+def sign_out_page(target: str) -> HTMLResponse:
+    """Signing out of a provider's session goes on at the provider through a page, not a redirect: the pages' CSP
+    (form-action 'self') stops a form's post from being redirected to another site."""
+    return continue_page(target, "Đã đăng xuất khỏi motcua; đang đăng xuất khỏi nhà cung cấp đăng nhập.")
 
 
 async def sign_out_target(request: Request, session: Session, settings: Settings) -> str | None:

@@ -93,6 +93,6 @@ def sign_in(
 async def sign_out(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     # A session begun at a provider ends there too (its end-session endpoint), then the browser comes back home.
     target = await oidc_login.sign_out_target(request, session, settings)
-    response = RedirectResponse(target or "/", status.HTTP_303_SEE_OTHER)
+    response = oidc_login.sign_out_page(target) if target else RedirectResponse("/", status.HTTP_303_SEE_OTHER)
     await run_in_threadpool(browser_session.sign_out, request, response, settings, session)
     return response
