@@ -36,7 +36,12 @@ API = "api-oidc-login"
 def provider_api(stack: Stack, oidc_server: OidcServer) -> Iterator[str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {"OIDC_PROVIDERS": json.dumps(oidc_server.login_providers()), "PUBLIC_BASE_URL": url}
+    # As in production: no development sign-in, only the providers'.
+    env = {
+        "OIDC_PROVIDERS": json.dumps(oidc_server.login_providers()),
+        "PUBLIC_BASE_URL": url,
+        "OWN_ISSUER_ENABLED": "false",
+    }
     stack.start_api(API, port, processes=1, env=env)
     yield url
     stack.kill(API)
@@ -104,6 +109,7 @@ def test_the_sign_in_page_offers_both_providers(provider_api: str) -> None:
     page = httpx.get(f"{provider_api}/sign-in", params={"next": "/officer/inbox"}, timeout=30)
     assert page.status_code == 200
     assert "Đăng nhập bằng VNeID" in page.text and "Đăng nhập qua hệ thống SSO quốc gia" in page.text
+    assert 'name="officer_id"' not in page.text  # the development form is off
     assert f'href="/sign-in/{VNEID}?next=/officer/inbox"' in page.text.replace("%2F", "/")
     assert httpx.get(f"{provider_api}/sign-in/elsewhere", timeout=30).status_code == 404
 
