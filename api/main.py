@@ -27,6 +27,7 @@ from api.routes import (
     dossier_papers,
     dossiers,
     inbox,
+    me,
     officers,
     operations,
     portal,
@@ -86,6 +87,7 @@ def create_app() -> FastAPI:
     app.include_router(dossiers.router)
     app.include_router(dossier_papers.router)
     app.include_router(inbox.router)
+    app.include_router(me.router)
     app.include_router(calendars.router)
     app.include_router(statistics.router)
     app.include_router(operations.router)

@@ -436,3 +436,23 @@ def waiting_on_systems(session: Session, *, started_before: datetime) -> list[Ac
             .order_by(col(ActiveStepRow.system), col(ActiveStepRow.started_at))
         )
     )
+
+
+# What a line of a citizen's own list shows: the dossier's state, never the application (form, applicant).
+_OWN_COLUMNS = ("code", "procedure_code", "procedure_name", "receiving_unit", "received_at", "appointment_date",
+                "status", "active_steps", "supplement_request", "fee_request", "outcome", "outcome_reason", "partial",
+                "completed_at")  # fmt: skip
+
+
+def owned_by(connection: Connection, citizen_id: str, *, limit: int, offset: int) -> list[Any]:
+    """The dossiers a citizen owns (`owner_citizen_id`, the rule by which they read their own dossier), newest first
+    (the code breaks ties: it grows within a day and a counter). Read through ix_dossier_owner_citizen_id; a citizen
+    has a handful of dossiers, so sorting them costs nothing."""
+    query = (
+        select(*(_DOSSIER.c[name] for name in _OWN_COLUMNS))
+        .where(_DOSSIER.c.owner_citizen_id == citizen_id)
+        .order_by(_DOSSIER.c.received_at.desc(), _DOSSIER.c.code.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(connection.execute(query))

@@ -156,3 +156,43 @@ class ExtensionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class ApplicantTask(BaseModel):
+    """What the applicant must do now, and by when: `supplement` (the missing items, asked on `requested_at`),
+    `pay` (the amount, at a step), `wait` (nothing: the agency works on it, the result is due on `due_date`),
+    `collect` (processed: the result is to be collected on `due_date`), `done` (finished: the outcome, and where the
+    results are once returned)."""
+
+    kind: str  # supplement | pay | wait | collect | done
+    label: str  # in Vietnamese: Bổ sung hồ sơ, Nộp phí, lệ phí, Chờ cơ quan xử lý, Nhận kết quả, Đã kết thúc
+    step_id: str | None = None
+    due_date: date | None = None  # the step's deadline while the applicant acts; the appointment while waiting
+    requested_at: datetime | None = None
+    missing: list[str] = []
+    reason: str | None = None
+    amount_vnd: int | None = None
+    outcome: str | None = None
+    outcome_reason: str | None = None
+    results_url: str | None = None  # the signed results, once returned (GET /dossiers/{code}/results)
+
+
+class MyDossier(BaseModel):
+    dossier_code: str
+    procedure_code: str
+    procedure_name: str
+    status: int
+    status_name: str  # the portal's status name (supplement_requested, …)
+    status_label: str  # the same in Vietnamese (Yêu cầu bổ sung, …)
+    receiving_unit: str
+    received_at: datetime
+    appointment_date: date
+    completed_at: datetime | None
+    todo: ApplicantTask
+
+
+class MyDossiers(BaseModel):
+    items: list[MyDossier]
+    limit: int
+    offset: int
+    next_offset: int | None  # where the next page begins; null on the last page

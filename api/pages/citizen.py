@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Path, Request, status
+from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request, status
 from fastapi.responses import RedirectResponse, Response
 
 from api import browser_session
@@ -24,6 +24,7 @@ from api.deps import (
 from api.dossier_service import actions
 from api.dossier_service.definitions import definition_of
 from api.dossier_service.intake import receive_dossier
+from api.dossier_service.my_dossiers import CitizenIdDep, my_dossiers
 from api.dossier_service.prefill import prefill_form
 from api.dossier_service.schemas import SupplementIn
 from api.pages import dossier_forms
@@ -126,6 +127,22 @@ def look_up(
     response = RedirectResponse(f"/citizen/dossiers/{row.code}", status.HTTP_303_SEE_OTHER)
     browser_session.remember_lookup(request, response, settings, row.code, secrets.for_dossier(row.code))
     return response
+
+
+MY_DOSSIERS_PAGE = 20
+
+
+@router.get("/dossiers")
+def my_dossiers_page(
+    request: Request,
+    citizen_id: CitizenIdDep,
+    session: SessionDep,
+    principal: PrincipalDep,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> Response:
+    """The signed-in citizen's dossiers, newest first, with what to do now for each (GET /me/dossiers)."""
+    page = my_dossiers(session.connection(), citizen_id, limit=MY_DOSSIERS_PAGE, offset=offset)
+    return render(request, "my_dossiers.html", {"page": page}, principal=principal)
 
 
 @router.get("/dossiers/{code}")
