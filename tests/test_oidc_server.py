@@ -18,7 +18,7 @@ import httpx
 import jwt
 import pytest
 
-from devstack.oidc_server import (
+from devstack.oidc_realms import (
     APP_CLIENT_ID,
     APP_CLIENT_SECRET,
     DEMO_CITIZENS,
@@ -27,8 +27,8 @@ from devstack.oidc_server import (
     NATIONAL_SSO,
     REALMS,
     VNEID,
-    OidcServer,
 )
+from devstack.oidc_server import OidcServer
 
 # The app's callback on whatever port it listens on: Keycloak ignores the port of a loopback redirect URI.
 REDIRECT_URI = "http://127.0.0.1:18765/auth/callback"

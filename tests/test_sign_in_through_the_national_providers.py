@@ -22,7 +22,8 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 
 from api.pages.oidc_login import OAuth, id_token_claims
-from devstack.oidc_server import DEMO_CITIZENS, NATIONAL_SSO, VNEID, OidcServer
+from devstack.oidc_realms import DEMO_CITIZENS, NATIONAL_SSO, VNEID
+from devstack.oidc_server import OidcServer
 from devstack.stack import Stack, free_port
 from infrastructure.settings import OidcProvider
 from readmodel.db import engine_for
