@@ -26,6 +26,21 @@ class PortalStatus(IntEnum):
     result_returned = 10
 
 
+# The statuses as the portal and the people it serves name them.
+STATUS_NAMES_VI = {
+    PortalStatus.registered: "Mới đăng ký",
+    PortalStatus.accepted: "Đã tiếp nhận",
+    PortalStatus.not_accepted: "Không được tiếp nhận",
+    PortalStatus.processing: "Đang xử lý",
+    PortalStatus.supplement_requested: "Yêu cầu bổ sung",
+    PortalStatus.fee_requested: "Yêu cầu thực hiện nghĩa vụ tài chính",
+    PortalStatus.withdrawn: "Đã rút hồ sơ",
+    PortalStatus.stopped: "Dừng xử lý",
+    PortalStatus.completed: "Đã xử lý xong",
+    PortalStatus.result_returned: "Đã trả kết quả",
+}
+
+
 FINAL_STATUSES = frozenset(
     {PortalStatus.not_accepted, PortalStatus.withdrawn, PortalStatus.stopped, PortalStatus.result_returned}
 )

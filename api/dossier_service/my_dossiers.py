@@ -10,22 +10,10 @@ from sqlalchemy.engine import Connection
 
 from api.deps import PrincipalDep
 from api.dossier_service.schemas import ApplicantTask, MyDossier, MyDossiers
-from domain.dossier import FINAL_STATUSES, PortalStatus
+from domain.dossier import FINAL_STATUSES, STATUS_NAMES_VI, PortalStatus
 from readmodel import dossiers
 from readmodel.db import as_utc
 
-STATUS_LABELS = {
-    PortalStatus.registered: "Mới đăng ký",
-    PortalStatus.accepted: "Đã tiếp nhận",
-    PortalStatus.not_accepted: "Không được tiếp nhận",
-    PortalStatus.processing: "Đang xử lý",
-    PortalStatus.supplement_requested: "Yêu cầu bổ sung",
-    PortalStatus.fee_requested: "Yêu cầu thực hiện nghĩa vụ tài chính",
-    PortalStatus.withdrawn: "Đã rút hồ sơ",
-    PortalStatus.stopped: "Dừng xử lý",
-    PortalStatus.completed: "Đã xử lý xong",
-    PortalStatus.result_returned: "Đã trả kết quả",
-}
 TASK_LABELS = {
     "supplement": "Bổ sung hồ sơ",
     "pay": "Nộp phí, lệ phí",
@@ -69,7 +57,7 @@ def _line(row: Any) -> MyDossier:
         procedure_name=row.procedure_name,
         status=status,
         status_name=status.name,
-        status_label=STATUS_LABELS[status],
+        status_label=STATUS_NAMES_VI[status],
         receiving_unit=row.receiving_unit,
         received_at=as_utc(row.received_at),
         appointment_date=row.appointment_date,

@@ -15,22 +15,11 @@ from api.dossier_service.views import dossier_view
 from api.pages.i18n import language_of, translator
 from domain import step_graph
 from domain.definition import FieldType, FormField, ProcedureDefinition
-from domain.dossier import PortalStatus
+from domain.dossier import STATUS_NAMES_VI, PortalStatus
 from infrastructure.lookup_secret import LookupSecrets
 from readmodel.tables import DossierRow
 
-STATUS_NAMES = {
-    1: "Mới đăng ký",
-    2: "Đã tiếp nhận",
-    3: "Không được tiếp nhận",
-    4: "Đang xử lý",
-    5: "Yêu cầu bổ sung",
-    6: "Yêu cầu thực hiện nghĩa vụ tài chính",
-    7: "Đã rút hồ sơ",
-    8: "Dừng xử lý",
-    9: "Đã xử lý xong",
-    10: "Đã trả kết quả",
-}
+STATUS_NAMES = {int(status): name for status, name in STATUS_NAMES_VI.items()}
 AWAITING = {"officer": "Chờ cán bộ", "applicant": "Chờ người nộp", "system": "Chờ hệ thống {system}"}
 
 
