@@ -34,6 +34,19 @@ from devstack.oidc_server import OidcServer
 REDIRECT_URI = "http://127.0.0.1:18765/auth/callback"
 
 
+def code_request(challenge: str, state: str, scope: str) -> dict[str, str]:
+    """An authorization request of motcua's client, with PKCE (S256), back to the loopback callback."""
+    return {
+        "response_type": "code",
+        "client_id": APP_CLIENT_ID,
+        "redirect_uri": REDIRECT_URI,
+        "scope": scope,
+        "state": state,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+
+
 def discovery(server: OidcServer, realm: str) -> dict[str, Any]:
     response = httpx.get(server.discovery_url(realm), timeout=10)
     assert response.status_code == 200, response.text
@@ -75,16 +88,7 @@ def browser_login(server: OidcServer, realm: str, username: str, password: str) 
     with httpx.Client(timeout=15, follow_redirects=False) as browser:
         page = browser.get(
             config["authorization_endpoint"],
-            params={
-                "response_type": "code",
-                "client_id": APP_CLIENT_ID,
-                "redirect_uri": REDIRECT_URI,
-                "scope": "openid profile email",
-                "state": state,
-                "nonce": nonce,
-                "code_challenge": challenge,
-                "code_challenge_method": "S256",
-            },
+            params={**code_request(challenge, state, "openid profile email"), "nonce": nonce},
         )
         assert page.status_code == 200, page.text
         form = re.search(r'<form[^>]*id="kc-form-login"[^>]*action="([^"]+)"', page.text)
@@ -234,15 +238,7 @@ def test_a_code_is_worth_nothing_without_its_verifier(oidc_server: OidcServer) -
     with httpx.Client(timeout=15) as browser:
         page = browser.get(
             config["authorization_endpoint"],
-            params={
-                "response_type": "code",
-                "client_id": APP_CLIENT_ID,
-                "redirect_uri": REDIRECT_URI,
-                "scope": "openid",
-                "state": "s",
-                "code_challenge": challenge,
-                "code_challenge_method": "S256",
-            },
+            params=code_request(challenge, "s", "openid"),
         )
         action = html.unescape(re.search(r'id="kc-form-login"[^>]*action="([^"]+)"', page.text).group(1))  # type: ignore[union-attr]
         cookies = "; ".join(f"{cookie.name}={cookie.value}" for cookie in browser.cookies.jar)
