@@ -189,6 +189,7 @@ def default_api_processes() -> int:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the launcher's readiness polls, one line each otherwise
     parser = argparse.ArgumentParser(prog="motcua-dev", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     run_parser = commands.add_parser("run", help="start the whole stack on embedded defaults")
