@@ -20,7 +20,7 @@ from infrastructure.lookup_secret import LookupSecrets
 from infrastructure.population import PopulationClient
 from infrastructure.settings import Settings, get_settings
 from infrastructure.temporal import connect, ensure_search_attributes
-from infrastructure.tokens import InvalidToken, TokenIdentity
+from infrastructure.tokens import InvalidToken, TokenIdentity, UnknownClient
 from readmodel import organisation, sign_in_sessions
 from readmodel.db import utcnow
 from readmodel.organisation import OfficerProfile
@@ -83,11 +83,14 @@ CalendarDep = Annotated[WorkingCalendar, Depends(get_calendar)]
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: an officer (from the registry), a citizen (by citizen ID), or nobody in particular."""
+    """Who is calling: an officer (from the registry), a citizen (by citizen ID), a machine client (by client id,
+    with the scopes it may use: only at routes asking for one, see require_scope), or nobody in particular."""
 
-    kind: Literal["officer", "citizen", "anonymous", "portal"]
+    kind: Literal["officer", "citizen", "anonymous", "portal", "client"]
     officer: OfficerProfile | None = None
     citizen_id: str | None = None
+    client_id: str | None = None
+    scopes: frozenset[str] = frozenset()
 
     @property
     def channel(self) -> str:
@@ -120,6 +123,18 @@ def _unauthorized(message: str) -> HTTPException:
 
 
 async def current_principal(request: Request, settings: SettingsDep, authorization: BearerHeader = None) -> Principal:
+    """The caller named by the bearer token or the pages' sign-in session (see calling_principal); a machine client's
+    token is refused here (403): it acts only where a route asks for a scope (require_scope), never as an officer, a
+    citizen or an anonymous caller."""
+    principal = await calling_principal(request, settings, authorization)
+    if principal.kind == "client":
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"machine client {principal.client_id!r} acts only where a scope is required"
+        )
+    return principal
+
+
+async def calling_principal(request: Request, settings: SettingsDep, authorization: BearerHeader = None) -> Principal:
     """The caller named by the bearer token, else by the pages' sign-in session (its cookie counts for reading, and
     for changes that prove they come from our pages: see api/browser_session.py); anonymous without either.
     Officers' units and roles (and the delegations they hold today) come from the registry, not from the token or
@@ -141,6 +156,10 @@ def _principal_of_token(request: Request, settings: Settings, token: str) -> Pri
         identity = request.app.state.token_verifier.verify(token)
     except InvalidToken as exc:
         raise _unauthorized(f"invalid token: {exc}") from None
+    except UnknownClient as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
+    if identity.principal == "client":
+        return Principal(kind="client", client_id=identity.subject, scopes=identity.scopes)
     if identity.principal == "citizen":
         return Principal(kind="citizen", citizen_id=identity.citizen_id)
     # A session of its own, not the request's SessionDep: citizens polling anonymously then pay for no session
@@ -179,6 +198,25 @@ def _bootstrap_administrator(settings: Settings, identity: TokenIdentity) -> str
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
+CallerDep = Annotated[Principal, Depends(calling_principal)]
+
+
+def require_scope(scope: str):
+    """A route dependency: the caller is a configured machine client whose token carries `scope` (401 without a
+    token; 403 naming the scope for anyone else, officers and citizens included). Returns the client principal."""
+
+    async def scoped_client(caller: CallerDep) -> Principal:
+        return check_scope(caller, scope)
+
+    return scoped_client
+
+
+def check_scope(caller: Principal, scope: str) -> Principal:
+    if caller.kind == "anonymous":
+        raise _unauthorized(f"a machine client's bearer token with the scope {scope!r} is required")
+    if caller.kind != "client" or scope not in caller.scopes:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"the scope {scope!r} is required")
+    return caller
 
 
 async def current_officer(principal: PrincipalDep) -> OfficerProfile:

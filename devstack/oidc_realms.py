@@ -61,7 +61,10 @@ class DemoCitizen:
 
 
 MACHINE_CLIENTS = (
-    MachineClient("national-portal", "national-portal-dev-secret", ("dossiers:read", "dossiers:status")),
+    # The national portal pushes dossiers (POST /portal/dossiers) and reads back what it pushed.
+    MachineClient("national-portal", "national-portal-dev-secret", ("dossiers:receive", "dossiers:read")),
+    # A reporting system that reads only: pushing is refused for want of `dossiers:receive`.
+    MachineClient("reporting", "reporting-dev-secret", ("dossiers:read",)),
 )
 MACHINE_SCOPES = tuple(sorted({scope for client in MACHINE_CLIENTS for scope in client.scopes}))
 

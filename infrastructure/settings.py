@@ -38,6 +38,10 @@ class OidcProvider(BaseModel):
     client_secret: SecretStr | None = None
     discovery_url: str | None = None  # default: <issuer>/.well-known/openid-configuration
     scopes: str = "openid profile"
+    # Machine clients whose client-credentials tokens this provider issues, each with the scopes motcua lets it use
+    # (a token's `scope` claim counts only as far as listed here): {"national-portal": ["dossiers:receive", ...]}.
+    # A token is a machine client's when its `azp` names one of them and it names no person; others' are refused.
+    machine_clients: dict[str, list[str]] = {}
 
     @property
     def offers_login(self) -> bool:
@@ -100,7 +104,8 @@ class Settings(BaseSettings):
     attachment_media_types: list[str] = ["application/pdf", "image/jpeg", "image/png"]
     attachments_dir: Path | None = None
 
-    # The national public-service portal pushes dossiers with this shared key (X-Portal-Key); unset: refused.
+    # The national public-service portal pushes dossiers with this shared key (X-Portal-Key); unset: refused (the
+    # portal then signs in as a machine client of an OIDC provider: OidcProvider.machine_clients).
     portal_api_key: SecretStr | None = None
 
     # Legal clock defaults (issue: the legal clock refines these per jurisdiction).

@@ -24,14 +24,19 @@ class InvalidToken(Exception):
     """The token is not one motcua accepts; the message says why (for the 401 answer)."""
 
 
+class UnknownClient(Exception):
+    """A valid client-credentials token of a machine client motcua was not configured to accept (403)."""
+
+
 @dataclass(frozen=True)
 class TokenIdentity:
     """Who a verified token names. Officers' units and roles come from the registry, never from the token."""
 
-    principal: Literal["officer", "citizen"]
-    subject: str  # the officer id in the registry, or the citizen's subject at their provider
+    principal: Literal["officer", "citizen", "client"]
+    subject: str  # the officer id in the registry, the citizen's subject at their provider, or the client id
     issuer: str
     citizen_id: str | None = None
+    scopes: frozenset[str] = frozenset()  # a machine client's: its token's scopes that its configuration allows
 
 
 class TokenIssuer:
@@ -144,12 +149,42 @@ class TokenVerifier:
 
     @staticmethod
     def _provider_identity(provider: OidcProvider, claims: dict[str, Any]) -> TokenIdentity:
+        client = _machine_client(provider, claims)
+        if client is not None:
+            return client
         if provider.principal == "citizen":
             return _citizen(claims.get(provider.citizen_id_claim), str(claims["sub"]), provider.issuer)
         subject = claims.get(provider.subject_claim)
         if not isinstance(subject, str) or not subject:
             raise InvalidToken(f"the token has no {provider.subject_claim!r} claim")
         return TokenIdentity(principal="officer", subject=subject, issuer=provider.issuer)
+
+
+def _machine_client(provider: OidcProvider, claims: dict[str, Any]) -> TokenIdentity | None:
+    """A client-credentials token: issued to the client itself (its service account, Keycloak's
+    `service-account-<client>`), naming no person. Recognised only for the clients the provider's configuration
+    lists, which sign in with a secret and have no browser login, so no person's token carries their `azp`."""
+    azp = claims.get("azp")
+    client_id = claims.get("client_id")
+    username = claims.get("preferred_username")
+    person_claim = provider.citizen_id_claim if provider.principal == "citizen" else provider.subject_claim
+    looks_like_client = isinstance(client_id, str) or (
+        isinstance(username, str) and username.startswith("service-account-")
+    )
+    if not (isinstance(azp, str) and azp in provider.machine_clients):
+        if looks_like_client and (person_claim == "sub" or person_claim not in claims):
+            raise UnknownClient(f"{str(client_id or azp)[:80]!r} is not a machine client motcua accepts")
+        return None
+    if client_id is not None and client_id != azp:
+        raise InvalidToken("the token's client_id and azp disagree")
+    if username is not None and username != f"service-account-{azp}":
+        raise InvalidToken(f"a token of {azp!r} for a person, not for the client itself")
+    if person_claim != "sub" and person_claim in claims:
+        raise InvalidToken(f"a token of {azp!r} naming a person ({person_claim})")
+    scope = claims.get("scope")
+    granted = set(scope.split()) if isinstance(scope, str) else set()
+    allowed = frozenset(granted & set(provider.machine_clients[azp]))
+    return TokenIdentity(principal="client", subject=azp, issuer=provider.issuer, scopes=allowed)
 
 
 def _citizen(citizen_id: Any, subject: str, issuer: str) -> TokenIdentity:

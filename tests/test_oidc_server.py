@@ -152,7 +152,7 @@ def test_the_national_portal_gets_a_token_with_its_scopes_only(oidc_server: Oidc
     body = response.json()
     assert body["token_type"].lower() == "bearer"
     claims = verified(oidc_server, NATIONAL_SSO, body["access_token"])
-    assert set(claims["scope"].split()) == {"dossiers:read", "dossiers:status"}
+    assert set(claims["scope"].split()) == set(portal.scopes)
     assert claims["azp"] == "national-portal"
     assert "preferred_username" not in claims or claims["preferred_username"].startswith("service-account-")
 

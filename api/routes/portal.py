@@ -2,8 +2,9 @@
 
 A pushed dossier is registered and started exactly as an online submission is; the portal's own
 reference is its idempotency key, so a push repeated after a lost answer returns the same dossier.
-Its statuses then go back to the portal like every dossier's. The portal authenticates with a
-shared key (X-Portal-Key) until the coordination system's mutual TLS replaces it.
+Its statuses then go back to the portal like every dossier's. The portal authenticates as a machine client of
+the national SSO (a client-credentials bearer token: `dossiers:receive` to push, `dossiers:read` to read back),
+or, where configured for installations not yet on the SSO, with a shared key (X-Portal-Key).
 """
 
 from __future__ import annotations
@@ -11,10 +12,20 @@ from __future__ import annotations
 import hmac
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Path, Response, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import PORTAL, CalendarDep, LookupSecretsDep, SessionDep, SettingsDep, TemporalDep
+from api.deps import (
+    PORTAL,
+    BearerHeader,
+    CalendarDep,
+    LookupSecretsDep,
+    SessionDep,
+    SettingsDep,
+    TemporalDep,
+    calling_principal,
+    check_scope,
+)
 from api.dossier_service import views
 from api.dossier_service.intake import PORTAL_KEY_PREFIX, receive_dossier
 from api.dossier_service.schemas import Receipt, SubmitDossier
@@ -25,20 +36,33 @@ from readmodel.db import release
 PORTAL_REFERENCE = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,79}$"
 
 
-def portal_caller(
-    settings: SettingsDep, key: Annotated[str | None, Header(alias="X-Portal-Key", max_length=200)] = None
-) -> None:
-    """Only the national portal, holding the shared key, pushes dossiers (compared in constant time)."""
-    expected = settings.portal_api_key.get_secret_value() if settings.portal_api_key else None
-    if not (expected and key and hmac.compare_digest(key.encode(), expected.encode())):
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "the national portal's key is required (X-Portal-Key)",
-            headers={"WWW-Authenticate": "X-Portal-Key"},
-        )
+RECEIVE = "dossiers:receive"  # push dossiers
+READ = "dossiers:read"  # read back what was pushed
+PortalKeyHeader = Annotated[str | None, Header(alias="X-Portal-Key", max_length=200)]
 
 
-router = APIRouter(prefix="/portal", tags=["portal"], dependencies=[Depends(portal_caller)])
+def portal_caller(scope: str):
+    """Only the national portal pushes dossiers: a machine client's bearer token carrying `scope`, or the shared key
+    where one is configured (compared in constant time)."""
+
+    async def portal(
+        request: Request, settings: SettingsDep, key: PortalKeyHeader = None, authorization: BearerHeader = None
+    ) -> None:
+        expected = settings.portal_api_key.get_secret_value() if settings.portal_api_key else None
+        if key is None and authorization:
+            check_scope(await calling_principal(request, settings, authorization), scope)
+            return
+        if not (expected and key and hmac.compare_digest(key.encode(), expected.encode())):
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                f"the national portal's bearer token (scope {scope!r}) or key (X-Portal-Key) is required",
+                headers={"WWW-Authenticate": "X-Portal-Key" if expected else "Bearer"},
+            )
+
+    return portal
+
+
+router = APIRouter(prefix="/portal", tags=["portal"])
 
 
 class PortalDossier(BaseModel):
@@ -56,7 +80,7 @@ class PortalReceipt(Receipt):
     portal_reference: str
 
 
-@router.post("/dossiers", status_code=status.HTTP_201_CREATED)
+@router.post("/dossiers", status_code=status.HTTP_201_CREATED, dependencies=[Depends(portal_caller(RECEIVE))])
 async def receive_from_portal(
     body: PortalDossier,
     response: Response,
@@ -83,7 +107,7 @@ async def receive_from_portal(
     return PortalReceipt(**receipt.model_dump(), portal_reference=body.portal_reference)
 
 
-@router.get("/dossiers/{portal_reference}")
+@router.get("/dossiers/{portal_reference}", dependencies=[Depends(portal_caller(READ))])
 def portal_dossier(
     portal_reference: Annotated[str, Path(pattern=PORTAL_REFERENCE)], session: SessionDep, secrets: LookupSecretsDep
 ) -> PortalReceipt:
