@@ -17,7 +17,6 @@ import httpx
 from sqlalchemy.engine import make_url
 
 from devstack.cluster import ClusterConfig, ClusterStack
-from devstack.oidc_realms import MACHINE_CLIENTS, NATIONAL_SSO
 from devstack.oidc_server import OidcServer
 from devstack.stack import Stack, StackConfig, StackError, administrator_token, deploy_procedures
 from infrastructure.settings import PROJECT_ROOT, get_settings
@@ -67,13 +66,7 @@ def run(args: argparse.Namespace) -> int:
         if oidc:
             try:
                 oidc.spawn()
-                # The sign-in page offers both realms' logins; the national SSO's machine clients (the portal) call
-                # with client-credentials tokens, each with the scopes the realm gives it.
-                machine_clients = {client.client_id: list(client.scopes) for client in MACHINE_CLIENTS}
-                config.login_providers = [
-                    {**provider, "machine_clients": machine_clients} if provider["name"] == NATIONAL_SSO else provider
-                    for provider in oidc.login_providers()
-                ]
+                config.login_providers = oidc.login_providers()
             except StackError as exc:  # not installed (`make oidc-server`) or no Java 21: the rest runs without it
                 print(f"no Keycloak: {exc}", file=sys.stderr)
                 oidc = None

@@ -27,7 +27,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 
@@ -167,8 +167,11 @@ class OidcServer:
     def token_url(self, realm: str) -> str:
         return f"{self.issuer(realm)}/protocol/openid-connect/token"
 
-    def login_providers(self) -> list[dict[str, str]]:
-        """OIDC_PROVIDERS entries that let browsers sign in to motcua through both realms (api/pages/oidc_login.py)."""
+    def login_providers(self) -> list[dict[str, Any]]:
+        """OIDC_PROVIDERS entries that let browsers sign in to motcua through both realms (api/pages/oidc_login.py),
+        and the national SSO's machine clients (the portal) call with client-credentials tokens, each with the scopes
+        the realm gives it."""
+        machine_clients = {client.client_id: list(client.scopes) for client in MACHINE_CLIENTS}
         realms = (
             (VNEID, "citizen", "Đăng nhập bằng VNeID"),
             (NATIONAL_SSO, "officer", "Đăng nhập qua hệ thống SSO quốc gia"),
@@ -184,6 +187,7 @@ class OidcServer:
                 "client_id": APP_CLIENT_ID,
                 "client_secret": APP_CLIENT_SECRET,
                 "audience": APP_CLIENT_ID,
+                **({"machine_clients": machine_clients} if realm == NATIONAL_SSO else {}),
             }
             for realm, principal, display in realms
         ]

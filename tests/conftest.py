@@ -3,6 +3,7 @@ suite, the cluster topology."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -138,3 +139,19 @@ def oidc_server() -> Iterator[OidcServer]:
     print(f"\nKeycloak ready in {seconds:.1f} s ({'warm' if server.warm else 'fresh database'})")
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def provider_api(stack: Stack, oidc_server: OidcServer) -> Iterator[str]:
+    """An API process configured as production is: the two realms' logins and the national SSO's machine clients, no
+    development sign-in. Its address."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        "OIDC_PROVIDERS": json.dumps(oidc_server.login_providers()),
+        "PUBLIC_BASE_URL": url,
+        "OWN_ISSUER_ENABLED": "false",
+    }
+    stack.start_api("api-providers", port, processes=1, env=env)
+    yield url
+    stack.kill("api-providers")

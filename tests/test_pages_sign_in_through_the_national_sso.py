@@ -7,7 +7,6 @@ A replayed authorization code is refused in tests/test_sign_in_through_the_natio
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import subprocess
@@ -21,31 +20,15 @@ import pytest
 import sqlalchemy as sa
 
 from devstack.oidc_realms import DEMO_OFFICERS, NATIONAL_SSO
-from devstack.oidc_server import OidcServer
-from devstack.stack import Stack, free_port
+from devstack.stack import Stack
 from infrastructure.settings import PROJECT_ROOT, get_settings
 from readmodel.db import engine_for
 from readmodel.tables import SignInSessionRow
 from tests.browser import click_and_load, reload_until
 from tests.support import deploy, officer, submit, three_step_procedure, unique_codes, wait_for_step, wait_until
 
-API = "api-oidc-sso-pages"
 RECEPTION = next(o for o in DEMO_OFFICERS if o.officer_id == "reception@H01")  # a Keycloak demo officer at H01
 SESSIONS = SignInSessionRow.__table__
-
-
-@pytest.fixture(scope="module")
-def provider_api(stack: Stack, oidc_server: OidcServer) -> Iterator[str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {
-        "OIDC_PROVIDERS": json.dumps(oidc_server.login_providers()),
-        "PUBLIC_BASE_URL": url,
-        "OWN_ISSUER_ENABLED": "false",
-    }
-    stack.start_api(API, port, processes=1, env=env)
-    yield url
-    stack.kill(API)
 
 
 @pytest.fixture

@@ -7,15 +7,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import html
-import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import pytest
 import sqlalchemy as sa
 from joserfc import jwt as jose_jwt
 from joserfc.errors import JoseError
@@ -24,28 +22,11 @@ from joserfc.jwk import KeySet, RSAKey
 from api.pages.oidc_login import OAuth, id_token_claims
 from devstack.oidc_realms import DEMO_CITIZENS, NATIONAL_SSO, VNEID
 from devstack.oidc_server import OidcServer
-from devstack.stack import Stack, free_port
+from devstack.stack import Stack
 from infrastructure.settings import OidcProvider
 from readmodel.db import engine_for
 from readmodel.tables import OidcLoginRow
 from tests.support import officer
-
-API = "api-oidc-login"
-
-
-@pytest.fixture(scope="module")
-def provider_api(stack: Stack, oidc_server: OidcServer) -> Iterator[str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    # As in production: no development sign-in, only the providers'.
-    env = {
-        "OIDC_PROVIDERS": json.dumps(oidc_server.login_providers()),
-        "PUBLIC_BASE_URL": url,
-        "OWN_ISSUER_ENABLED": "false",
-    }
-    stack.start_api(API, port, processes=1, env=env)
-    yield url
-    stack.kill(API)
 
 
 @dataclass
