@@ -10,22 +10,14 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from devstack.oidc_realms import DEMO_OFFICERS, MACHINE_CLIENTS, NATIONAL_SSO
+from devstack.oidc_realms import DEMO_OFFICERS, NATIONAL_SSO
 from devstack.oidc_server import OidcServer
 from tests.support import APPLICANT, VALID_FORM, deploy, three_step_procedure, unique_codes
-from tests.test_oidc_server import browser_login
+from tests.test_oidc_server import browser_login, client_credentials
 
 
 def client_token(oidc_server: OidcServer, client_id: str) -> str:
-    client = next(c for c in MACHINE_CLIENTS if c.client_id == client_id)
-    response = httpx.post(
-        oidc_server.token_url(NATIONAL_SSO),
-        data={"grant_type": "client_credentials"},
-        auth=(client.client_id, client.secret),
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    return response.json()["access_token"]
+    return client_credentials(oidc_server, client_id)["access_token"]
 
 
 def push(url: str, token: str, code: str, reference: str) -> httpx.Response:

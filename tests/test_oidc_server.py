@@ -140,16 +140,22 @@ def test_both_issuers_publish_their_discovery_and_keys(oidc_server: OidcServer) 
     assert not kids[NATIONAL_SSO] & kids[VNEID]
 
 
-def test_the_national_portal_gets_a_token_with_its_scopes_only(oidc_server: OidcServer) -> None:
-    portal = next(client for client in MACHINE_CLIENTS if client.client_id == "national-portal")
+def client_credentials(server: OidcServer, client_id: str) -> dict[str, Any]:
+    """The national SSO's token answer to one of its machine clients (client credentials, with its secret)."""
+    client = next(c for c in MACHINE_CLIENTS if c.client_id == client_id)
     response = httpx.post(
-        oidc_server.token_url(NATIONAL_SSO),
+        server.token_url(NATIONAL_SSO),
         data={"grant_type": "client_credentials"},
-        auth=(portal.client_id, portal.secret),
+        auth=(client.client_id, client.secret),
         timeout=10,
     )
     assert response.status_code == 200, response.text
-    body = response.json()
+    return response.json()
+
+
+def test_the_national_portal_gets_a_token_with_its_scopes_only(oidc_server: OidcServer) -> None:
+    portal = next(client for client in MACHINE_CLIENTS if client.client_id == "national-portal")
+    body = client_credentials(oidc_server, portal.client_id)
     assert body["token_type"].lower() == "bearer"
     claims = verified(oidc_server, NATIONAL_SSO, body["access_token"])
     assert set(claims["scope"].split()) == set(portal.scopes)
