@@ -18,6 +18,7 @@ from datetime import timedelta
 from fastapi import Request, Response
 from sqlmodel import Session
 
+from api.oidc_providers import ProviderTokens
 from infrastructure.settings import Settings
 from infrastructure.tokens import TokenIdentity
 from readmodel import sign_in_sessions
@@ -112,13 +113,18 @@ def sign_in(
     session: Session,
     identity: TokenIdentity,
     *,
-    id_token: str | None = None,
+    provider_tokens: ProviderTokens | None = None,
 ) -> None:
     """Begin a session for `identity` and give the browser its cookie (and a new CSRF token); a session the browser
-    held before ends, so that one browser holds one session. A provider's login keeps its `id_token` server-side."""
+    held before ends, so that one browser holds one session. A provider's login keeps its tokens server-side."""
     _end_session(request, session, "signed in again")
     lifetime = timedelta(minutes=settings.session_lifetime_minutes)
-    new_id = sign_in_sessions.begin(session, identity, lifetime=lifetime, id_token=id_token)
+    kept = provider_tokens
+    new_id = sign_in_sessions.begin(
+        session, identity, lifetime=lifetime,
+        id_token=kept.id_token if kept else None, refresh_token=kept.refresh_token if kept else None,
+        provider_expires_at=kept.expires_at if kept else None, provider_sid=kept.sid if kept else None,
+    )  # fmt: skip
     session.commit()
     _cookie(response, settings, SESSION_COOKIE, new_id, max_age=int(lifetime.total_seconds()))
     _cookie(response, settings, CSRF_COOKIE, renew_csrf_token(request))

@@ -13,7 +13,8 @@ from fastapi.concurrency import run_in_threadpool
 from sqlmodel import Session
 from temporalio.client import Client
 
-from api import browser_session
+from api import browser_session, provider_sessions
+from api.oidc_providers import RENEW_AHEAD
 from domain.dossier import ActorRef
 from domain.working_calendar import WorkingCalendar, parse_cutoff
 from infrastructure.lookup_secret import LookupSecrets
@@ -24,6 +25,7 @@ from infrastructure.tokens import InvalidToken, TokenIdentity, UnknownClient
 from readmodel import organisation, sign_in_sessions
 from readmodel.db import utcnow
 from readmodel.organisation import OfficerProfile
+from readmodel.sign_in_sessions import Renewal
 
 # Cheap dependencies are coroutines: a sync one costs every request a hop to the thread pool.
 
@@ -148,7 +150,13 @@ async def calling_principal(request: Request, settings: SettingsDep, authorizati
     session_id = browser_session.session_id(request)
     if session_id is None:
         return ANONYMOUS
-    return await run_in_threadpool(_principal_of_sign_in, request, settings, session_id)
+    found = await run_in_threadpool(_principal_of_sign_in, request, settings, session_id, True)
+    if isinstance(found, Renewal):  # a provider's session whose token is about to expire
+        if not await provider_sessions.keep_alive(request.app.state.engine, settings, session_id, found):
+            return ANONYMOUS
+        found = await run_in_threadpool(_principal_of_sign_in, request, settings, session_id, False)
+    assert isinstance(found, Principal)
+    return found
 
 
 def _principal_of_token(request: Request, settings: Settings, token: str) -> Principal:
@@ -168,13 +176,17 @@ def _principal_of_token(request: Request, settings: Settings, token: str) -> Pri
         return _officer(session, settings, identity)
 
 
-def _principal_of_sign_in(request: Request, settings: Settings, session_id: str) -> Principal:
+def _principal_of_sign_in(request: Request, settings: Settings, session_id: str, renew: bool) -> Principal | Renewal:
+    """Who the session names, or (when `renew`) the renewal its provider's token needs first."""
     with Session(request.app.state.engine) as session:
         identity = sign_in_sessions.identity_of(
             session, session_id, idle=timedelta(minutes=settings.session_idle_minutes)
         )
         if identity is None:
             return ANONYMOUS  # signed out, revoked, expired or idle: the pages ask the browser to sign in again
+        renewal = sign_in_sessions.renewal_due(session, session_id, ahead=RENEW_AHEAD) if renew else None
+        if renewal is not None:
+            return renewal
         if identity.principal == "citizen":
             return Principal(kind="citizen", citizen_id=identity.citizen_id)
         return _officer(session, settings, identity)

@@ -57,8 +57,8 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     # Keycloak (the national SSO and VNeID, devstack/oidc_server.py) starts beside the other parts; nothing waits
-    # for it (the API also trusts the simulator's issuers, and fetches Keycloak's discovery at the first login
-    # through it), its issuers and logins are printed when it is ready.
+    # for it (the API fetches Keycloak's discovery at the first login through it); once it is ready, its sign-outs are
+    # pointed at the API and its issuers and logins are printed.
     oidc = None if args.topology == "cluster" or not args.oidc_port else OidcServer(
         config.data_dir / "keycloak", config.log_dir / "keycloak.log", port=args.oidc_port
     )  # fmt: skip
@@ -106,7 +106,9 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
     if oidc:
-        threading.Thread(target=announce_oidc, args=(oidc, lambda: stopping), name="oidc", daemon=True).start()
+        threading.Thread(
+            target=announce_oidc, args=(oidc, config.api_url, lambda: stopping), name="oidc", daemon=True
+        ).start()
     try:
         while not stopping:
             dead = stack.dead()
@@ -123,11 +125,12 @@ def run(args: argparse.Namespace) -> int:
         print("stopped.", flush=True)
 
 
-def announce_oidc(oidc: OidcServer, stopping: Callable[[], bool]) -> None:
+def announce_oidc(oidc: OidcServer, api_url: str, stopping: Callable[[], bool]) -> None:
     try:
         oidc.wait_ready()
+        oidc.send_sign_outs_to(api_url)
         print(f"Keycloak is ready\n{oidc.describe()}", flush=True)
-    except StackError as exc:
+    except (StackError, httpx.HTTPError) as exc:
         if not stopping():
             print(f"Keycloak did not start (the rest runs on): {exc}", file=sys.stderr, flush=True)
 

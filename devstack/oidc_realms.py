@@ -220,9 +220,14 @@ def _app_client(claim_mapper: dict[str, Any]) -> dict[str, Any]:
         "consentRequired": False,
         "redirectUris": list(DEV_REDIRECT_URIS),
         "webOrigins": ["+"],
+        # Sign-outs at the provider reach motcua server to server, naming the provider's session (`sid`); the address
+        # depends on where the API listens, so OidcServer.send_sign_outs_to sets it once the API's port is known.
+        "frontchannelLogout": False,
         "attributes": {
             "pkce.code.challenge.method": "S256",
             "post.logout.redirect.uris": "##".join(DEV_REDIRECT_URIS),
+            "backchannel.logout.session.required": "true",
+            "backchannel.logout.revoke.offline.tokens": "false",
         },
         "defaultClientScopes": ["basic", "profile", "email"],
         "optionalClientScopes": [],

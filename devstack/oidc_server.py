@@ -271,6 +271,39 @@ class OidcServer:
             self._log.close()
             self._log = None
 
+    # -------------------------------------------------------------------------------- administration (admin REST API)
+
+    def admin(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """A call to Keycloak's admin REST API (`/admin/realms/...`) as the console's administrator."""
+        with httpx.Client(base_url=self.url, timeout=15) as client:
+            token = client.post(
+                "/realms/master/protocol/openid-connect/token",
+                data={"grant_type": "password", "client_id": "admin-cli",
+                      "username": CONSOLE_ADMIN[0], "password": CONSOLE_ADMIN[1]},
+            )  # fmt: skip
+            token.raise_for_status()
+            answer = client.request(
+                method, f"/admin/realms{path}", headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+                **kwargs,
+            )  # fmt: skip
+        answer.raise_for_status()
+        return answer
+
+    def send_sign_outs_to(self, api_url: str) -> None:
+        """Point both realms' motcua client's back-channel sign-out at the API listening at `api_url`, so that a session
+        ended at the provider ends motcua's at once (api/pages/oidc_login.py)."""
+        for realm in REALMS:
+            client = self.admin("GET", f"/{realm}/clients", params={"clientId": APP_CLIENT_ID}).json()[0]
+            client["attributes"]["backchannel.logout.url"] = (
+                f"{api_url.rstrip('/')}/sign-in/{realm}/back-channel-logout"
+            )
+            self.admin("PUT", f"/{realm}/clients/{client['id']}", json=client)
+
+    def end_sessions_of(self, realm: str, username: str) -> None:
+        """End every session of a user at the provider, as an administrator would (the user is signed out)."""
+        user = self.admin("GET", f"/{realm}/users", params={"username": username, "exact": "true"}).json()[0]
+        self.admin("POST", f"/{realm}/users/{user['id']}/logout")
+
     def __enter__(self) -> OidcServer:
         self.start()
         return self

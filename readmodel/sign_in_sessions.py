@@ -3,7 +3,7 @@ by revocation, and over after an absolute lifetime or an idle time.
 
 The browser's cookie carries a random id; only its SHA-256 is stored, so that a copy of the database opens no session.
 A session names an identity the way a verified token does (TokenIdentity: principal, subject, issuer, citizen ID), so
-that any sign-in (the development one today, an OpenID Connect login later) begins one the same way; officers' units
+that any sign-in (the development one, an OpenID Connect login) begins one the same way; officers' units
 and roles are still read from the registry on every request, never kept here.
 
 Writes join the caller's transaction (the caller commits), except the refresh of last_seen_at, which happens while
@@ -14,8 +14,9 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from sqlalchemy import delete, update
 from sqlmodel import Session, col
@@ -48,9 +49,13 @@ def begin(
     lifetime: timedelta,
     now: datetime | None = None,
     id_token: str | None = None,
+    refresh_token: str | None = None,
+    provider_expires_at: datetime | None = None,
+    provider_sid: str | None = None,
 ) -> str:
     """A new session for `identity`: the id for the browser's cookie, which is stored nowhere. A provider's session
-    keeps its ID token, for the provider's sign-out."""
+    keeps its ID token (for the provider's sign-out), its refresh token and when the provider's token expires (for
+    renewing it) and the provider's session id (which the provider's back-channel sign-out names)."""
     now = now or utcnow()
     prune(session, now)  # on sign-in: often enough to keep the table bounded, rare enough to cost nothing
     session_id = secrets.token_urlsafe(32)
@@ -65,6 +70,9 @@ def begin(
             last_seen_at=now,
             expires_at=now + lifetime,
             id_token=id_token,
+            refresh_token=refresh_token,
+            provider_expires_at=provider_expires_at,
+            provider_sid=provider_sid,
         )
     )
     return session_id
@@ -141,6 +149,92 @@ def provider_session_of(session: Session, session_id: str) -> tuple[str, str] | 
     if row is None or row.ended_at is not None or not row.id_token:
         return None
     return row.issuer, row.id_token
+
+
+@dataclass(frozen=True)
+class Renewal:
+    """A provider's session whose token is about to expire, with what renewing it takes."""
+
+    issuer: str
+    refresh_token: str | None
+    id_token: str
+    expires_at: datetime  # the provider's token's
+
+
+def renewal_due(session: Session, session_id: str, *, ahead: timedelta, now: datetime | None = None) -> Renewal | None:
+    """The renewal an open provider's session needs when its provider's token expires within `ahead`, else None.
+    Read after identity_of in the same database session, it costs no query (the row is in the identity map)."""
+    row = session.get(SignInSessionRow, id_hash(session_id))
+    if row is None or row.ended_at is not None or row.id_token is None or row.provider_expires_at is None:
+        return None
+    expires_at = as_utc(row.provider_expires_at)
+    if expires_at - ahead > (now or utcnow()):
+        return None
+    return Renewal(row.issuer, row.refresh_token, row.id_token, expires_at)
+
+
+def renewed(
+    session: Session,
+    session_id: str,
+    *,
+    held_refresh_token: str | None,
+    id_token: str,
+    refresh_token: str | None,
+    provider_expires_at: datetime | None,
+) -> bool:
+    """Keep a provider's renewed tokens, unless another request renewed the session first (the refresh token held is
+    no longer the stored one) or it ended meanwhile: whether they were kept."""
+    result = session.connection().execute(
+        update(SignInSessionRow)
+        .where(
+            col(SignInSessionRow.id_hash) == id_hash(session_id),
+            col(SignInSessionRow.ended_at).is_(None),
+            _same_refresh_token(held_refresh_token),
+        )
+        .values(id_token=id_token, refresh_token=refresh_token, provider_expires_at=provider_expires_at)
+    )
+    return bool(result.rowcount)
+
+
+def end_unless_renewed(
+    session: Session, session_id: str, *, held_refresh_token: str | None, reason: str, now: datetime | None = None
+) -> bool:
+    """End a provider's session whose renewal failed, unless another request renewed it meanwhile: whether it ended."""
+    result = session.connection().execute(
+        update(SignInSessionRow)
+        .where(
+            col(SignInSessionRow.id_hash) == id_hash(session_id),
+            col(SignInSessionRow.ended_at).is_(None),
+            _same_refresh_token(held_refresh_token),
+        )
+        .values(ended_at=now or utcnow(), end_reason=reason[:40])
+    )
+    return bool(result.rowcount)
+
+
+def _same_refresh_token(held: str | None) -> Any:
+    column = col(SignInSessionRow.refresh_token)
+    return column.is_(None) if held is None else column == held
+
+
+def end_provider_sessions(
+    session: Session, issuer: str, *, sid: str | None, subject: str | None, reason: str, now: datetime | None = None
+) -> int:
+    """End the open sessions a provider's back-channel sign-out names: by the provider's session id, else every
+    session of the subject through that provider. How many ended."""
+    now = now or utcnow()
+    query = update(SignInSessionRow).where(
+        col(SignInSessionRow.issuer) == issuer,
+        col(SignInSessionRow.ended_at).is_(None),
+        col(SignInSessionRow.expires_at) > now,
+    )
+    if sid is not None:
+        query = query.where(col(SignInSessionRow.provider_sid) == sid)
+    elif subject is not None:
+        query = query.where(col(SignInSessionRow.subject) == subject)
+    else:
+        return 0
+    return int(session.connection().execute(query.values(ended_at=now, end_reason=reason[:40])).rowcount)
 
 
 # ------------------------------------------------------------------------------------------------ logins under way

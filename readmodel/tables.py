@@ -259,6 +259,11 @@ class SignInSessionRow(SQLModel, table=True):
     end_reason: str | None = Field(default=None, max_length=40)
     # A provider's session (OpenID Connect login): its ID token, the id_token_hint of the provider's sign-out.
     id_token: str | None = None
+    # Renewing it (the provider's refresh token, and when the provider's access token expires), and the provider's
+    # own session id, which the provider's back-channel sign-out names.
+    refresh_token: str | None = None
+    provider_expires_at: datetime | None = None
+    provider_sid: str | None = Field(default=None, index=True, max_length=200)
 
 
 class OidcLoginRow(SQLModel, table=True):

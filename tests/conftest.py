@@ -153,5 +153,6 @@ def provider_api(stack: Stack, oidc_server: OidcServer) -> Iterator[str]:
         "OWN_ISSUER_ENABLED": "false",
     }
     stack.start_api("api-providers", port, processes=1, env=env)
+    oidc_server.send_sign_outs_to(url)  # sessions ended at Keycloak end here (back-channel logout)
     yield url
     stack.kill("api-providers")

@@ -1,6 +1,6 @@
 """An officer in a real browser (Chromium) signs in on the national SSO's own login page (Keycloak), decides from the
 inbox, and is sent back to sign in once the session is over: revoked by an administrator (`motcua-admin sessions
-end`), idle too long, or past its lifetime. The API process is configured with the providers only, as in production.
+end`), ended at the SSO, idle too long, or past its lifetime. The API process is configured with the providers only, as in production.
 
 A replayed authorization code is refused in tests/test_sign_in_through_the_national_providers.py."""
 
@@ -20,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from devstack.oidc_realms import DEMO_OFFICERS, NATIONAL_SSO
+from devstack.oidc_server import OidcServer
 from devstack.stack import Stack
 from infrastructure.settings import PROJECT_ROOT, get_settings
 from readmodel.db import engine_for
@@ -115,6 +116,20 @@ def test_a_session_revoked_by_the_admin_command_goes_back_to_sign_in(
     page.get_by_role("link", name="Đăng nhập qua hệ thống SSO quốc gia").click()
     page.wait_for_url(f"{provider_api}/officer/inbox")
     assert reception in page.locator(".who").inner_text()
+
+
+def test_a_session_ended_at_the_national_sso_goes_back_to_sign_in(
+    provider_api: str, oidc_server: OidcServer, reception: str, new_page
+) -> None:
+    page = new_page()
+    sign_in_through_the_sso(page, provider_api)
+    oidc_server.end_sessions_of(NATIONAL_SSO, RECEPTION.username)  # an administrator of the SSO ends them
+    sent_to_sign_in(page, provider_api)
+
+    # This time the SSO's own session is over too: signing in again asks for the password.
+    page.get_by_role("link", name="Đăng nhập qua hệ thống SSO quốc gia").click()
+    page.wait_for_url(re.compile(rf"/realms/{NATIONAL_SSO}/protocol/openid-connect/auth"))
+    assert page.locator("#password").count() == 1
 
 
 @pytest.mark.parametrize("over", ["idle", "lifetime"])

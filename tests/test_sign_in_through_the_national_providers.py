@@ -19,7 +19,7 @@ from joserfc import jwt as jose_jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 
-from api.pages.oidc_login import OAuth, id_token_claims
+from api.oidc_providers import OAuth, id_token_claims
 from devstack.oidc_realms import DEMO_CITIZENS, NATIONAL_SSO, VNEID
 from devstack.oidc_server import OidcServer
 from devstack.stack import Stack

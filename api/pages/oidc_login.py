@@ -18,19 +18,28 @@ import html
 import logging
 import re
 import secrets
-import warnings
 from datetime import date, timedelta
 from typing import Any
 
 import httpx
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from joserfc.errors import JoseError
 from sqlmodel import Session
 
 from api import browser_session
 from api.deps import CalendarDep, SessionDep, SettingsDep
+from api.oidc_providers import (
+    LogoutTokenInvalid,
+    OAuthError,
+    id_token_claims,
+    oauth_client,
+    provider_named,
+    provider_of_issuer,
+    tokens_kept,
+    verify_logout_token,
+)
 from api.pages.errors import local_path
 from api.pages.rendering import SECURITY_HEADERS
 from api.rate_limits import client_of
@@ -39,14 +48,6 @@ from infrastructure.tokens import CITIZEN_ID, TokenIdentity
 from readmodel import organisation, sign_in_sessions
 from readmodel.db import utcnow
 
-with warnings.catch_warnings():
-    # Authlib 1.9.10 warns that it falls back to httpx when httpx2 is not installed; httpx is what motcua uses.
-    import authlib.deprecate  # noqa: F401  (its own filter, "always", goes in first, so that this one wins)
-
-    warnings.simplefilter("ignore", DeprecationWarning)
-    from authlib.integrations.base_client import OAuthError
-    from authlib.integrations.starlette_client import OAuth, StarletteOAuth2App
-
 log = logging.getLogger("api.oidc_login")
 router = APIRouter(include_in_schema=False)
 
@@ -54,35 +55,6 @@ LOGIN_COOKIE = "motcua_login"
 LOGIN_LIFETIME = timedelta(minutes=10)  # from the redirect to the provider until its callback
 _BROWSER_ID = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _STATE = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
-_oauth = OAuth()
-_clients: dict[str, StarletteOAuth2App] = {}
-
-
-def login_providers(settings: Settings) -> list[OidcProvider]:
-    """The providers the sign-in page offers, in the order configured."""
-    return [p for p in settings.oidc_providers if p.offers_login]
-
-
-def _provider(settings: Settings, name: str) -> OidcProvider:
-    for provider in login_providers(settings):
-        if provider.name == name:
-            return provider
-    raise HTTPException(status.HTTP_404_NOT_FOUND, "Không có nhà cung cấp đăng nhập này.")
-
-
-def _client(provider: OidcProvider) -> StarletteOAuth2App:
-    """Authlib's client of the provider (its discovery document and keys are fetched once, on first use)."""
-    assert provider.name is not None
-    if provider.name not in _clients:
-        _clients[provider.name] = _oauth.register(
-            provider.name,
-            overwrite=True,
-            client_id=provider.client_id,
-            client_secret=provider.client_secret.get_secret_value() if provider.client_secret else None,
-            server_metadata_url=provider.metadata_url,
-            client_kwargs={"scope": provider.scopes, "code_challenge_method": "S256", "timeout": 10},
-        )
-    return _clients[provider.name]
 
 
 def _callback_url(settings: Settings, provider: OidcProvider) -> str:
@@ -96,9 +68,9 @@ def _refused(message: str, code: int = status.HTTP_400_BAD_REQUEST) -> HTTPExcep
 @router.get("/sign-in/{name}")
 async def begin_login(request: Request, name: str, settings: SettingsDep, session: SessionDep,
                       next: str | None = None) -> Response:  # fmt: skip
-    provider = _provider(settings, name)
+    provider = provider_named(settings, name)
     request.app.state.rate_limits.take("sign-in", client_of(request))
-    client = _client(provider)
+    client = oauth_client(provider)
     held = request.cookies.get(LOGIN_COOKIE)
     browser_id = held if held and _BROWSER_ID.match(held) else secrets.token_urlsafe(32)
     state, nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(32), secrets.token_urlsafe(64)
@@ -139,7 +111,7 @@ async def finish_login(
     error: str | None = None,
     iss: str | None = None,
 ) -> Response:
-    provider = _provider(settings, name)
+    provider = provider_named(settings, name)
     provider_name = provider.display_name or provider.name
     browser_id = request.cookies.get(LOGIN_COOKIE, "")
     if not state or not _STATE.match(state) or not _BROWSER_ID.match(browser_id):
@@ -159,7 +131,7 @@ async def finish_login(
         raise _refused("Câu trả lời không đến từ nhà cung cấp đăng nhập đã chọn.")
     if not code:
         raise _refused("Nhà cung cấp đăng nhập không trả mã xác thực.")
-    client = _client(provider)
+    client = oauth_client(provider)
     try:
         tokens = await client.fetch_access_token(
             redirect_uri=_callback_url(settings, provider), code=code, code_verifier=login.code_verifier
@@ -173,6 +145,7 @@ async def finish_login(
         raise _refused(f"{provider_name} không trả lời; hãy thử lại sau.", 503) from None
     if claims is None or not tokens.get("id_token"):
         raise _refused(f"{provider_name} không trả mã định danh (ID token).")
+    kept = tokens_kept(tokens, claims)
     today = calendar.local_date(utcnow())
     identity, home = await run_in_threadpool(_identity, session, settings, provider, claims, today)
     target = local_path(login.next_path, home)
@@ -180,28 +153,10 @@ async def finish_login(
     # keep that cross-site navigation going, so the SameSite=Strict session cookie would not reach the next page.
     response = continue_page(target, "Đã đăng nhập.")
     await run_in_threadpool(
-        browser_session.sign_in, request, response, settings, session, identity, id_token=tokens["id_token"]
+        browser_session.sign_in, request, response, settings, session, identity, provider_tokens=kept
     )
     response.delete_cookie(LOGIN_COOKIE, path="/sign-in", httponly=True, samesite="lax", secure=settings.secure_cookies)
     return response
-
-
-async def id_token_claims(
-    client: StarletteOAuth2App, provider: OidcProvider, tokens: dict[str, Any], nonce: str
-) -> dict[str, Any] | None:
-    """The ID token's claims, once its signature (the provider's JWKS), issuer, audience (our client id), expiry and
-    nonce are checked (joserfc's errors otherwise); None without an ID token."""
-    claims = await client.parse_id_token(
-        tokens,
-        nonce=nonce,
-        claims_options={
-            "iss": {"essential": True, "values": [provider.issuer]},
-            "aud": {"essential": True, "values": [provider.client_id]},
-            "nonce": {"essential": True, "values": [nonce]},
-        },
-        leeway=30,
-    )
-    return None if claims is None else dict(claims)
 
 
 def _identity(
@@ -259,14 +214,44 @@ async def sign_out_target(request: Request, session: Session, settings: Settings
     if found is None:
         return None
     issuer, id_token = found
-    provider = next((p for p in login_providers(settings) if p.issuer == issuer), None)
+    provider = provider_of_issuer(settings, issuer)
     if provider is None:
         return None
     try:
-        logout = await _client(provider).create_logout_url(
+        logout = await oauth_client(provider).create_logout_url(
             post_logout_redirect_uri=f"{settings.public_base_url.rstrip('/')}/", id_token_hint=id_token
         )
     except (httpx.HTTPError, RuntimeError, ValueError) as exc:
         log.warning("sign-out at %s unavailable: %s", provider.name, exc)
         return None
     return str(logout["url"])
+
+
+@router.post("/sign-in/{name}/back-channel-logout")
+async def back_channel_logout(request: Request, name: str, settings: SettingsDep, session: SessionDep) -> Response:
+    """The provider says a person's session there is over (they signed out elsewhere, an administrator ended it):
+    the motcua sessions begun from it end at once (OpenID Connect Back-Channel Logout 1.0). Called by the provider,
+    not by a browser."""
+    provider = provider_named(settings, name)
+    form = await request.form()
+    token = form.get("logout_token")
+    if not isinstance(token, str) or not token or len(token) > 16_384:
+        return JSONResponse({"error": "invalid_request", "error_description": "logout_token is missing"}, 400)
+    try:
+        claims = await run_in_threadpool(verify_logout_token, provider, token)
+    except LogoutTokenInvalid as exc:
+        log.info("back-channel logout from %s refused: %s", provider.name, exc)
+        return JSONResponse({"error": "invalid_request", "error_description": str(exc)}, 400)
+    sid, sub = claims.get("sid"), claims.get("sub")
+
+    def end() -> int:
+        ended = sign_in_sessions.end_provider_sessions(
+            session, provider.issuer, sid=sid if isinstance(sid, str) else None,
+            subject=sub if isinstance(sub, str) else None, reason="signed out at the provider",
+        )  # fmt: skip
+        session.commit()
+        return ended
+
+    ended = await run_in_threadpool(end)
+    log.info("back-channel logout from %s ended %d session(s)", provider.name, ended)
+    return Response(status_code=200, headers={"Cache-Control": "no-store"})

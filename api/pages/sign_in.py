@@ -17,6 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from api import browser_session
 from api.deps import CalendarDep, PrincipalDep, SessionDep, SettingsDep
+from api.oidc_providers import login_providers
 from api.pages import oidc_login
 from api.pages.errors import csrf_protected, local_path
 from api.pages.rendering import render
@@ -37,7 +38,7 @@ def home(request: Request, principal: PrincipalDep) -> Response:
 
 @router.get("/sign-in")
 def sign_in_page(request: Request, principal: PrincipalDep, settings: SettingsDep, next: str | None = None) -> Response:
-    providers = oidc_login.login_providers(settings)
+    providers = login_providers(settings)
     if not settings.issues_own_tokens and not providers:
         return render(request, "sign_in_off.html", principal=principal, status_code=status.HTTP_404_NOT_FOUND)
     return render(request, "sign_in.html", {"next": local_path(next, ""), "errors": {}, "values": {},
