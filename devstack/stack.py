@@ -89,8 +89,8 @@ class StackConfig:
     split_worker: bool = False
     # Development only: this officer id holds the administrator role (production sets its own, or none).
     bootstrap_administrator: str = "admin"
-    # OpenID Connect providers browsers sign in through (OIDC_PROVIDERS entries with a client: Keycloak's realms,
-    # devstack/oidc_server.py), beside the simulator's issuers.
+    # The OpenID Connect providers (OIDC_PROVIDERS): Keycloak's realms under `make run` (devstack/oidc_server.py),
+    # through which browsers sign in; none for the plain test stack.
     login_providers: list[dict[str, str]] = field(default_factory=list)
 
     @property
@@ -132,22 +132,8 @@ class StackConfig:
                 "AGENCY_SYSTEMS_BASE_URL": f"{self.simulator_url}/systems",
                 "ENVIRONMENT": "development",
                 "BOOTSTRAP_ADMINISTRATOR": self.bootstrap_administrator,
-                # The simulator's VNeID and national SSO stand in for the real OpenID Connect providers.
-                "OIDC_PROVIDERS": json.dumps(
-                    [
-                        {
-                            "issuer": f"{self.simulator_url}/vneid",
-                            "jwks_url": f"{self.simulator_url}/vneid/jwks.json",
-                            "principal": "citizen",
-                        },
-                        {
-                            "issuer": f"{self.simulator_url}/sso",
-                            "jwks_url": f"{self.simulator_url}/sso/jwks.json",
-                            "principal": "officer",
-                        },
-                        *self.login_providers,
-                    ]
-                ),  # fmt: skip
+                # Keycloak's realms under `make run`; none for the test stack, whose tests use motcua's own issuer.
+                "OIDC_PROVIDERS": json.dumps(self.login_providers),
                 "RESULT_STORE_BASE_URL": f"{self.simulator_url}/result-store",
                 "PUBLIC_BASE_URL": self.api_url,
                 "PORTAL_API_KEY": self.portal_api_key,

@@ -26,8 +26,6 @@ from fastapi import FastAPI, Header, HTTPException, Path, Query, Response
 from prometheus_fastapi_instrumentator import Instrumentator
 from pydantic import BaseModel, Field
 
-from simulator import identity
-
 SYSTEM_NAME = r"^[a-z][a-z0-9_]{0,62}$"
 
 
@@ -73,7 +71,6 @@ state = _State()
 app = FastAPI(title="motcua agency simulator", version="0.1.0")
 # What each simulated system was asked and answered, per route and status, for the operators' dashboards in tests.
 Instrumentator(excluded_handlers=["/metrics", "/health"]).instrument(app).expose(app, include_in_schema=False)
-app.include_router(identity.router)
 
 
 async def _gate(system: str, operation: str, key: str | None, body: dict[str, Any]) -> dict[str, Any] | None:
