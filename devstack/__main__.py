@@ -17,6 +17,7 @@ import httpx
 from sqlalchemy.engine import make_url
 
 from devstack.cluster import ClusterConfig, ClusterStack
+from devstack.demo_officers import DemoOfficer, describe, seed_demo_officers
 from devstack.oidc_server import OidcServer
 from devstack.stack import Stack, StackConfig, StackError, administrator_token, deploy_procedures
 from infrastructure.settings import PROJECT_ROOT, get_settings
@@ -72,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
                 oidc = None
         stack.start()
         deployed = deploy_procedures(config.api_url, PROJECT_ROOT / "procedures", administrator_token(config))
+        # Development only (this launcher runs nothing else): an officer per role and unit of the shipped procedures.
+        officers, registered = seed_demo_officers(
+            config.api_url, PROJECT_ROOT / "procedures", administrator_token(config)
+        )
     except (StackError, httpx.HTTPError) as exc:
         stack.stop()
         if oidc:
@@ -86,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
 
     procedures = ", ".join(f"{d['code']} v{d['version']}" for d in deployed)
     if isinstance(stack, ClusterStack):
-        print(cluster_banner(stack, procedures), flush=True)
+        print(cluster_banner(stack, procedures, officers_hint(officers, registered)), flush=True)
     else:
         oidc_line = f"  OIDC           Keycloak starting on {oidc.url}   (log: {oidc.log_file})\n" if oidc else ""
         print(
@@ -101,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
             f"  Data folder    {config.data_dir}   (logs in {config.log_dir})\n"
             f"  Procedures     {procedures}\n"
             f"{administrator_hint(config)}"
+            f"{officers_hint(officers, registered)}"
             f"{oidc_line}"
             "Press Ctrl-C to stop.\n",
             flush=True,
@@ -145,7 +151,16 @@ def administrator_hint(config: StackConfig) -> str:
     )
 
 
-def cluster_banner(stack: ClusterStack, procedures: str) -> str:
+def officers_hint(officers: list[DemoOfficer], registered: list[DemoOfficer]) -> str:
+    units = "".join(f"                 {line}\n" for line in describe(officers).splitlines())
+    return (
+        f"  Officers       {len(officers)} demo officers role@unit ({len(registered)} new), a token as above with the id "
+        "(reception@H29.50.05.13):\n"
+        f"{units}"
+    )
+
+
+def cluster_banner(stack: ClusterStack, procedures: str, officers: str = "") -> str:
     config = stack.config
     services = "\n".join(
         f"    {name:<9} gRPC {ports.grpc}  membership {ports.membership}  metrics http://127.0.0.1:{ports.metrics}/metrics"
@@ -167,6 +182,7 @@ def cluster_banner(stack: ClusterStack, procedures: str) -> str:
         f"  Data folder    {config.data_dir}   (logs in {config.log_dir})\n"
         f"  Procedures     {procedures}\n"
         f"{administrator_hint(config)}"
+        f"{officers}"
         "Press Ctrl-C to stop.\n"
     )
 

@@ -68,9 +68,8 @@ MACHINE_CLIENTS = (
 )
 MACHINE_SCOPES = tuple(sorted({scope for client in MACHINE_CLIENTS for scope in client.scopes}))
 
-# The registry seeds units only (domain/data/units.yaml); its one officer on a fresh dev stack is the bootstrap
-# administrator (`admin`, StackConfig.bootstrap_administrator). The others follow the suite's `role@unit` ids
-# (tests/support.py) at Hà Nội (H01); an administrator registers them (PUT /officers/{id}) to give them roles.
+# Officers of the national SSO at Hà Nội (H01), named like the suite's `role@unit` ids (tests/support.py); `make run`
+# registers them with their roles (devstack/demo_officers.py) beside the bootstrap administrator (`admin`).
 DEMO_OFFICERS = (
     DemoOfficer("admin", "Quản trị", "Hệ thống"),
     DemoOfficer("reception@H01", "Tiếp nhận", "Hà Nội"),
