@@ -27,9 +27,9 @@ debian_package = if $(1); then true; else \
 	$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2); \
 	fi
 
-.PHONY: setup venv temporal-cli temporal-server postgres prometheus redis test-server oidc-server browser run run-cluster test test-cluster bench clean chaos
+.PHONY: translations setup venv temporal-cli graphviz temporal-server postgres prometheus redis test-server oidc-server browser run run-cluster test test-cluster bench clean chaos
 
-setup: venv temporal-cli
+setup: venv temporal-cli graphviz
 
 venv: $(VENV)/.installed
 
@@ -110,6 +110,10 @@ $(KEYCLOAK)/.installed: | $(VENV)/.installed
 
 # The page tests drive Debian's Chromium with Playwright (never a browser Playwright downloads itself);
 # it is installed from Debian's packages when missing, with sudo unless already root.
+# Graphviz's `dot` lays out the procedures' step graphs (GET /procedures/{code}/graph.svg).
+graphviz:
+	@$(call debian_package,command -v dot >/dev/null 2>&1,graphviz)
+
 browser:
 	@$(call debian_package,[ -x $(CHROMIUM) ],chromium)
 
@@ -138,6 +142,12 @@ chaos: setup test-server
 # Figures beside baselines measured in the same run (see bench/__main__.py; `ARGS=--help`).
 bench: setup temporal-server postgres
 	$(BIN)/python -m bench $(ARGS)
+
+# After adding or changing what people read: extract the messages (Vietnamese) and update the English catalog, whose
+# new entries then need their English (tests/test_every_message_has_its_translation.py says which).
+translations: setup
+	$(BIN)/pybabel extract -F babel.cfg -k t -k mark --no-location --sort-output -o .data/messages.pot .
+	$(BIN)/pybabel update -i .data/messages.pot -d infrastructure/locale -l en --no-fuzzy-matching --ignore-obsolete --width 0
 
 clean:
 	rm -rf $(VENV) .data test-artifacts bench-results .pytest_cache

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.definition import DecisionKind, ProcedureDefinition, Role, StepKind
+from domain.wording import mark
 
 
 class PortalStatus(IntEnum):
@@ -28,16 +29,16 @@ class PortalStatus(IntEnum):
 
 # The statuses as the portal and the people it serves name them.
 STATUS_NAMES_VI = {
-    PortalStatus.registered: "Mới đăng ký",
-    PortalStatus.accepted: "Đã tiếp nhận",
-    PortalStatus.not_accepted: "Không được tiếp nhận",
-    PortalStatus.processing: "Đang xử lý",
-    PortalStatus.supplement_requested: "Yêu cầu bổ sung",
-    PortalStatus.fee_requested: "Yêu cầu thực hiện nghĩa vụ tài chính",
-    PortalStatus.withdrawn: "Đã rút hồ sơ",
-    PortalStatus.stopped: "Dừng xử lý",
-    PortalStatus.completed: "Đã xử lý xong",
-    PortalStatus.result_returned: "Đã trả kết quả",
+    PortalStatus.registered: mark("Mới đăng ký"),
+    PortalStatus.accepted: mark("Đã tiếp nhận"),
+    PortalStatus.not_accepted: mark("Không được tiếp nhận"),
+    PortalStatus.processing: mark("Đang xử lý"),
+    PortalStatus.supplement_requested: mark("Yêu cầu bổ sung"),
+    PortalStatus.fee_requested: mark("Yêu cầu thực hiện nghĩa vụ tài chính"),
+    PortalStatus.withdrawn: mark("Đã rút hồ sơ"),
+    PortalStatus.stopped: mark("Dừng xử lý"),
+    PortalStatus.completed: mark("Đã xử lý xong"),
+    PortalStatus.result_returned: mark("Đã trả kết quả"),
 }
 
 
@@ -361,9 +362,13 @@ class DossierEvent(BaseModel):
     at: datetime
     step_id: str | None = None
     actor: str | None = None
-    summary: str
+    summary: str  # in English, for logs and the portal; readers see `message` rendered (domain/timeline_messages.py)
     detail: dict[str, Any] = Field(default_factory=dict)
     by: ActorRef | None = None
+    # What the timeline says, per reader and language: a key of domain/timeline_messages.MESSAGES and its values.
+    # Events recorded before messages existed have none, and show their summary.
+    message: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
 
 
 class Transition(BaseModel):

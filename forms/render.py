@@ -14,6 +14,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from domain.definition import FieldType, FormField, ProcedureDefinition
+from domain.wording import mark
 
 _environment = Environment(
     loader=PackageLoader("forms", "templates"), autoescape=select_autoescape(["html"]), trim_blocks=True
@@ -30,20 +31,20 @@ _INPUT_TYPES = {
 # shows its messages again does not lose it, and a browser that uploads with a progress bar sends it.
 DESCRIPTOR_SUFFIX = "__descriptor"
 TEXTS = {
-    "required": "bắt buộc",
-    "submit": "Nộp hồ sơ",
-    "province_code": "Mã tỉnh/thành phố",
-    "ward_code": "Mã xã/phường",
-    "detail": "Số nhà, đường",
-    "prefill_source": "(điền sẵn từ CSDL quốc gia về dân cư)",
-    "prefilled": "Đã điền sẵn từ Cơ sở dữ liệu quốc gia về dân cư",
-    "uploaded": "Đã tải lên",
-    "upload_progress": "Tiến độ tải lên",
-    "add_item": "Thêm mục",
-    "item": "Mục",
-    "choose": "— Chọn —",
-    "working_days": "ngày làm việc",
-    "fee": "Lệ phí: {amount} đồng",
+    "required": mark("bắt buộc"),
+    "submit": mark("Nộp hồ sơ"),
+    "province_code": mark("Mã tỉnh/thành phố"),
+    "ward_code": mark("Mã xã/phường"),
+    "detail": mark("Số nhà, đường"),
+    "prefill_source": mark("(điền sẵn từ CSDL quốc gia về dân cư)"),
+    "prefilled": mark("Đã điền sẵn từ Cơ sở dữ liệu quốc gia về dân cư"),
+    "uploaded": mark("Đã tải lên"),
+    "upload_progress": mark("Tiến độ tải lên"),
+    "add_item": mark("Thêm mục"),
+    "item": mark("Mục"),
+    "choose": mark("— Chọn —"),
+    "working_days": mark("ngày làm việc"),
+    "fee": mark("Lệ phí: {amount} đồng"),
 }
 
 

@@ -213,7 +213,7 @@ def events(session: Session, code: str) -> list[DossierEventRow]:
 
 
 TIMELINE_COLUMNS = ("seq", "at", "kind", "step_id", "actor", "summary", "status", "actor_kind", "actor_id",
-                    "on_behalf_of", "unit_code", "channel")  # fmt: skip
+                    "on_behalf_of", "unit_code", "channel", "message", "params")  # fmt: skip
 
 
 _TIMELINE = (
@@ -312,6 +312,8 @@ def _event_values(transition: Transition) -> dict[str, Any]:
         "on_behalf_of": by.on_behalf_of if by else None,
         "unit_code": by.unit_code if by else None,
         "channel": by.channel if by else None,
+        "message": event.message,
+        "params": event.params if event.message else None,
     }
 
 

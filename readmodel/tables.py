@@ -129,6 +129,9 @@ class DossierEventRow(SQLModel, table=True):
     on_behalf_of: str | None = Field(default=None, max_length=100)
     unit_code: str | None = Field(default=None, max_length=80)
     channel: str | None = Field(default=None, max_length=20)
+    # What the timeline says, rendered per reader and language (domain/timeline_messages.py); none before them.
+    message: str | None = Field(default=None, max_length=60)
+    params: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class CalendarDayRow(SQLModel, table=True):

@@ -82,8 +82,8 @@ def test_the_counter_receives_in_person_and_the_applicant_answers_a_supplement_r
         ),
         what="the supplement in the dossier's timeline",
     )
-    assert "Applicant supplemented" in applicant.locator("#timeline").inner_text() or reload_until(
-        applicant, "#timeline >> text=Applicant supplemented"
+    assert "Đã bổ sung hồ sơ" in applicant.locator("#timeline").inner_text() or reload_until(
+        applicant, "#timeline >> text=Đã bổ sung hồ sơ"
     )
 
     # An officer of another unit does not learn the dossier exists.

@@ -11,15 +11,16 @@ from sqlalchemy.engine import Connection
 from api.deps import PrincipalDep
 from api.dossier_service.schemas import ApplicantTask, MyDossier, MyDossiers
 from domain.dossier import FINAL_STATUSES, STATUS_NAMES_VI, PortalStatus
+from domain.wording import mark
 from readmodel import dossiers
 from readmodel.db import as_utc
 
 TASK_LABELS = {
-    "supplement": "Bổ sung hồ sơ",
-    "pay": "Nộp phí, lệ phí",
-    "wait": "Chờ cơ quan xử lý",
-    "collect": "Nhận kết quả",
-    "done": "Đã kết thúc",
+    "supplement": mark("Bổ sung hồ sơ"),
+    "pay": mark("Nộp phí, lệ phí"),
+    "wait": mark("Chờ cơ quan xử lý"),
+    "collect": mark("Nhận kết quả"),
+    "done": mark("Đã kết thúc"),
 }
 
 

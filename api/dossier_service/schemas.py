@@ -87,7 +87,10 @@ class TimelineEntry(BaseModel):
     kind: str
     step_id: str | None
     actor: str | None
-    summary: str
+    summary: str  # the workflow's own record, in English
+    # What the entry says to this reader (the applicant in plain words, officers with the detail), in the language
+    # the request asks for (`Accept-Language`: vi, the default, or en).
+    text: str = ""
     status: int | None
     # The audit trail: who acted, on whose behalf, at which unit, through which channel.
     actor_kind: str | None = None

@@ -10,8 +10,10 @@ from sqlalchemy.exc import DBAPIError
 from api.access import check_readable, is_applicant, require_credentials
 from api.deps import Principal
 from api.dossier_service.schemas import ActiveStepView, ChildDossierView, DossierView, Receipt, TimelineEntry
+from api.timeline_text import UNIT_NAMES, timeline_text
 from domain.dossier import Channel, PortalStatus
 from infrastructure.lookup_secret import LookupSecrets
+from infrastructure.translations import DEFAULT_LANGUAGE
 from readmodel import dossiers, procedures
 from readmodel.db import as_utc
 from readmodel.tables import DossierRow
@@ -38,25 +40,28 @@ def receipt(row: DossierRow, secrets: LookupSecrets, *, with_secret: bool = True
 
 
 def dossier_view_json(
-    engine: Engine, code: str, principal: Principal, secrets: LookupSecrets, secret: str | None
+    engine: Engine, code: str, principal: Principal, secrets: LookupSecrets, secret: str | None, language: str
 ) -> str:
-    """The dossier view as JSON, for whoever may read it (404 for anyone else)."""
+    """The dossier view as JSON, for whoever may read it (404 for anyone else), its timeline in `language`."""
     require_credentials(principal, secret)
     try:
-        return _view_json(engine, code, principal, secrets, secret)
+        return _view_json(engine, code, principal, secrets, secret, language)
     except DBAPIError as exc:
         # The pool's connections died with a restarted database server: the pool is renewed, read again.
         if not exc.connection_invalidated:
             raise
-        return _view_json(engine, code, principal, secrets, secret)
+        return _view_json(engine, code, principal, secrets, secret, language)
 
 
-def _view_json(engine: Engine, code: str, principal: Principal, secrets: LookupSecrets, secret: str | None) -> str:
+def _view_json(
+    engine: Engine, code: str, principal: Principal, secrets: LookupSecrets, secret: str | None, language: str
+) -> str:
     with engine.connect() as connection:
         found, timeline = dossiers.read_with_timeline(connection, code)
         row = check_readable(found, code, principal, secrets, secret)
         applicant = is_applicant(row, principal, secrets, secret)
-        return dossier_view(connection, row, secrets, timeline, applicant=applicant).model_dump_json()
+        view = dossier_view(connection, row, secrets, timeline, applicant=applicant, language=language)
+        return view.model_dump_json()
 
 
 # Whether each procedure version can start interconnected dossiers. A deployed version never changes, so each
@@ -78,10 +83,13 @@ def dossier_view(
     timeline: list[dict[str, Any]] | None = None,
     *,
     applicant: bool,
+    language: str = DEFAULT_LANGUAGE,
 ) -> DossierView:
     """The dossier as the applicant and officers see it: receipt (the lookup secret for the applicant only), state,
-    children and timeline (read here unless given)."""
+    children and timeline (read here unless given; each entry's text in the applicant's or the officers' words, in
+    `language`)."""
     code = row.code
+    unit_name = UNIT_NAMES.lookup(connection)
     return DossierView(
         **receipt(row, secrets, with_secret=applicant).model_dump(),
         parent_code=row.parent_code,
@@ -118,7 +126,9 @@ def dossier_view(
         results=row.results,
         completed_at=as_utc(row.completed_at) if row.completed_at else None,
         timeline=[
-            TimelineEntry.model_validate(event)
+            TimelineEntry.model_validate(
+                {**event, "text": timeline_text(event, language=language, applicant=applicant, unit_name=unit_name)}
+            )
             for event in (timeline if timeline is not None else dossiers.timeline(connection, code))
         ],
     )

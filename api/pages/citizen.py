@@ -33,6 +33,7 @@ from api.pages.dossier_views import dossier_context
 from api.pages.errors import csrf_protected, messages
 from api.pages.rendering import render
 from api.uploads import bounded_upload_route
+from domain.wording import mark
 from forms import render as eform
 from readmodel.tables import ProcedureVersionRow
 
@@ -122,7 +123,7 @@ def look_up(
     except HTTPException:
         row = None
     if row is None:
-        errors = {"secret": ["Không tìm thấy hồ sơ với mã hồ sơ và mã tra cứu này."]}
+        errors = {"secret": [mark("Không tìm thấy hồ sơ với mã hồ sơ và mã tra cứu này.")]}
         return render(request, "lookup.html", {"code": code, "errors": errors}, principal=principal, status_code=404)
     response = RedirectResponse(f"/citizen/dossiers/{row.code}", status.HTTP_303_SEE_OTHER)
     browser_session.remember_lookup(request, response, settings, row.code, secrets.for_dossier(row.code))

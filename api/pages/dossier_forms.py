@@ -26,6 +26,7 @@ from api.pages.rendering import render
 from api.routes.attachments import keep_upload
 from domain.attachments import AttachmentRefused
 from domain.definition import FieldType, ProcedureDefinition
+from domain.wording import mark
 from forms import render as eform
 from forms.eform import FormInvalid, validate_form
 from forms.posted import ADDRESS_PARTS, form_values
@@ -34,8 +35,8 @@ from readmodel import procedures
 from readmodel.tables import ProcedureVersionRow
 
 APPLICANT_FIELDS = ("full_name", "citizen_id", "phone", "email")
-APPLICANT_LABELS = {"full_name": "Họ và tên", "citizen_id": "Số định danh cá nhân", "phone": "Số điện thoại",
-                    "email": "Thư điện tử"}  # fmt: skip
+APPLICANT_LABELS = {"full_name": mark("Họ và tên"), "citizen_id": mark("Số định danh cá nhân"), "phone": mark("Số điện thoại"),
+                    "email": mark("Thư điện tử")}  # fmt: skip
 SUBMISSION_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -154,7 +155,7 @@ async def reuse_national_data(definition: ProcedureDefinition, entry: EFormEntry
     keys = {f.prefill.key_field for f in definition.form.fields if f.prefill}
     given = {k: str(entry.values[k]) for k in keys if isinstance(entry.values.get(k), str | int)}
     if not given:
-        entry.general.append("Hãy nhập số định danh để điền sẵn.")
+        entry.general.append(mark("Hãy nhập số định danh để điền sẵn."))
         return
     try:
         answer = await ask(PrefillIn(values=given))

@@ -16,18 +16,20 @@ from api.pages.i18n import language_of, translator
 from domain import step_graph
 from domain.definition import FieldType, FormField, ProcedureDefinition
 from domain.dossier import STATUS_NAMES_VI, PortalStatus
+from domain.wording import mark
 from infrastructure.lookup_secret import LookupSecrets
 from readmodel.tables import DossierRow
 
 STATUS_NAMES = {int(status): name for status, name in STATUS_NAMES_VI.items()}
-AWAITING = {"officer": "Chờ cán bộ", "applicant": "Chờ người nộp", "system": "Chờ hệ thống {system}"}
+AWAITING = {"officer": mark("Chờ cán bộ"), "applicant": mark("Chờ người nộp"), "system": mark("Chờ hệ thống {system}")}
 
 
 def dossier_context(
     request: Request, row: DossierRow, session: Session, secrets: LookupSecrets, *, applicant: bool
 ) -> dict[str, Any]:
     """`applicant`: the page is the applicant's, and shows the receipt's lookup secret (never an officer's)."""
-    view = dossier_view(session.connection(), row, secrets, applicant=applicant)
+    language = language_of(request)
+    view = dossier_view(session.connection(), row, secrets, applicant=applicant, language=language)
     results = returned_results(session, row.code) if row.status == PortalStatus.result_returned else []
     return {
         "row": row,
@@ -35,7 +37,7 @@ def dossier_context(
         "results": results,
         "status_names": STATUS_NAMES,
         "awaiting": AWAITING,
-        "t": translator(language_of(request)),
+        "t": translator(language),
     }
 
 

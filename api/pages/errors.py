@@ -15,10 +15,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api import browser_session
 from api.errors import listed, validation_error_response
 from api.pages.rendering import render
+from domain.wording import mark
 
 PAGE_PREFIXES = ("/citizen", "/officer", "/admin", "/sign-in", "/sign-out")
-TITLES = {400: "Yêu cầu không hợp lệ", 401: "Đăng nhập", 403: "Không được phép", 404: "Không tìm thấy",
-          422: "Yêu cầu không hợp lệ"}  # fmt: skip
+TITLES = {400: mark("Yêu cầu không hợp lệ"), 401: mark("Đăng nhập"), 403: mark("Không được phép"), 404: mark("Không tìm thấy"),
+          422: mark("Yêu cầu không hợp lệ")}  # fmt: skip
 
 
 def is_page(path: str) -> bool:
@@ -77,11 +78,15 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         return RedirectResponse(f"/sign-in?next={quote(target)}", status.HTTP_303_SEE_OTHER)
     said = messages(exc.detail)
     if exc.detail == "csrf":
-        said = ["Phiên làm việc đã hết hạn hoặc biểu mẫu đã cũ; hãy tải lại trang và thử lại."]
+        said = [mark("Phiên làm việc đã hết hạn hoặc biểu mẫu đã cũ; hãy tải lại trang và thử lại.")]
     return render(
         request,
         "error.html",
-        {"title": TITLES.get(exc.status_code, "Có lỗi"), "messages": said, "translate_messages": exc.detail == "csrf"},
+        {
+            "title": TITLES.get(exc.status_code, mark("Có lỗi")),
+            "messages": said,
+            "translate_messages": exc.detail == "csrf",
+        },
         status_code=exc.status_code,
     )
 
@@ -93,7 +98,11 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return render(
         request,
         "error.html",
-        {"title": "Yêu cầu không hợp lệ", "messages": messages(listed(exc.errors())), "translate_messages": False},
+        {
+            "title": mark("Yêu cầu không hợp lệ"),
+            "messages": messages(listed(exc.errors())),
+            "translate_messages": False,
+        },
         status_code=422,
     )
 

@@ -37,6 +37,7 @@ from api.pages.rendering import render
 from api.uploads import bounded_upload_route
 from domain.attachments import descriptors_in
 from domain.definition import DecisionKind
+from domain.wording import mark
 from readmodel.organisation import OfficerProfile
 from readmodel.tables import DossierRow
 
@@ -47,10 +48,10 @@ router = APIRouter(
     route_class=bounded_upload_route(lambda s: FILES_PER_POST * s.attachment_max_bytes),
 )
 DECISION_LABELS = {
-    DecisionKind.approve: "Đồng ý, chuyển bước tiếp theo",
-    DecisionKind.reject: "Từ chối",
-    DecisionKind.request_supplement: "Yêu cầu bổ sung",
-    DecisionKind.return_: "Trả lại bước trước",
+    DecisionKind.approve: mark("Đồng ý, chuyển bước tiếp theo"),
+    DecisionKind.reject: mark("Từ chối"),
+    DecisionKind.request_supplement: mark("Yêu cầu bổ sung"),
+    DecisionKind.return_: mark("Trả lại bước trước"),
 }
 
 
@@ -122,7 +123,7 @@ def dossier_page(
     principal: PrincipalDep,
     received: bool = False,
 ) -> Response:
-    notice = "Hồ sơ đã được tiếp nhận." if received else None
+    notice = mark("Hồ sơ đã được tiếp nhận.") if received else None
     return _dossier_page(request, row, session, secrets, officer, principal, notice=notice)
 
 
@@ -178,7 +179,7 @@ CounterUnits = Annotated[list[str], Depends(counter_units)]
 @router.get("/reception")
 def choose_procedure(request: Request, session: SessionDep, units: CounterUnits, principal: PrincipalDep) -> Response:
     listed = dossier_forms.procedures_in_service(session)
-    intro = "Chọn thủ tục để tiếp nhận hồ sơ trực tiếp hoặc qua bưu chính."
+    intro = mark("Chọn thủ tục để tiếp nhận hồ sơ trực tiếp hoặc qua bưu chính.")
     return render(request, "procedures.html", {"listed": listed, "link_base": "/officer/reception", "intro": intro},
                   principal=principal)  # fmt: skip
 

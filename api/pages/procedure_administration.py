@@ -19,6 +19,7 @@ from api.routes.procedures import MAX_DEFINITION_BYTES
 from domain.definition import DefinitionInvalid, ProcedureDefinition
 from domain.definition_source import line_of
 from domain.dossier import ActorRef
+from domain.wording import mark
 from readmodel import procedures
 
 router = APIRouter(prefix="/admin/procedures", include_in_schema=False, dependencies=[Depends(csrf_protected)])
@@ -103,7 +104,7 @@ async def deploy_or_validate(
             return RedirectResponse(
                 f"/admin/procedures/{definition.code}?{query}={deployment.row.version}", status.HTTP_303_SEE_OTHER
             )
-        notice = ("Định nghĩa hợp lệ: {code}.", {"code": definition.code})
+        notice = (mark("Định nghĩa hợp lệ: {code}."), {"code": definition.code})
     lines = [{"number": i, "text": line, "problems": [p for p in problems if p["line"] == i]}
              for i, line in enumerate(text.split("\n"), start=1)]  # fmt: skip
     return render(

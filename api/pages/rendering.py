@@ -13,6 +13,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from api import browser_session
 from api.deps import Principal
 from api.pages import i18n
+from infrastructure import translations
 from infrastructure.settings import get_settings
 
 _environment = Environment(
@@ -20,7 +21,9 @@ _environment = Environment(
     autoescape=select_autoescape(["html"]),
     trim_blocks=True,
     lstrip_blocks=True,
+    extensions=["jinja2.ext.i18n"],  # {% trans %} blocks; each render passes its language's gettext
 )
+_environment.install_null_translations(newstyle=True)
 # Our pages run only our own script and style files; nothing frames them, forms post only here.
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -54,9 +57,12 @@ def render(
     settings = get_settings()
     language = i18n.language_of(request)
     t = i18n.translator(language)
+    catalog = translations.translations(language)
     values: dict[str, Any] = {
         "request": request,
         "t": t,
+        "gettext": catalog.gettext,
+        "ngettext": catalog.ngettext,
         "translate_errors": lambda errors: {path: [t(m) for m in said] for path, said in (errors or {}).items()},
         "language": language,
         "csrf_token": browser_session.csrf_token(request),

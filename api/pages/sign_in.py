@@ -22,6 +22,7 @@ from api.pages import oidc_login
 from api.pages.errors import csrf_protected, local_path
 from api.pages.rendering import render
 from api.rate_limits import client_of
+from domain.wording import mark
 from infrastructure.tokens import TokenIdentity
 from readmodel import organisation
 from readmodel.db import utcnow
@@ -66,11 +67,13 @@ def sign_in(
             session, officer_id.strip(), calendar.local_date(utcnow()),
             bootstrap_administrator=settings.bootstrap_administrator,
         )  # fmt: skip
-        problem = None if profile else ("officer_id", "Không có cán bộ này trong danh bạ đơn vị.")
+        problem = None if profile else ("officer_id", mark("Không có cán bộ này trong danh bạ đơn vị."))
     else:
         profile = None
         problem = (
-            None if CITIZEN_ID.match(citizen_id.strip()) else ("citizen_id", "Số định danh cá nhân gồm 12 chữ số.")
+            None
+            if CITIZEN_ID.match(citizen_id.strip())
+            else ("citizen_id", mark("Số định danh cá nhân gồm 12 chữ số."))
         )
     if problem is not None:
         values = {"officer_id": officer_id, "citizen_id": citizen_id}

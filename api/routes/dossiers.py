@@ -34,6 +34,7 @@ from api.dossier_service.schemas import (
 from api.dossier_service.views import dossier_view_json
 from api.rate_limits import RateLimitsDep, client_of, requester
 from domain.dossier import DossierLiveDetail, MessageAccepted
+from infrastructure.translations import from_accept_language
 
 router = APIRouter(prefix="/dossiers", tags=["dossiers"])
 
@@ -77,8 +78,9 @@ async def get_dossier(
     secret: LookupSecretDep,
     limits: RateLimitsDep,
 ) -> Response:
-    """Status, current step, appointment date and timeline, from the read model (never wakes the workflow).
-    For the applicant (citizen token, or the receipt's lookup secret in X-Lookup-Secret) and officers
+    """Status, current step, appointment date and timeline, from the read model (never wakes the workflow); each
+    timeline entry's `text` in the applicant's or the officers' words, in the language of `Accept-Language` (vi, the
+    default, or en). For the applicant (citizen token, or the receipt's lookup secret in X-Lookup-Secret) and officers
     of the units involved; anyone else gets 404."""
     # Citizens poll this, many times a second. Reading the local SQLite file, or one statement on PostgreSQL (a round
     # trip the reader bounds with a statement timeout), costs less than a hop to the thread pool and back: it runs on
@@ -86,12 +88,14 @@ async def get_dossier(
     if secret is not None:
         limits.check_lookup(client_of(request), code)
     try:
-        view = dossier_view_json(request.app.state.reader, code, principal, secrets, secret)
+        language = from_accept_language(request.headers.get("accept-language"))
+        view = dossier_view_json(request.app.state.reader, code, principal, secrets, secret, language)
     except HTTPException as refused:
         if refused.status_code == status.HTTP_404_NOT_FOUND and secret is not None:
             limits.lookup_failed(client_of(request), code)
         raise
-    return Response(view, media_type="application/json")
+    headers = {"Content-Language": language, "Vary": "Accept-Language"}
+    return Response(view, media_type="application/json", headers=headers)
 
 
 @router.get("/{code}/live")

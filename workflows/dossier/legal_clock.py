@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         OfficerRef,
         StepClock,
     )
+    from domain.timeline_messages import said
     from domain.working_calendar import VIETNAM as calendar
 
 from workflows.dossier.notices import Notices
@@ -105,6 +106,8 @@ class LegalClock:
                         kind="early_warning", at=workflow.now(), step_id=step.id,
                         summary=f"{step.name}: {share}% of the budget used; "
                         f"due {active.due_at.astimezone(calendar.zone):%d/%m/%Y %H:%M}",
+                        **said("early_warning", step=step.name, share=share,
+                               due=f"{active.due_at.astimezone(calendar.zone):%H:%M %d/%m/%Y}"),
                     )
                 )  # fmt: skip
                 await self._notices.notify_unit(
@@ -113,7 +116,13 @@ class LegalClock:
             else:
                 active.overdue = True
                 self._publisher.record(
-                    DossierEvent(kind="overdue", at=workflow.now(), step_id=step.id, summary=f"{step.name}: overdue")
+                    DossierEvent(
+                        kind="overdue",
+                        at=workflow.now(),
+                        step_id=step.id,
+                        summary=f"{step.name}: overdue",
+                        **said("overdue", step=step.name),
+                    )  # fmt: skip
                 )
                 await self._escalate(step, active)
 
@@ -126,10 +135,12 @@ class LegalClock:
                 step, active, "escalation", f"Hồ sơ {self._progress.input.dossier_code} quá hạn", role="leader"
             )
             summary = f"{step.name}: the leader of {active.unit_code} was told"
+            message = said("leader_told", step=step.name, unit=active.unit_code)
         else:
             active.role = escalation.role or Role.leader
             active.unit_code = escalation.unit_code or active.unit_code
             summary = f"{step.name}: reassigned to a {active.role.value} officer of {active.unit_code}"
+            message = said("reassigned", step=step.name, role=active.role.value, unit=active.unit_code)
         self._publisher.record(
             DossierEvent(
                 kind="escalated",
@@ -137,6 +148,7 @@ class LegalClock:
                 step_id=step.id,
                 summary=summary,
                 detail={"action": escalation.action},
+                **message,
                 by=ActorRef(kind="system", unit_code=active.unit_code, channel="system"),
             )
         )
@@ -163,6 +175,8 @@ class LegalClock:
                     DossierEvent(
                         kind="overdue", at=workflow.now(),
                         summary=f"The appointment of {state.appointment_date:%d/%m/%Y} was missed{flag}",
+                        **said("appointment_missed_without_apology" if flag else "appointment_missed",
+                               date=f"{state.appointment_date:%d/%m/%Y}"),
                     )
                 )  # fmt: skip
                 if state.apology is not None and progress.revision >= REGISTRY_DECIDES_UPDATES:
@@ -196,6 +210,7 @@ class LegalClock:
                         kind="overdue", at=workflow.now(),
                         summary=f"The appointment of {promised:%d/%m/%Y} given by the apology letter was missed "
                         "without a further apology letter",
+                        **said("apology_promise_missed", date=f"{promised:%d/%m/%Y}"),
                     )
                 )  # fmt: skip
                 return
@@ -217,6 +232,8 @@ class LegalClock:
                 kind="apology", at=workflow.now(), actor=state.apology.officer, by=officer.actor("api"),
                 summary=f"Apology letter (form 04): new appointment {apology.new_appointment_date:%d/%m/%Y} "
                 f"instead of {previous:%d/%m/%Y} — {apology.reason}",
+                **said("apology", new=f"{apology.new_appointment_date:%d/%m/%Y}", previous=f"{previous:%d/%m/%Y}",
+                       reason=apology.reason),
                 detail=state.apology.model_dump(mode="json"),
             )
         )  # fmt: skip
@@ -233,6 +250,8 @@ class LegalClock:
                 kind="extension", at=workflow.now(), actor=officer.label(), by=officer.actor("api"),
                 summary=f"Time limit extended (special case): appointment {previous:%d/%m/%Y} → "
                 f"{extension.new_appointment_date:%d/%m/%Y} — {extension.reason}",
+                **said("extension", previous=f"{previous:%d/%m/%Y}",
+                       new=f"{extension.new_appointment_date:%d/%m/%Y}", reason=extension.reason),
                 detail=extension.model_dump(mode="json", exclude={"officer"}),
             )
         )  # fmt: skip

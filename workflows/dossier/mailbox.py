@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         SupplementSubmission,
         Withdrawal,
     )
+    from domain.timeline_messages import said
 
 with workflow.unsafe.imports_passed_through():
     from infrastructure import request_context
@@ -254,6 +255,8 @@ class Mailbox:
             DossierEvent(
                 kind="message_refused", at=refused.at, summary=f"{via} {message!r}{naming} refused: {reason}",
                 detail=detail,
+                **(said("message_refused_naming", via=via, message=message, officer=officer_id, reason=reason)
+                   if officer_id is not None else said("message_refused", via=via, message=message, reason=reason)),
             ),
             with_state=False,
         )  # fmt: skip

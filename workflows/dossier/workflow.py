@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         SupplementSubmission,
         Withdrawal,
     )
+    from domain.timeline_messages import said
 
 from workflows.contract import DETAIL_QUERY, WORKFLOW_TYPE, DossierSignal, DossierUpdate
 from workflows.dossier import authority
@@ -76,6 +77,7 @@ class DossierWorkflow:
                 actor=input.applicant.full_name,
                 by=input.received_by,
                 summary=f"Dossier received by {input.receiving_unit} (channel {input.channel.value})",
+                **said("received", unit=input.receiving_unit, channel=input.channel.name),
                 detail={"procedure_version": input.snapshot.version, "content_hash": input.snapshot.content_hash},
             )
         )
@@ -102,6 +104,7 @@ class DossierWorkflow:
                 kind="finished",
                 at=workflow.now(),
                 summary=f"Processing ended: {state.outcome}" + (" (partial result)" if state.partial else ""),
+                **said("finished_partial" if state.partial else "finished", outcome=state.outcome),
                 by=mailbox.withdrawal[1].by if mailbox.withdrawal is not None else None,
                 detail={"reason": state.outcome_reason} if state.outcome_reason else {},
             )

@@ -14,6 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import expressions
     from domain.definition import Step, StepKind
     from domain.dossier import DossierEvent
+    from domain.timeline_messages import said
 
 from workflows.dossier.steps.branches import BranchSteps
 from workflows.dossier.steps.calling import CallingSteps
@@ -34,6 +35,7 @@ class StepInterpreter(OfficerSteps, CallingSteps, FeeSteps, BranchSteps, ResultS
                     DossierEvent(
                         kind="step_skipped", at=workflow.now(), step_id=step.id,
                         summary=f"{step.name}: skipped ({step.skip_when})",
+                        **said("step_skipped", step=step.name, condition=step.skip_when),
                     )
                 )  # fmt: skip
                 current = step.next

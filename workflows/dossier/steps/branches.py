@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         DossierOutcome,
         PortalStatus,
     )
+    from domain.timeline_messages import said
     from forms.eform import FormInvalid, validate_form
 
 from workflows.contract import ASSIGNED_UNIT, DOSSIER_STATUS, PROCEDURE_CODE, WORKFLOW_TYPE
@@ -42,6 +43,8 @@ class BranchSteps(StepFamily):
             DossierEvent(
                 kind="branch_started", at=workflow.now(), step_id=step.id,
                 summary=f"{step.name}: {', '.join(b.name for b in selected) or 'no branch applies'}",
+                **(said("branches_started", step=step.name, branches=", ".join(b.name for b in selected))
+                   if selected else said("no_branch_applies", step=step.name)),
                 detail={"branches": [b.id for b in selected]},
             )
         )  # fmt: skip
@@ -73,6 +76,7 @@ class BranchSteps(StepFamily):
                 DossierEvent(
                     kind="branch_finished", at=workflow.now(),
                     summary=f"{branch.name}: refused — {refused.reason}; the dossier goes on with a partial result",
+                    **said("branch_refused", branch=branch.name, reason=refused.reason),
                     detail={"branch": branch.id, "refused": True},
                 )
             )  # fmt: skip
@@ -80,7 +84,11 @@ class BranchSteps(StepFamily):
         progress.branch_outcomes[branch.id] = "done"
         self.publisher.record(
             DossierEvent(
-                kind="branch_finished", at=workflow.now(), summary=f"{branch.name}: done", detail={"branch": branch.id}
+                kind="branch_finished",
+                at=workflow.now(),
+                summary=f"{branch.name}: done",
+                detail={"branch": branch.id},
+                **said("branch_done", branch=branch.name),
             )
         )
 
@@ -126,6 +134,7 @@ class BranchSteps(StepFamily):
             DossierEvent(
                 kind="step_started", at=workflow.now(), step_id=step.id,
                 summary=f"{step.name}: interconnected dossier {child.dossier_code} at {unit}",
+                **said("child_started", step=step.name, child=child.dossier_code, unit=unit),
                 detail={"child_dossier": child.dossier_code, "procedure": snapshot.code, "version": snapshot.version},
             )
         )  # fmt: skip
@@ -165,6 +174,10 @@ class BranchSteps(StepFamily):
             DossierEvent(
                 kind="child_finished", at=workflow.now(), step_id=step.id,
                 summary=summary + (f" — {outcome.reason}" if outcome.reason else ""),
+                **(said("child_finished_because", step=step.name, child=child.dossier_code, outcome=outcome.outcome,
+                        reason=outcome.reason)
+                   if outcome.reason else said("child_finished", step=step.name, child=child.dossier_code,
+                                               outcome=outcome.outcome)),
                 detail=outcome.model_dump(mode="json"),
             )
         )  # fmt: skip

@@ -14,6 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.agencies import AgencyActivities
     from domain.definition import Step, StepKind
     from domain.dossier import Awaiting, DossierEvent, PortalStatus, SystemCall
+    from domain.timeline_messages import said
 
 from workflows.dossier.progress import Refused
 from workflows.dossier.retries import AGENCY_RETRY
@@ -33,6 +34,7 @@ class CallingSteps(StepFamily):
             DossierEvent(
                 kind="step_started", at=workflow.now(), step_id=step.id,
                 summary=f"{step.name}: calling {system}.{operation}",
+                **said("agency_calling", step=step.name, system=system, operation=operation),
             )
         )  # fmt: skip
         payload: dict[str, Any] = {
@@ -70,6 +72,8 @@ class CallingSteps(StepFamily):
                 DossierEvent(
                     kind="notified" if notification else "agency_called", at=workflow.now(), step_id=step.id,
                     summary=f"{step.name}: {reason}", detail={"system": system, "operation": operation, "refused": True},
+                    **said("notification_refused" if notification else "agency_refused", step=step.name, system=system,
+                           reason=reason),
                 )
             )  # fmt: skip
             # A notification that cannot be delivered never stops the dossier.
@@ -83,6 +87,7 @@ class CallingSteps(StepFamily):
             DossierEvent(
                 kind="notified" if notification else "agency_called", at=workflow.now(), step_id=step.id,
                 summary=f"{step.name}: {system} answered (reference {result.reference})",
+                **said("agency_answered", step=step.name, system=system, reference=result.reference),
                 detail=result.model_dump(mode="json", exclude_none=True),
             )
         )  # fmt: skip

@@ -11,6 +11,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import expressions
     from domain.definition import Step
     from domain.dossier import Awaiting, DossierEvent, FeeRequest, PortalStatus
+    from domain.timeline_messages import said
 
 from workflows.dossier.progress import Refused
 from workflows.dossier.steps.base import StepFamily
@@ -33,14 +34,22 @@ class FeeSteps(StepFamily):
         if step.id in progress.paid_steps:
             self.publisher.record(
                 DossierEvent(
-                    kind="step_skipped", at=workflow.now(), step_id=step.id, summary=f"{step.name}: already paid"
+                    kind="step_skipped",
+                    at=workflow.now(),
+                    step_id=step.id,
+                    summary=f"{step.name}: already paid",
+                    **said("fee_already_paid", step=step.name),
                 )
             )
             return step.next
         if amount == 0:
             self.publisher.record(
                 DossierEvent(
-                    kind="step_skipped", at=workflow.now(), step_id=step.id, summary=f"{step.name}: no fee due"
+                    kind="step_skipped",
+                    at=workflow.now(),
+                    step_id=step.id,
+                    summary=f"{step.name}: no fee due",
+                    **said("no_fee_due", step=step.name),
                 )
             )
             return step.next
@@ -52,6 +61,7 @@ class FeeSteps(StepFamily):
             DossierEvent(
                 kind="fee_requested", at=workflow.now(), step_id=step.id,
                 summary=f"{step.name}: {amount:,} VND to pay", detail={"amount_vnd": amount},
+                **said("fee_requested", step=step.name, amount=amount),
             )
         )  # fmt: skip
         await workflow.wait_condition(lambda: step.id in mailbox.payments)
@@ -66,6 +76,7 @@ class FeeSteps(StepFamily):
                 kind="fee_paid", at=workflow.now(), step_id=step.id, actor=progress.input.applicant.full_name,
                 by=payment.by,
                 summary=f"{step.name}: {payment.amount_vnd:,} VND paid (receipt {payment.receipt_reference})",
+                **said("fee_paid", step=step.name, amount=payment.amount_vnd, receipt=payment.receipt_reference),
                 detail=payment.model_dump(mode="json"),
             )
         )  # fmt: skip

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         StepClockPlan,
         SupplementRequest,
     )
+    from domain.timeline_messages import said
 
 from workflows.dossier.progress import Refused
 from workflows.dossier.steps.base import StepFamily
@@ -50,6 +51,7 @@ class OfficerSteps(StepFamily):
             DossierEvent(
                 kind="step_started", at=workflow.now(), step_id=step.id,
                 summary=f"{step.name}: waiting for a {step.role.value} officer of {unit}",
+                **said("waiting_for_officer", step=step.name, role=step.role.value, unit=unit),
                 detail={
                     "due_at": clock.due_at.isoformat(), "warn_at": clock.warn_at.isoformat(),
                     "unit_code": unit, "role": step.role.value,
@@ -87,22 +89,43 @@ class OfficerSteps(StepFamily):
                     elif decision.officer.unit_code == progress.input.receiving_unit:
                         progress.received_by = decision.officer
                     progress.leave(step)
-                    self.publisher.record(_decision_event(step, actor, f"{step.name}: approved", detail, by))
+                    self.publisher.record(
+                        _decision_event(
+                            step, actor, f"{step.name}: approved", detail, by, said("approved", step=step.name)
+                        )
+                    )
                     mailbox.applied(ticket, step.id)
                     return step.next
                 case DecisionKind.return_:
                     progress.leave(step)
                     self.publisher.record(
                         _decision_event(
-                            step, actor, f"{step.name}: returned to {step.return_to} — {decision.reason}", detail, by
-                        )
+                            step,
+                            actor,
+                            f"{step.name}: returned to {step.return_to} — {decision.reason}",
+                            detail,
+                            by,
+                            said(
+                                "returned",
+                                step=step.name,
+                                to=_step_name(progress, step.return_to),
+                                reason=decision.reason or "",
+                            ),
+                        )  # fmt: skip
                     )
                     mailbox.applied(ticket, step.id)
                     return step.return_to
                 case DecisionKind.reject:
                     progress.leave(step)
                     self.publisher.record(
-                        _decision_event(step, actor, f"{step.name}: rejected — {decision.reason}", detail, by)
+                        _decision_event(
+                            step,
+                            actor,
+                            f"{step.name}: rejected — {decision.reason}",
+                            detail,
+                            by,
+                            said("rejected", step=step.name, reason=decision.reason or ""),
+                        )  # fmt: skip
                     )
                     mailbox.applied(ticket, step.id)
                     at_counter = step.kind == StepKind.reception and progress.base_status == PortalStatus.registered
@@ -131,6 +154,7 @@ class OfficerSteps(StepFamily):
             DossierEvent(
                 kind="supplement_requested", at=workflow.now(), step_id=step.id, actor=actor,
                 by=mailbox.sent_by(ticket), summary=f"{step.name}: supplement requested — {'; '.join(decision.missing)}", detail=detail,
+                **said("supplement_requested", step=step.name, missing="; ".join(decision.missing)),
             )
         )  # fmt: skip
         mailbox.applied(ticket, step.id)
@@ -175,6 +199,8 @@ class OfficerSteps(StepFamily):
                     "appointment_date": shifted.appointment_date.isoformat(),
                     "suspended_working_hours": shifted.working_hours,
                 },
+                **said("supplemented", changed=", ".join(sorted(supplement.form)) or "—", previous=f"{previous_appointment:%d/%m/%Y}",
+                       appointment=f"{shifted.appointment_date:%d/%m/%Y}"),
             ),
             form_changed=True,
         )  # fmt: skip
@@ -182,7 +208,16 @@ class OfficerSteps(StepFamily):
         mailbox.mark_applied(ticket)
 
 
-def _decision_event(step: Step, actor: str, summary: str, detail: dict[str, Any], by: ActorRef | None) -> DossierEvent:
+def _decision_event(
+    step: Step, actor: str, summary: str, detail: dict[str, Any], by: ActorRef | None, message: dict[str, Any]
+) -> DossierEvent:
     return DossierEvent(
-        kind="decision", at=workflow.now(), step_id=step.id, actor=actor, summary=summary, detail=detail, by=by
-    )
+        kind="decision", at=workflow.now(), step_id=step.id, actor=actor, summary=summary, detail=detail, by=by,
+        **message,
+    )  # fmt: skip
+
+
+def _step_name(progress: Any, step_id: str | None) -> str:
+    """A step's name as the definition writes it (its id if the definition has no such step)."""
+    found = next((s for s in progress.definition.steps if s.id == step_id), None)
+    return found.name if found is not None else str(step_id)

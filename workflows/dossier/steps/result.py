@@ -14,6 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.definition import FieldType, Step
     from domain.dossier import Awaiting, DossierEvent, PortalStatus
     from domain.results import RESULT_STORE, IssuedResult, ResultField, ResultIssue, ResultToIssue
+    from domain.timeline_messages import said
 
 from workflows.dossier.retries import AGENCY_RETRY
 from workflows.dossier.revisions import SIGNED_RESULTS
@@ -42,6 +43,7 @@ class ResultSteps(StepFamily):
             DossierEvent(
                 kind="step_started", at=workflow.now(), step_id=step.id,
                 summary=f"{step.name}: signing as {signing_unit} and depositing in the electronic result store",
+                **said("result_signing", step=step.name, unit=signing_unit),
             )
         )  # fmt: skip
         issued = await workflow.execute_activity_method(
@@ -80,6 +82,11 @@ class ResultSteps(StepFamily):
                 summary=f"{step.name}: result issued ({', '.join(r.name for r in issued.results)}), "
                 f"signed by {signing_unit}"
                 + (f"; the result store refused {', '.join(r.document_id for r in refused)}" if refused else ""),
+                **said(
+                    "result_issued_store_refused" if refused else "result_issued", step=step.name, unit=signing_unit,
+                    results=", ".join(r.name for r in issued.results),
+                    **({"refused": ", ".join(r.document_id for r in refused)} if refused else {}),
+                ),
                 detail={"results": progress.state.results},
             )
         )  # fmt: skip
@@ -110,6 +117,7 @@ class ResultSteps(StepFamily):
             DossierEvent(
                 kind="result_issued", at=workflow.now(), step_id=step.id,
                 summary=f"{step.name}: result issued ({', '.join(name for _, name in documents)})",
+                **said("result_issued_by_children", step=step.name, results=", ".join(name for _, name in documents)),
                 detail={"results": progress.state.results},
             )
         )  # fmt: skip

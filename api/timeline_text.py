@@ -1,0 +1,100 @@
+"""The timeline in its reader's words: each event's message (domain/timeline_messages.py) rendered at read time in the
+reader's language, in the officers' wording or the applicant's, with unit codes as unit names, roles, channels and
+outcomes as words and amounts as the language writes numbers. Events recorded before messages existed, or whose
+message cannot be rendered, show their summary."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from domain.timeline_messages import MESSAGES
+from domain.wording import mark
+from infrastructure.translations import number, translate
+from readmodel.tables import UnitRow
+
+log = logging.getLogger("api.timeline_text")
+
+ROLE_NAMES = {"reception": mark("tiếp nhận"), "specialist": mark("chuyên môn"), "leader": mark("lãnh đạo")}
+CHANNEL_NAMES = {"in_person": mark("trực tiếp"), "online": mark("trực tuyến"), "postal": mark("bưu chính")}
+OUTCOME_NAMES = {
+    "completed": mark("hoàn thành"),
+    "refused": mark("không tiếp nhận"),
+    "stopped": mark("dừng xử lý"),
+    "withdrawn": mark("rút hồ sơ"),
+}
+_WORDS = {"role": ROLE_NAMES, "channel": CHANNEL_NAMES, "outcome": OUTCOME_NAMES}
+
+
+def timeline_text(
+    entry: Mapping[str, Any], *, language: str, applicant: bool, unit_name: Callable[[str], str | None]
+) -> str:
+    """What the entry says to this reader, in their language."""
+    message = MESSAGES.get(entry.get("message") or "")
+    if message is None:
+        return str(entry.get("summary") or "")
+    params = entry.get("params") or {}
+    values = {name: _value(name, value, language, applicant, unit_name) for name, value in params.items()}
+    try:
+        return translate(language, message.applicant if applicant else message.officer, **values)
+    except (KeyError, IndexError, ValueError) as exc:  # a message changed since the event was recorded
+        log.warning("timeline message %r not rendered (%s); its summary is shown", entry.get("message"), exc)
+        return str(entry.get("summary") or "")
+
+
+def _value(name: str, value: Any, language: str, applicant: bool, unit_name: Callable[[str], str | None]) -> str:
+    if name == "unit" and isinstance(value, str):
+        found = unit_name(value)
+        if found is None:
+            return value
+        return found if applicant else f"{found} ({value})"
+    if name in _WORDS and isinstance(value, str) and value in _WORDS[name]:
+        return translate(language, _WORDS[name][value])
+    if name == "amount" and isinstance(value, int | float):
+        return number(value, language)
+    return "" if value is None else str(value)
+
+
+class UnitNames:
+    """Units' names by code, read from the registry at most once a minute per process (the timeline names a unit in
+    most entries, and a poll must not read the registry for each), or sooner for a code not known yet: a unit
+    registered a moment ago is named within seconds."""
+
+    REFRESH_EVERY = 60.0
+    REFRESH_ON_MISS_AFTER = 2.0
+
+    def __init__(self) -> None:
+        self._names: dict[str, str] = {}
+        self._read_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def lookup(self, connection: Connection) -> Callable[[str], str | None]:
+        self._refresh(connection, self.REFRESH_EVERY)
+
+        def name(code: str) -> str | None:
+            found = self._names.get(code)
+            if found is None and self._refresh(connection, self.REFRESH_ON_MISS_AFTER):
+                found = self._names.get(code)
+            return found
+
+        return name
+
+    def _refresh(self, connection: Connection, older_than: float) -> bool:
+        if time.monotonic() - self._read_at <= older_than:
+            return False
+        with self._lock:
+            if time.monotonic() - self._read_at <= older_than:
+                return False
+            rows = connection.execute(select(UnitRow.code, UnitRow.name))  # type: ignore[call-overload]
+            self._names = {code: name for code, name in rows}
+            self._read_at = time.monotonic()
+        return True
+
+
+UNIT_NAMES = UnitNames()
