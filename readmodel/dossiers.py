@@ -394,6 +394,7 @@ def _apply_state(connection: Connection, transition: Transition, form: dict[str,
 # decode than the rest of the page together.
 _INBOX_STEP_COLUMNS = ("dossier_code", "step_id", "role", "unit_code", "due_date", "due_at", "warning", "overdue")
 _INBOX_DOSSIER_COLUMNS = (
+    "applicant",
     "procedure_code",
     "procedure_name",
     "appointment_date",

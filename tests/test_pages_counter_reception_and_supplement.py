@@ -50,7 +50,7 @@ def test_the_counter_receives_in_person_and_the_applicant_answers_a_supplement_r
     click_and_load(desk, decision.get_by_role("button", name="Yêu cầu bổ sung"))  # without the list: refused, said so
     missing = desk.locator("#f-reception-missing")
     assert missing.get_attribute("aria-invalid") == "true"
-    assert "lists what is missing" in desk.locator("#f-reception-missing-error").inner_text()
+    assert "Hãy liệt kê đủ" in desk.locator("#f-reception-missing-error").inner_text()
     missing.fill("Bản sao giấy chứng nhận kết hôn\nSố bản sao cần cấp: 3")
     desk.locator('form.decision[data-step="reception"]').get_by_role("button", name="Yêu cầu bổ sung").click()
     desk.wait_for_url(re.compile(r"/officer/inbox\?decided="))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from pydantic import BaseModel
@@ -27,6 +29,7 @@ class InboxItem(BaseModel):
     received_at: datetime
     status: int
     parent_code: str | None = None  # an interconnected child dossier: the dossier that started it
+    applicant_name: str | None = None
 
 
 def officer_inbox(officer: OfficerProfile, session: Session, *, limit: int, offset: int) -> list[InboxItem]:
@@ -49,6 +52,33 @@ def officer_inbox(officer: OfficerProfile, session: Session, *, limit: int, offs
             received_at=as_utc(row.received_at),
             status=row.status,
             parent_code=row.parent_code,
+            applicant_name=(row.applicant or {}).get("full_name"),
         )
         for row in rows
     ]
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    """What an officer narrows their inbox to: a dossier code or an applicant's name (`text`, any part, without
+    regard to case or Vietnamese diacritics), a procedure, a step, an urgency."""
+
+    text: str = ""
+    procedure_code: str = ""
+    step_id: str = ""
+    urgency: str = ""
+
+    def keeps(self, item: InboxItem) -> bool:
+        wanted = folded(self.text)
+        return (
+            (not wanted or wanted in folded(item.dossier_code) or wanted in folded(item.applicant_name or ""))
+            and (not self.procedure_code or item.procedure_code == self.procedure_code)
+            and (not self.step_id or item.step_id == self.step_id)
+            and (not self.urgency or item.urgency == self.urgency)
+        )
+
+
+def folded(text: str) -> str:
+    """Lower case without diacritics (đ as d), so that "nguyen van a" finds "Nguyễn Văn A"."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().strip()

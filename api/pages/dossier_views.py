@@ -3,6 +3,7 @@ its results once returned, its form data and attachments, and its step graph wit
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
@@ -10,6 +11,7 @@ from markupsafe import Markup
 from sqlmodel import Session
 
 from api.dossier_service.definitions import definition_of
+from api.dossier_service.my_dossiers import applicant_task
 from api.dossier_service.results import returned_results
 from api.dossier_service.views import dossier_view
 from api.pages.i18n import language_of, translator
@@ -21,7 +23,12 @@ from infrastructure.lookup_secret import LookupSecrets
 from readmodel.tables import DossierRow
 
 STATUS_NAMES = {int(status): name for status, name in STATUS_NAMES_VI.items()}
-AWAITING = {"officer": mark("Chờ cán bộ"), "applicant": mark("Chờ người nộp"), "system": mark("Chờ hệ thống {system}")}
+AWAITING = {
+    "officer": mark("Chờ cán bộ"),
+    "applicant": mark("Chờ người nộp"),
+    "system": mark("Chờ hệ thống {system}"),
+    "agency": mark("Chờ cơ quan liên quan xử lý"),
+}
 
 
 def dossier_context(
@@ -31,6 +38,7 @@ def dossier_context(
     language = language_of(request)
     view = dossier_view(session.connection(), row, secrets, applicant=applicant, language=language)
     results = returned_results(session, row.code) if row.status == PortalStatus.result_returned else []
+    definition = definition_of(session, row).definition
     return {
         "row": row,
         "view": view,
@@ -38,7 +46,41 @@ def dossier_context(
         "status_names": STATUS_NAMES,
         "awaiting": AWAITING,
         "t": translator(language),
+        "task": applicant_task(row),
+        "progress": progress_line(definition, row, view.timeline),
+        "child_link_base": "/citizen/dossiers",
     }
+
+
+@dataclass(frozen=True)
+class ProgressStep:
+    name: str
+    state: str  # done | current | pending
+
+
+def progress_line(definition: ProcedureDefinition, row: DossierRow, timeline: list[Any]) -> list[ProgressStep]:
+    """The procedure's top-level steps in the order its path takes them (declared order for those off the path),
+    each done (the dossier has been there and left), current (it is there now) or pending."""
+    by_id = {step.id: step for step in definition.steps}
+    ordered: list[str] = []
+    current_id: str | None = definition.steps[0].id if definition.steps else None
+    while current_id is not None and current_id in by_id and current_id not in ordered:
+        ordered.append(current_id)
+        current_id = by_id[current_id].next
+    ordered += [step.id for step in definition.steps if step.id not in ordered]
+    active = {step["step_id"] for step in row.active_steps}
+    visited = {entry.step_id for entry in timeline if entry.step_id}
+    finished = row.completed_at is not None
+    line = []
+    for step_id in ordered:
+        if step_id in active:
+            state = "current"
+        elif step_id in visited or (finished and row.outcome == "completed"):
+            state = "done"
+        else:
+            state = "pending"
+        line.append(ProgressStep(by_id[step_id].name, state))
+    return line
 
 
 def form_data(definition: ProcedureDefinition, values: dict[str, Any]) -> list[dict[str, Any]]:

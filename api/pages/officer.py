@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -24,7 +24,7 @@ from api.deps import (
 )
 from api.dossier_service import actions
 from api.dossier_service.definitions import definition_of
-from api.dossier_service.inbox import officer_inbox
+from api.dossier_service.inbox import InboxFilter, officer_inbox
 from api.dossier_service.intake import receive_dossier
 from api.dossier_service.prefill import prefill_form
 from api.dossier_service.schemas import DecisionIn
@@ -33,7 +33,9 @@ from api.pages.citizen import FILES_PER_POST
 from api.pages.dossier_forms import EFormEntry
 from api.pages.dossier_views import dossier_context, form_data, step_graph_picture
 from api.pages.errors import csrf_protected, messages
+from api.pages.i18n import language_of, translator
 from api.pages.rendering import render
+from api.timeline_text import ROLE_NAMES
 from api.uploads import bounded_upload_route
 from domain.attachments import descriptors_in
 from domain.definition import DecisionKind
@@ -47,6 +49,11 @@ router = APIRouter(
     dependencies=[Depends(csrf_protected)],
     route_class=bounded_upload_route(lambda s: FILES_PER_POST * s.attachment_max_bytes),
 )
+# What a decision lacks, said on the field that lacks it (the API's 422 says it in English, to programs).
+DECISION_FIELD_MISSING = {
+    "reason": mark("Hãy ghi lý do của quyết định này."),
+    "missing": mark("Hãy liệt kê đủ các giấy tờ, thông tin còn thiếu, mỗi dòng một mục (chỉ yêu cầu bổ sung một lần)."),
+}
 DECISION_LABELS = {
     DecisionKind.approve: mark("Đồng ý, chuyển bước tiếp theo"),
     DecisionKind.reject: mark("Từ chối"),
@@ -55,15 +62,38 @@ DECISION_LABELS = {
 }
 
 
+INBOX_PAGE_LIMIT = 500  # steps an inbox page reads, then narrows by its filters
+
+
 @router.get("/inbox")
 def inbox_page(
-    request: Request, officer: OfficerDep, session: SessionDep, principal: PrincipalDep, decided: str = ""
+    request: Request,
+    officer: OfficerDep,
+    session: SessionDep,
+    principal: PrincipalDep,
+    decided: Annotated[str, Query(max_length=100)] = "",
+    q: Annotated[str, Query(max_length=100)] = "",
+    procedure: Annotated[str, Query(max_length=40)] = "",
+    step: Annotated[str, Query(max_length=80)] = "",
+    urgency: Annotated[str, Query(pattern=r"^(|normal|warning|overdue)$")] = "",
 ) -> Response:
-    """Steps awaiting a role the officer holds (or holds for someone), earliest deadline first (GET /inbox)."""
-    items = officer_inbox(officer, session, limit=500, offset=0)
+    """Steps awaiting a role the officer holds (or holds for someone), earliest deadline first (GET /inbox), narrowed
+    to a dossier code or applicant's name, a procedure, a step or an urgency."""
+    items = officer_inbox(officer, session, limit=INBOX_PAGE_LIMIT, offset=0)
+    chosen = InboxFilter(text=q, procedure_code=procedure, step_id=step, urgency=urgency)
     behalf = {(c.role, c.unit_code): c.on_behalf_of for c in officer.capacities}
-    listed = [(item, behalf.get((item.role or "", item.unit_code or ""))) for item in items]
-    return render(request, "inbox.html", {"listed": listed, "decided": decided[:100]}, principal=principal)
+    listed = [(item, behalf.get((item.role or "", item.unit_code or ""))) for item in items if chosen.keeps(item)]
+    context = {
+        "listed": listed,
+        "waiting": len(items),
+        "decided": decided,
+        "chosen": chosen,
+        "procedures": sorted({(i.procedure_code, i.procedure_name) for i in items}),
+        "steps": sorted({(i.step_id, i.step_name) for i in items if not procedure or i.procedure_code == procedure}),
+        "truncated": len(items) == INBOX_PAGE_LIMIT,
+        "role_names": ROLE_NAMES,
+    }
+    return render(request, "inbox.html", context, principal=principal)
 
 
 def _decisions(officer: OfficerProfile, row: DossierRow, session: SessionDep) -> list[dict[str, Any]]:
@@ -107,6 +137,7 @@ def _dossier_page(
             "general": general or [],
             "entered": entered or {},
             "notice": context["t"](notice) if notice else None,
+            "child_link_base": "/officer/dossiers",
         },
         principal=principal,
         status_code=status_code,
@@ -139,11 +170,12 @@ async def take_decision(
     principal: PrincipalDep,
 ) -> Response:
     """A decision on a step, through the API's own path (POST /dossiers/{code}/decisions)."""
+    t = translator(language_of(request))
     form = await request.form()
     step_id, decision = str(form.get("step_id") or ""), str(form.get("decision") or "")
     reason = str(form.get("reason") or "").strip() or None
     missing = [line.strip() for line in str(form.get("missing") or "").splitlines() if line.strip()]
-    entered = {"step_id": step_id, "reason": reason or "", "missing": "\n".join(missing)}
+    entered = {"step_id": step_id, "decision": decision, "reason": reason or "", "missing": "\n".join(missing)}
     try:
         body = DecisionIn(step_id=step_id, decision=decision, reason=reason, missing=missing)  # type: ignore[arg-type]
         await actions.decide(session, client, settings, row.code, body, officer)
@@ -153,7 +185,7 @@ async def take_decision(
         code = status.HTTP_422_UNPROCESSABLE_ENTITY if isinstance(exc, ValidationError) else exc.status_code
         if code == 422:
             field = "missing" if decision == DecisionKind.request_supplement.value else "reason"
-            errors, general = {step_id: {field: [m.removeprefix(": ") for m in said]}}, []
+            errors, general = {step_id: {field: [t(DECISION_FIELD_MISSING[field])]}}, []
         else:
             errors, general = {}, said
         return _dossier_page(request, row, session, secrets, officer, principal, errors=errors, general=general,

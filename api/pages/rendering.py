@@ -71,6 +71,7 @@ def render(
         "own_sign_in": settings.issues_own_tokens,
         "local_time": lambda moment: local_time(moment, settings.timezone),
         "local_date": local_date,
+        "number": lambda value: translations.number(value, language),
         "language_url": lambda code: i18n.switch_url(request, code),
         "notice": None,
     }
