@@ -3,8 +3,9 @@ server-drawn bar charts with the table beside them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
@@ -36,6 +37,26 @@ def _day(text: str, default: date, field: str, errors: dict[str, list[str]]) -> 
         return default
 
 
+def _charts(groups: list[dict[str, Any]], t: Callable[..., str]) -> list[Markup]:
+    """Dossiers received and the on-time rate, a bar for each unit and procedure, named (the codes beneath)."""
+
+    def bar(group: dict[str, Any], value: float | None, shown: str) -> Bar:
+        label = f"{group['agency_name']} · {group['procedure_name']}"
+        return Bar(label, value, shown, detail=t("Mã: {agency} · {procedure}", agency=group["agency"],
+                                                  procedure=group["procedure"]))  # fmt: skip
+
+    received = [bar(g, g["received"], str(g["received"])) for g in groups]
+    on_time = [
+        bar(g, None if g["on_time_rate"] is None else g["on_time_rate"] * 100, _percent(g["on_time_rate"]))
+        for g in groups
+    ]
+    return [
+        Markup(bar_chart(t("Hồ sơ tiếp nhận theo đơn vị và thủ tục"), received, chart_id="chart-received")),
+        Markup(bar_chart(t("Tỷ lệ giải quyết đúng hạn theo đơn vị và thủ tục (%)"), on_time, maximum=100,
+                         chart_id="chart-on-time")),
+    ]  # fmt: skip
+
+
 @router.get("/statistics")
 def statistics_dashboard(
     request: Request,
@@ -61,19 +82,7 @@ def statistics_dashboard(
             general = messages(exc.detail)
     charts: list[Markup] = []
     if result is not None and result.groups:
-        labels = [f"{g['agency']} · {g['procedure']}" for g in result.groups]
-        charts.append(Markup(bar_chart(
-            t("Hồ sơ tiếp nhận theo đơn vị và thủ tục"),
-            [Bar(label, g["received"], str(g["received"])) for label, g in zip(labels, result.groups, strict=True)],
-            chart_id="chart-received",
-        )))  # fmt: skip
-        charts.append(Markup(bar_chart(
-            t("Tỷ lệ giải quyết đúng hạn theo đơn vị và thủ tục (%)"),
-            [Bar(label, None if g["on_time_rate"] is None else g["on_time_rate"] * 100, _percent(g["on_time_rate"]))
-             for label, g in zip(labels, result.groups, strict=True)],
-            maximum=100,
-            chart_id="chart-on-time",
-        )))  # fmt: skip
+        charts = _charts(result.groups, t)
     query = urlencode({"start": first.isoformat(), "end": last.isoformat(),
                        **({"agency": agency} if agency else {}), **({"procedure": procedure} if procedure else {})})  # fmt: skip
     return render(

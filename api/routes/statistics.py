@@ -1,4 +1,6 @@
-"""Service-quality indicators (Decision 766/QD-TTg) per agency, procedure and period, as JSON or CSV."""
+"""Service-quality indicators (Decision 766/QD-TTg) per agency, procedure and period, as JSON or CSV. Each line
+names its unit and procedure (`agency_name`, `procedure_name`: the unit registry's name, the newest version's name;
+the code when there is none). The CSV opens as it is in Excel: UTF-8 with a byte-order mark, Vietnamese headers."""
 
 from __future__ import annotations
 
@@ -6,22 +8,55 @@ import csv
 import io
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel
+from sqlmodel import Session, col, select
 
 from api.deps import CalendarDep, SessionDep
 from api.errors import check_date_range
-from readmodel import calendars, statistics
+from readmodel import calendars, procedures, statistics
 from readmodel.db import utcnow
+from readmodel.tables import UnitRow
 
 router = APIRouter(prefix="/statistics", tags=["statistics"])
 
-COLUMNS = [
-    "agency", "procedure", "received", "in_progress", "overdue_in_progress", "completed_on_time", "completed_late",
-    "withdrawn", "refused", "on_time_rate", "average_processing_working_days", "online_rate",
-    "electronic_result_rate", "prefill_rate",
-]  # fmt: skip
+# The CSV's columns: the indicator's key, and its header (Vietnamese, as the agencies' reports say it). Rates are
+# fractions (0.5, not 50 %) and days decimals with a point, so that the file reads back as numbers anywhere.
+CSV_COLUMNS = {
+    "agency": "Mã đơn vị",
+    "agency_name": "Tên đơn vị",
+    "procedure": "Mã thủ tục",
+    "procedure_name": "Tên thủ tục",
+    "received": "Tiếp nhận",
+    "in_progress": "Đang giải quyết",
+    "overdue_in_progress": "Quá hạn đang giải quyết",
+    "completed_on_time": "Giải quyết đúng hạn",
+    "completed_late": "Giải quyết trễ hạn",
+    "withdrawn": "Rút hồ sơ",
+    "refused": "Từ chối",
+    "on_time_rate": "Tỷ lệ đúng hạn",
+    "average_processing_working_days": "Số ngày làm việc xử lý trung bình",
+    "online_rate": "Tỷ lệ trực tuyến",
+    "electronic_result_rate": "Tỷ lệ kết quả điện tử",
+    "prefill_rate": "Tỷ lệ tái sử dụng dữ liệu",
+}
+COLUMNS = list(CSV_COLUMNS)
+CSV_TOTAL = "Tổng cộng"
+
+
+def _names(session: Session, groups: list[dict[str, Any]]) -> None:
+    """Each group's unit and procedure names, beside their codes (the code stands in for a name unknown)."""
+    agencies = {g["agency"] for g in groups}
+    units = dict(session.exec(select(UnitRow.code, UnitRow.name).where(col(UnitRow.code).in_(agencies))).all())
+    titles: dict[str, str] = {}
+    for code in sorted({g["procedure"] for g in groups}):
+        row = procedures.latest(session, code)
+        titles[code] = row.name if row is not None else code
+    for group in groups:
+        group["agency_name"] = units.get(group["agency"]) or group["agency"]
+        group["procedure_name"] = titles[group["procedure"]]
 
 
 class StatisticsOut(BaseModel):
@@ -47,7 +82,9 @@ def _compute(
 
     rows = statistics.dossiers_in_period(session, start=start, end=end, agency=agency, procedure=procedure, zone=base)
     total, groups = statistics.indicators(rows, calendar_of, base.local_date(utcnow()))
-    return StatisticsOut(start=start, end=end, total=total.as_dict(), groups=[g.as_dict() for g in groups])
+    lines = [g.as_dict() for g in groups]
+    _names(session, lines)
+    return StatisticsOut(start=start, end=end, total=total.as_dict(), groups=lines)
 
 
 Start = Annotated[date, Query(description="first day of the period (receipt date)")]
@@ -67,15 +104,20 @@ def get_statistics(
 def get_statistics_csv(
     session: SessionDep, base: CalendarDep, start: Start, end: End, agency: Agency = None, procedure: Procedure = None
 ) -> Response:
+    """The indicators as CSV: UTF-8 with a byte-order mark (Excel then reads the Vietnamese right), one header line in
+    Vietnamese, one line per unit and procedure, and the total last (its unit's name: "Tổng cộng", no codes)."""
     result = _compute(session, base, start, end, agency, procedure)
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, extrasaction="ignore")
-    writer.writeheader()
-    for group in result.groups:
-        writer.writerow(group)
-    writer.writerow({**result.total, "agency": "TOTAL", "procedure": ""})
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS.values())
+    for group in [*result.groups, {**result.total, "agency": "", "agency_name": CSV_TOTAL, "procedure": ""}]:
+        writer.writerow(["" if group.get(key) is None else group[key] for key in CSV_COLUMNS])
+    name = f"Chỉ số chất lượng phục vụ {start} đến {end}.csv"
+    disposition = (
+        f"attachment; filename=\"chi-so-chat-luong-phuc-vu-{start}-{end}.csv\"; filename*=UTF-8''{quote(name)}"
+    )
     return Response(
-        out.getvalue(),
-        media_type="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="indicators-{start}-{end}.csv"'},
+        ("\ufeff" + out.getvalue()).encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": disposition},
     )
