@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from enum import StrEnum
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from domain import expressions
 
@@ -158,6 +158,45 @@ class Prefill(_Strict):
     attribute: Identifier  # what the source returns, e.g. full_name
 
 
+# As authors write them: values, or values with what people read (the model keeps the labels in option_labels).
+_OPTIONS_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {
+            "type": "array",
+            "items": {
+                "anyOf": [
+                    {"type": "string", "minLength": 1, "maxLength": 100},
+                    {
+                        "type": "object",
+                        "properties": {
+                            "value": {"type": "string", "minLength": 1, "maxLength": 100},
+                            "label": {"type": "string", "minLength": 1, "maxLength": 200},
+                            "labels": {
+                                "type": "object",
+                                "properties": {"en": {"type": "string", "minLength": 1, "maxLength": 200}},
+                                "additionalProperties": False,
+                            },
+                        },
+                        "required": ["value"],
+                        "additionalProperties": False,
+                    },
+                ]
+            },
+        },
+        {"type": "null"},
+    ],
+    "default": None,
+    "title": "Options",
+}
+
+
+class OptionLabel(_Strict):
+    """What people read for a choice's value: in Vietnamese, and optionally in English."""
+
+    vi: Annotated[str, Field(min_length=1, max_length=200)]
+    en: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
 class FormField(_Strict):
     name: Identifier
     label: Annotated[str, Field(min_length=1, max_length=200)]
@@ -170,7 +209,12 @@ class FormField(_Strict):
     minimum: float | None = None
     maximum: float | None = None
     integer: bool = False  # a number field that takes whole numbers only (copies, employees)
-    options: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = None
+    # A choice's values; written either as values alone (the value is what people read) or as
+    # `{value, label, labels: {en: …}}`, whose labels go to option_labels.
+    options: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=100)]] | None, WithJsonSchema(_OPTIONS_SCHEMA)
+    ] = None
+    option_labels: dict[str, OptionLabel] | None = None
     fields: list[FormField] | None = None  # the fields of one item of a repeating group
     min_items: Annotated[int, Field(ge=0)] | None = None
     max_items: Annotated[int, Field(ge=1)] | None = None
@@ -178,6 +222,47 @@ class FormField(_Strict):
     visible_when: ExpressionText | None = None  # shown (and accepted) only when this holds
     required_when: ExpressionText | None = None  # required only when this holds
     prefill: Prefill | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _labelled_options(cls, data: Any) -> Any:
+        """`options: [{value: male, label: Nam, labels: {en: Male}}]` → the values in `options`, the labels in
+        `option_labels`; plain values stay as they are (and so do the definitions that use them)."""
+        if not isinstance(data, dict) or not isinstance(data.get("options"), list):
+            return data
+        if not any(isinstance(option, dict) for option in data["options"]):
+            return data
+        values: list[Any] = []
+        labels: dict[str, Any] = dict(data.get("option_labels") or {})
+        for option in data["options"]:
+            if not isinstance(option, dict):
+                values.append(option)
+                continue
+            value = option.get("value")
+            values.append(value)
+            extra = set(option) - {"value", "label", "labels"}
+            if extra:
+                raise ValueError(f"an option takes value, label and labels, not {', '.join(sorted(map(str, extra)))}")
+            if "labels" in option and "label" not in option:
+                raise ValueError("an option's labels go with its label (in Vietnamese)")
+            if isinstance(value, str) and "label" in option:
+                translated = option.get("labels") or {}
+                labels[value] = {"vi": option["label"], **(translated if isinstance(translated, dict) else {})}
+        return {**data, "options": values, "option_labels": labels or None}
+
+    @model_validator(mode="after")
+    def _labels_of_its_options(self) -> FormField:
+        unknown = set(self.option_labels or {}) - set(self.options or [])
+        if unknown:
+            raise ValueError(f"labels for values that are not options: {', '.join(sorted(unknown))}")
+        return self
+
+    def option_label(self, value: str, language: str = "vi") -> str:
+        """What people read for one of the choice's values, in `language` where the definition says it."""
+        label = (self.option_labels or {}).get(value)
+        if label is None:
+            return value
+        return (label.en if language == "en" else None) or label.vi
 
 
 class EForm(_Strict):

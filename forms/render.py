@@ -15,6 +15,7 @@ from markupsafe import Markup
 
 from domain.definition import FieldType, FormField, ProcedureDefinition
 from domain.wording import mark
+from infrastructure.translations import DEFAULT_LANGUAGE, number
 
 _environment = Environment(
     loader=PackageLoader("forms", "templates"), autoescape=select_autoescape(["html"]), trim_blocks=True
@@ -80,9 +81,10 @@ def _items(state: FormState, path: str, group: FormField) -> int:
 
 
 def _context(definition: ProcedureDefinition, state: FormState, texts: Mapping[str, str] | None) -> dict[str, Any]:
-    merged = {**TEXTS, **(texts or {})}
+    merged = {**TEXTS, "language": DEFAULT_LANGUAGE, **(texts or {})}
     fee = definition.fee
-    fee_text = merged["fee"].format(amount=f"{fee.amount_vnd:,}") if fee.amount_vnd else (fee.description or "")
+    amount = number(fee.amount_vnd, merged["language"]) if fee.amount_vnd else ""
+    fee_text = merged["fee"].format(amount=amount) if fee.amount_vnd else (fee.description or "")
     return {
         "definition": definition,
         "values": state.values,

@@ -104,7 +104,8 @@ def label_of(definition: ProcedureDefinition, path: str, t: Any) -> str:
 
 
 def eform_texts(t: Any) -> dict[str, str]:
-    return {key: t(text) for key, text in eform.TEXTS.items()}
+    """The eForm's own words in the page's language, and the language itself (for the choices' labels)."""
+    return {**{key: t(text) for key, text in eform.TEXTS.items()}, "language": getattr(t, "language", "vi")}
 
 
 async def read_entry(request: Request, definition: ProcedureDefinition, settings: Settings) -> tuple[EFormEntry, str]:

@@ -83,8 +83,9 @@ def progress_line(definition: ProcedureDefinition, row: DossierRow, timeline: li
     return line
 
 
-def form_data(definition: ProcedureDefinition, values: dict[str, Any]) -> list[dict[str, Any]]:
-    """The dossier's form values with their labels, in the order of the eForm (group items nested)."""
+def form_data(definition: ProcedureDefinition, values: dict[str, Any], language: str = "vi") -> list[dict[str, Any]]:
+    """The dossier's form values with their labels, in the order of the eForm (group items nested); a choice's value
+    as people read it."""
 
     def rows(fields: list[FormField], data: dict[str, Any]) -> list[dict[str, Any]]:
         shown = []
@@ -92,6 +93,10 @@ def form_data(definition: ProcedureDefinition, values: dict[str, Any]) -> list[d
             if field.name not in data:
                 continue
             value = data[field.name]
+            if field.type == FieldType.choice and isinstance(value, str):
+                value = field.option_label(value, language)
+            elif field.type == FieldType.multi_choice and isinstance(value, list):
+                value = [field.option_label(v, language) if isinstance(v, str) else v for v in value]
             entry: dict[str, Any] = {"label": field.label, "type": field.type.value, "value": value}
             if field.type == FieldType.group and isinstance(value, list):
                 entry["group_items"] = [
@@ -103,8 +108,12 @@ def form_data(definition: ProcedureDefinition, values: dict[str, Any]) -> list[d
     return rows(list(definition.form.fields), values)
 
 
-def step_graph_picture(row: DossierRow, session: Session) -> Markup:
-    """The procedure's step graph (the version the dossier runs on) with its active steps outlined."""
+def step_graph_picture(row: DossierRow, session: Session, t: Any) -> Markup:
+    """The procedure's step graph (the version the dossier runs on) with its active steps outlined; a sentence
+    saying why when it cannot be drawn now (the rest of the page does not depend on it)."""
     definition = definition_of(session, row).definition
     active = {step["step_id"] for step in row.active_steps}
-    return Markup(step_graph.svg(definition, highlight=active))
+    try:
+        return Markup(step_graph.svg(definition, highlight=active, t=t))
+    except step_graph.DrawingUnavailable:
+        return Markup('<p class="graph-unavailable">') + t("Không vẽ được sơ đồ quy trình lúc này.") + Markup("</p>")

@@ -5,8 +5,6 @@ chooses, and a cookie remembers."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from urllib.parse import urlencode
 
 from fastapi import Request, Response
@@ -24,8 +22,18 @@ def language_of(request: Request) -> str:
     return chosen if chosen in LANGUAGES else DEFAULT
 
 
-def translator(language: str) -> Callable[..., str]:
-    return functools.partial(translations.translate, language)
+class Translator:
+    """`t("Vietnamese text", **values)` in one language, which it names (`t.language`)."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+
+    def __call__(self, text: str, **values: object) -> str:
+        return translations.translate(self.language, text, **values)
+
+
+def translator(language: str) -> Translator:
+    return Translator(language)
 
 
 def keep_language(request: Request, response: Response, settings: Settings) -> None:

@@ -129,9 +129,9 @@ def _dossier_page(
         "officer_dossier.html",
         {
             **context,
-            "form_rows": form_data(definition, row.form),
+            "form_rows": form_data(definition, row.form, context["t"].language),
             "attachments": descriptors_in(row.form),
-            "graph": step_graph_picture(row, session),
+            "graph": step_graph_picture(row, session, context["t"]),
             "open_steps": _decisions(officer, row, session),
             "errors": errors or {},
             "general": general or [],
