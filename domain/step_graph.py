@@ -8,6 +8,7 @@ shows its whole name, wrapped between words; every transition is an edge: `next`
 from __future__ import annotations
 
 import functools
+import re
 import subprocess
 import textwrap
 from collections.abc import Callable
@@ -116,6 +117,18 @@ _WHEN, _RETURN, _PICTURE_OF = mark("khi {condition}"), mark("trả lại"), mark
 
 class DrawingUnavailable(RuntimeError):
     """The picture cannot be drawn now: Graphviz's `dot` is missing, failed or took too long."""
+
+
+_STEP_GROUP = re.compile(r'(<g id="step_[^"]*".*?</g>)', re.S)
+
+
+_BOLD_TEXT = re.compile(r'<text (?=[^>]*font-weight="bold")')
+
+
+def _names_in_their_language(picture: str) -> str:
+    """Step names are the definition's words, in Vietnamese whatever the reader's language: their lines (the bold
+    ones of a step's box) say so, as the picture's own words around them need not."""
+    return _STEP_GROUP.sub(lambda m: _BOLD_TEXT.sub('<text lang="vi" ', m.group(1)), picture)
 
 
 def _same(text: str, **values: object) -> str:
@@ -232,6 +245,6 @@ def _drawn(source: str) -> str:
 
 def svg(definition: ProcedureDefinition, highlight: set[str] | None = None, t: Callable[..., str] = _same) -> str:
     """The step graph as SVG; `highlight`: the steps under way, outlined. Raises DrawingUnavailable."""
-    picture = _drawn(dot_source(definition, highlight, t))
+    picture = _names_in_their_language(_drawn(dot_source(definition, highlight, t)))
     label = f' role="img" aria-label="{escape(t(_PICTURE_OF, name=definition.name))}"'
     return picture.replace("<svg", "<svg" + label, 1)

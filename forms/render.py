@@ -36,6 +36,8 @@ TEXTS = {
     "submit": mark("Nộp hồ sơ"),
     "province_code": mark("Mã tỉnh/thành phố"),
     "ward_code": mark("Mã xã/phường"),
+    "province": mark("Tỉnh/thành phố"),
+    "ward": mark("Xã/phường"),
     "detail": mark("Số nhà, đường"),
     "prefill_source": mark("(điền sẵn từ CSDL quốc gia về dân cư)"),
     "prefilled": mark("Đã điền sẵn từ Cơ sở dữ liệu quốc gia về dân cư"),
@@ -47,6 +49,14 @@ TEXTS = {
     "working_days": mark("ngày làm việc"),
     "fee": mark("Lệ phí: {amount} đồng"),
 }
+
+
+@dataclass(frozen=True)
+class AreaChoices:
+    """The provinces and their communes/wards an address picks from, by name (values: their area codes)."""
+
+    provinces: list[tuple[str, str]]  # (area code, name)
+    wards: dict[str, list[tuple[str, str]]]  # province area code → (area code, name)
 
 
 @dataclass
@@ -80,7 +90,12 @@ def _items(state: FormState, path: str, group: FormField) -> int:
     return min(max(count, state.group_items.get(path, 0)), group.max_items or 200)
 
 
-def _context(definition: ProcedureDefinition, state: FormState, texts: Mapping[str, str] | None) -> dict[str, Any]:
+def _context(
+    definition: ProcedureDefinition,
+    state: FormState,
+    texts: Mapping[str, str] | None,
+    areas: AreaChoices | None = None,
+) -> dict[str, Any]:
     merged = {**TEXTS, "language": DEFAULT_LANGUAGE, **(texts or {})}
     fee = definition.fee
     amount = number(fee.amount_vnd, merged["language"]) if fee.amount_vnd else ""
@@ -98,6 +113,7 @@ def _context(definition: ProcedureDefinition, state: FormState, texts: Mapping[s
         "input_types": _INPUT_TYPES,
         "descriptor_suffix": DESCRIPTOR_SUFFIX,
         "has_attachments": has_attachments(definition),
+        "areas": areas if areas is not None and areas.provinces else None,
     }
 
 
@@ -127,8 +143,10 @@ def render_fields(
     state: FormState | None = None,
     texts: Mapping[str, str] | None = None,
     group_actions: bool = True,
+    areas: AreaChoices | None = None,
 ) -> Markup:
     """Only the fields, for a page's own form; with group actions, a button under each repeating group
-    posts `action=add:<group path>` to show one more item."""
-    context = _context(definition, state or FormState(), texts)
+    posts `action=add:<group path>` to show one more item. With `areas`, addresses pick their province and
+    commune/ward by name."""
+    context = _context(definition, state or FormState(), texts, areas)
     return Markup(_environment.get_template("eform_only_fields.html").render(**context, show_actions=group_actions))

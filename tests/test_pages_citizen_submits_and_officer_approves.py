@@ -95,7 +95,7 @@ def test_a_citizen_submits_online_and_an_officer_approves_through_the_pages(api,
     assert opened.status == 200 and opened.body() == PDF and opened.headers["content-type"] == "application/pdf"
     assert citizen.request.get(link.get_attribute("href")).status == 200  # the applicant too
     # The step graph marks the current step (a thick outline), and says it in words as well.
-    reception_box = desk.locator("#step-graph svg g", has_text="Tiếp nhận").locator("rect")
+    reception_box = desk.locator("#step-graph svg g#step_reception polygon")
     assert reception_box.get_attribute("stroke-width") == "3"
     assert "Tiếp nhận" in desk.locator("#graph-heading + p strong").first.inner_text()
     screenshot(desk, "officer-dossier")
@@ -112,7 +112,7 @@ def test_a_citizen_submits_online_and_an_officer_approves_through_the_pages(api,
     reason = desk.locator("#f-approval-reason")
     assert reason.get_attribute("aria-invalid") == "true"
     error = desk.locator("#" + reason.get_attribute("aria-describedby"))
-    assert "needs a reason" in error.inner_text()
+    assert "Hãy ghi lý do" in error.inner_text()
     desk.locator('form.decision[data-step="approval"]').get_by_role(
         "button", name="Đồng ý, chuyển bước tiếp theo"
     ).click()
@@ -132,7 +132,7 @@ def test_a_citizen_submits_online_and_an_officer_approves_through_the_pages(api,
     reload_until(holder, '#dossier-status[data-status="10"]', what="the result to be returned")
     assert holder.locator("#dossier-status").inner_text() == "Đã trả kết quả"
     timeline = holder.locator("#timeline").inner_text()
-    assert "Dossier received" in timeline and "Lãnh đạo phê duyệt" in timeline
+    assert "Hồ sơ đã được tiếp nhận tại" in timeline and "Lãnh đạo phê duyệt" in timeline
     screenshot(holder, "citizen-dossier-with-result-phone")
     with holder.expect_download() as download:
         holder.locator("a.result-pdf").first.click()

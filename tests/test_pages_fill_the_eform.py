@@ -18,13 +18,13 @@ def test_the_eform_shows_the_apis_own_messages_next_to_the_fields(api, shipped, 
     page.goto(f"/citizen/procedures/{BIRTH}")
     page.fill("#f-applicant-full_name", "Lê Thị Hoa")
     page.fill("#f-mother_id", "12345")
-    page.fill("#f-residence_address-ward_code", "2656")
+    page.fill("#f-residence_address-detail", "12 Lê Lợi")  # no province or ward chosen
     click_and_load(page, page.locator("#submit-dossier"))
 
     # What the API answers for the same form is what the page says, field by field.
     answer = api.post("/dossiers", json={
         "procedure_code": BIRTH, "applicant": {"full_name": "Lê Thị Hoa"},
-        "form": {"mother_id": "12345", "residence_address": {"ward_code": "2656"}, "register_residence": False},
+        "form": {"mother_id": "12345", "residence_address": {"detail": "12 Lê Lợi"}, "register_residence": False},
     })  # fmt: skip
     assert answer.status_code == 422
     expected = {".".join(str(p) for p in e["loc"][2:]): e["msg"] for e in answer.json()["detail"]}
@@ -76,7 +76,9 @@ def test_the_pages_switch_to_english_and_back(shipped, new_page):
     assert page.locator("html").get_attribute("lang") == "en"
     assert page.locator("#submit-dossier").inner_text() == "Submit a dossier"
     assert page.locator('label[for="f-applicant-full_name"]').inner_text().startswith("Full name")
-    assert page.locator('label[for="f-residence_address-ward_code"]').inner_text() == "Commune/ward code"
+    assert page.locator('label[for="f-residence_address-ward_code"]').inner_text() == "Commune/ward"
+    # Addresses pick their province and ward by name, not by code.
+    assert page.locator("#f-residence_address-province_code option", has_text="Thành phố Hồ Chí Minh").count() == 1
     # What the definition says stays as the administrators wrote it.
     assert page.locator('label[for="f-child_name"]').inner_text().startswith("Họ, chữ đệm và tên của trẻ")
     screenshot(page, "citizen-eform-english-phone")
@@ -143,7 +145,8 @@ def test_repeating_groups_and_multiple_choices_keep_what_was_entered(shipped, ne
     click_and_load(page, page.get_by_role("button", name="Thêm mục"))  # one more member, without any script
     assert page.locator("#f-members .eform-group-item").count() == 2
     assert page.locator("#f-members-0-full_name").input_value() == "Ngô Văn Giáp"
-    assert page.locator("#f-business_lines option:checked").all_inner_texts() == ["4711", "5610"]
+    assert page.locator("#f-business_lines option:checked").evaluate_all("o => o.map(x => x.value)") == ["4711", "5610"]
+    assert page.locator("#f-business_lines option:checked").first.inner_text().startswith("4711 — Bán lẻ")
     page.fill("#f-members-1-full_name", "Ngô Thị Hạnh")
     page.fill("#f-members-1-citizen_id", "12")
     click_and_load(page, page.locator("#submit-dossier"))
@@ -180,8 +183,8 @@ def _fill_the_birth_form(page) -> None:
     page.fill("#f-child_nationality", "Việt Nam")
     page.fill("#f-mother_id", "079190000001")
     page.fill("#f-mother_name", "Lê Thị Hoa")
-    page.fill("#f-residence_address-province_code", "79")
-    page.fill("#f-residence_address-ward_code", "26734")
+    page.select_option("#f-residence_address-province_code", label="Thành phố Hồ Chí Minh")
+    page.select_option("#f-residence_address-ward_code", label="Phường Sài Gòn")
     page.fill("#f-residence_address-detail", "12 Nguyễn Trãi")
     page.select_option("#f-insurance_facility", "79-001")
 

@@ -45,7 +45,7 @@ def bar_chart(title: str, bars: list[Bar], *, maximum: float | None = None, char
     for bar in bars:
         share = 0.0 if bar.value is None else BAR_SHARE * max(bar.value, 0) / top
         texts = [
-            f'<text x="0" y="{(y := y + LINE)}" font-size="{LABEL_SIZE}" font-weight="bold">{escape(line)}</text>'
+            f'<text x="0" y="{(y := y + LINE)}" font-size="{LABEL_SIZE}" font-weight="bold" lang="vi">{escape(line)}</text>'
             for line in _lines(bar.label, LABEL_CHARACTERS)
         ]
         texts += [

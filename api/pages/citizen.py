@@ -163,7 +163,11 @@ def dossier_page(
         definition = definition_of(session, row).definition
         t_texts = dossier_forms.eform_texts(context["t"])
         context["supplement_fields"] = eform.render_fields(
-            definition, state=eform.FormState(values=row.form), texts=t_texts, group_actions=False
+            definition,
+            state=eform.FormState(values=row.form),
+            texts=t_texts,
+            group_actions=False,
+            areas=dossier_forms.area_choices(request.app.state.engine),
         )
     return render(request, "citizen_dossier.html", {**context, "received": received, "supplemented": supplemented, "errors": {}, "general": []},
                   principal=principal)  # fmt: skip
@@ -201,6 +205,7 @@ async def answer_supplement(
             state=eform.FormState(values={**row.form, **entry.values}, errors=said),
             texts=dossier_forms.eform_texts(context["t"]),
             group_actions=False,
+            areas=dossier_forms.area_choices(request.app.state.engine),
         )
         general = [] if said else messages(exc.detail)
         return render(request, "citizen_dossier.html", {**context, "received": False, "errors": said, "general": general},

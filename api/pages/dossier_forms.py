@@ -14,7 +14,8 @@ from typing import Any
 from fastapi import HTTPException, Request, status
 from fastapi.responses import Response
 from pydantic import ValidationError
-from sqlmodel import Session
+from sqlalchemy import Engine, select
+from sqlmodel import Session, col
 from starlette.datastructures import FormData, UploadFile
 
 from api.deps import Principal
@@ -32,7 +33,7 @@ from forms.eform import FormInvalid, validate_form
 from forms.posted import ADDRESS_PARTS, form_values
 from infrastructure.settings import Settings
 from readmodel import procedures
-from readmodel.tables import ProcedureVersionRow
+from readmodel.tables import ProcedureVersionRow, UnitRow
 
 APPLICANT_FIELDS = ("full_name", "citizen_id", "phone", "email")
 APPLICANT_LABELS = {"full_name": mark("Họ và tên"), "citizen_id": mark("Số định danh cá nhân"), "phone": mark("Số điện thoại"),
@@ -101,6 +102,23 @@ def label_of(definition: ProcedureDefinition, path: str, t: Any) -> str:
         said.append(match.label)
         fields = list(match.fields or [])
     return " › ".join(said) or path
+
+
+def area_choices(engine: Engine) -> eform.AreaChoices:
+    """The registry's provinces and communes/wards, by name, for addresses (active units with an area code)."""
+    query = select(UnitRow.area_code, UnitRow.name, UnitRow.kind, UnitRow.parent_code, UnitRow.code).where(  # type: ignore[call-overload]
+        col(UnitRow.kind).in_(("province", "ward")), col(UnitRow.area_code).is_not(None), col(UnitRow.active)
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    provinces = sorted(((r.area_code, r.name) for r in rows if r.kind == "province"), key=lambda p: p[1])
+    area_of_unit = {r.code: r.area_code for r in rows if r.kind == "province"}
+    wards: dict[str, list[tuple[str, str]]] = {}
+    for r in sorted((r for r in rows if r.kind == "ward"), key=lambda r: r.name):
+        province = area_of_unit.get(r.parent_code or "")
+        if province is not None:
+            wards.setdefault(province, []).append((r.area_code, r.name))
+    return eform.AreaChoices(provinces=provinces, wards=wards)
 
 
 def eform_texts(t: Any) -> dict[str, str]:
@@ -241,7 +259,9 @@ def render_eform_page(
         {
             "row": row,
             "definition": definition,
-            "fields": eform.render_fields(definition, state=state, texts=eform_texts(t)),
+            "fields": eform.render_fields(
+                definition, state=state, texts=eform_texts(t), areas=area_choices(request.app.state.engine)
+            ),
             "fee_text": eform.fee_text(definition, eform_texts(t)),
             "has_attachments": eform.has_attachments(definition),
             "entry": entry,
