@@ -22,6 +22,7 @@ from infrastructure.population import PopulationClient
 from infrastructure.settings import Settings, get_settings
 from infrastructure.temporal import connect, ensure_search_attributes
 from infrastructure.tokens import InvalidToken, TokenIdentity, UnknownClient
+from infrastructure.translations import from_accept_language
 from readmodel import organisation, sign_in_sessions
 from readmodel.db import utcnow
 from readmodel.organisation import OfficerProfile
@@ -210,6 +211,14 @@ def _bootstrap_administrator(settings: Settings, identity: TokenIdentity) -> str
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+async def reader_language(request: Request) -> str:
+    """The language the request reads in: its `Accept-Language` among ours (Vietnamese unless it prefers English)."""
+    return from_accept_language(request.headers.get("accept-language"))
+
+
+ReaderLanguageDep = Annotated[str, Depends(reader_language)]
 CallerDep = Annotated[Principal, Depends(calling_principal)]
 
 

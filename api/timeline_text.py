@@ -48,6 +48,21 @@ def timeline_text(
         return str(entry.get("summary") or "")
 
 
+def timeline_who(
+    entry: Mapping[str, Any], *, language: str, applicant: bool, unit_name: Callable[[str], str | None]
+) -> str:
+    """Who acted, as this reader needs it: officers see the officer (and for whom they acted); the applicant sees the
+    office that acted, never an officer's id."""
+    actor = str(entry.get("actor") or "")
+    if not applicant:
+        behalf = entry.get("on_behalf_of")
+        return f"{actor} ({translate(language, 'Thay cho')} {behalf})" if behalf else actor
+    if entry.get("actor_kind") == "officer":
+        unit = entry.get("unit_code")
+        return (unit_name(unit) or "") if isinstance(unit, str) else ""
+    return actor if entry.get("actor_kind") in ("citizen", "anonymous", "portal") else ""
+
+
 def _value(name: str, value: Any, language: str, applicant: bool, unit_name: Callable[[str], str | None]) -> str:
     if name == "unit" and isinstance(value, str):
         found = unit_name(value)

@@ -1,14 +1,14 @@
 """Whole-definition checks: what pydantic's shape validation cannot see; `parse_definition` runs both.
 
-Each check returns errors with the path of the offending value, so an editor can point at it.
+Each check returns errors with the path of the offending value, so an editor can point at it, in Vietnamese
+(translated where read) and with a "did you mean …?" where a name is a near miss (`domain.definition_errors`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable
 from typing import Any
-
-from pydantic import ValidationError
 
 from domain import expressions
 from domain.definition import (
@@ -26,6 +26,8 @@ from domain.definition import (
     UnitSelection,
     is_valid_regex,
 )
+from domain.definition_errors import closest, every_problem, expression_column, name_column, problem
+from domain.wording import mark
 
 Loc = list[str | int]
 
@@ -37,15 +39,9 @@ def parse_definition(raw: Any, result_templates: Collection[str]) -> ProcedureDe
     """Parse and check a definition; raise DefinitionInvalid listing every error with its path.
 
     `result_templates` are the templates its results may name: they ship with the code that renders them."""
-    try:
-        definition = ProcedureDefinition.model_validate(raw)
-    except ValidationError as exc:
-        raise DefinitionInvalid(
-            [DefinitionError(loc=list(e["loc"]), msg=e["msg"], type=e["type"]) for e in exc.errors()]
-        ) from None
-    errors = check_definition(definition, result_templates)
-    if errors:
-        raise DefinitionInvalid(errors)
+    definition, errors = every_problem(raw, lambda parsed: check_definition(parsed, result_templates))
+    if errors or definition is None:
+        raise DefinitionInvalid(list(errors))
     return definition
 
 
@@ -57,23 +53,34 @@ def check_definition(definition: ProcedureDefinition, result_templates: Collecti
     return errors
 
 
-def _err(errors: list[DefinitionError], loc: Loc, msg: str, kind: str) -> None:
-    errors.append(DefinitionError(loc=loc, msg=msg, type=kind))
+def _err(errors: list[DefinitionError], loc: Loc, text: str, kind: str, /, **values: object) -> None:
+    """An error said in Vietnamese (`text`, with `{name}` values), translated where it is read."""
+    errors.append(problem(loc, text, kind, **values))
+
+
+_READS = {
+    "form": mark("biểu thức đọc {names}, mà tờ khai không có"),
+    "earlier": mark("biểu thức đọc {names}, mà tờ khai và các bước trước không có"),
+}
 
 
 def _check_expression(
-    errors: list[DefinitionError], loc: Loc, text: str | None, known: Iterable[str], what: str
+    errors: list[DefinitionError], loc: Loc, text: str | None, known: Iterable[str], what: str = "earlier"
 ) -> None:
     if text is None:
         return
     try:
         parsed = expressions.parse(text)
     except expressions.ExpressionError as exc:
-        _err(errors, loc, f"invalid expression: {exc}", "expression")
+        at = expression_column(str(exc), text)  # the line and column say where; the words need not
+        said = re.sub(r" at column \d+", "", str(exc))
+        errors.append(problem(loc, mark("biểu thức không hợp lệ: {problem}"), "expression", offset=at, problem=said))
         return
     unknown = sorted(parsed.names - set(known))
     if unknown:
-        _err(errors, loc, f"the expression reads {', '.join(unknown)}, which {what} does not have", "unknown_name")
+        guess = next((g for g in (closest(name, known) for name in unknown) if g), None)
+        errors.append(problem(loc, _READS[what], "unknown_name", suggestion=guess,
+                              offset=name_column(text, unknown), names=", ".join(unknown)))  # fmt: skip
 
 
 def _duplicates(values: Iterable[str]) -> set[str]:
@@ -92,31 +99,28 @@ def _check_catalogue(d: ProcedureDefinition, errors: list[DefinitionError]) -> N
         d.extended_time_limit_working_days is not None
         and d.extended_time_limit_working_days < d.time_limit_working_days
     ):
-        _err(
-            errors,
-            ["extended_time_limit_working_days"],
-            "the extended limit is shorter than the normal one",
-            "contradiction",
-        )
-    _check_fee(errors, ["fee"], d.fee, d.form.field_names, "the form")
+        _err(errors, ["extended_time_limit_working_days"],
+             mark("thời hạn gia hạn ngắn hơn thời hạn thông thường"), "contradiction")  # fmt: skip
+    _check_fee(errors, ["fee"], d.fee, d.form.field_names, "form")
     for dup in _duplicates(r.id for r in d.results):
-        _err(errors, ["results"], f"duplicate result document id {dup!r}", "duplicate")
+        _err(errors, ["results"], mark("trùng mã giấy tờ kết quả '{id}'"), "duplicate", id=dup)
     for dup in _duplicates(c.id for c in d.components):
-        _err(errors, ["components"], f"duplicate component id {dup!r}", "duplicate")
+        _err(errors, ["components"], mark("trùng mã thành phần hồ sơ '{id}'"), "duplicate", id=dup)
     for dup in _duplicates(d.receiving_units):
-        _err(errors, ["receiving_units"], f"duplicate unit {dup!r}", "duplicate")
+        _err(errors, ["receiving_units"], mark("trùng đơn vị '{unit}'"), "duplicate", unit=dup)
     carried = {f.component for _, f in d.form.walk() if f.type == FieldType.attachment}
     for i, component in enumerate(d.components):
         if component.required and component.id not in carried:
             _err(
                 errors, ["components", i, "id"],
-                f"required component {component.id!r} has no attachment field in the form", "missing",
+                mark("thành phần bắt buộc '{id}' không có trường tệp đính kèm nào trong tờ khai"), "missing",
+                id=component.id,
             )  # fmt: skip
 
 
 def _check_fee(errors: list[DefinitionError], loc: Loc, fee, known: Iterable[str], what: str) -> None:  # noqa: ANN001
     if (fee.amount_vnd is None) == (fee.expression is None):
-        _err(errors, loc, "a fee has either amount_vnd or expression, exactly one", "contradiction")
+        _err(errors, loc, mark("lệ phí có amount_vnd hoặc expression, đúng một trong hai"), "contradiction")
     _check_expression(errors, [*loc, "expression"], fee.expression, known, what)
 
 
@@ -129,32 +133,33 @@ def _check_form(d: ProcedureDefinition, errors: list[DefinitionError]) -> None:
 
     def check_fields(fields: list[FormField], path: Loc, scope: dict[str, FormField]) -> None:
         for dup in _duplicates(f.name for f in fields):
-            _err(errors, path, f"duplicate field name {dup!r}", "duplicate")
+            _err(errors, path, mark("trùng tên trường '{name}'"), "duplicate", name=dup)
         for i, f in enumerate(fields):
             here = [*path, i]
             _check_field_rules(f, here, errors)
             others = set(scope) - {f.name}
-            _check_expression(errors, [*here, "visible_when"], f.visible_when, others, "the form")
-            _check_expression(errors, [*here, "required_when"], f.required_when, others, "the form")
+            _check_expression(errors, [*here, "visible_when"], f.visible_when, others, "form")
+            _check_expression(errors, [*here, "required_when"], f.required_when, others, "form")
             if f.type == FieldType.attachment:
                 if f.component is None and components:
-                    _err(errors, [*here, "component"], "name the dossier component this attachment carries", "missing")
+                    _err(errors, [*here, "component"], mark("ghi thành phần hồ sơ mà tệp đính kèm này mang"), "missing")
                 elif f.component is not None and f.component not in components:
-                    _err(
-                        errors, [*here, "component"], f"unknown dossier component {f.component!r}", "unknown_component"
-                    )
+                    errors.append(problem([*here, "component"], mark("không có thành phần hồ sơ '{id}'"),
+                                          "unknown_component", id=f.component,
+                                          suggestion=closest(f.component, components)))  # fmt: skip
             if f.prefill is not None:
                 key = top.get(f.prefill.key_field)
                 if key is None or key.type != FieldType.citizen_id:
                     _err(
                         errors, [*here, "prefill", "key_field"],
-                        f"{f.prefill.key_field!r} is not a citizen-ID field of the form", "unknown_name",
+                        mark("'{name}' không phải trường số định danh cá nhân của tờ khai"), "unknown_name",
+                        name=f.prefill.key_field,
                     )  # fmt: skip
                 if f.prefill.attribute not in POPULATION_ATTRIBUTES:
                     _err(
                         errors, [*here, "prefill", "attribute"],
-                        f"the population database has no {f.prefill.attribute!r}; "
-                        f"it has {', '.join(sorted(POPULATION_ATTRIBUTES))}", "unknown_name",
+                        mark("CSDL quốc gia về dân cư không có '{name}'; có: {known}"), "unknown_name",
+                        name=f.prefill.attribute, known=", ".join(sorted(POPULATION_ATTRIBUTES)),
                     )  # fmt: skip
             if f.fields:
                 # Conditions inside a group item may read the item's fields and the form's.
@@ -164,44 +169,50 @@ def _check_form(d: ProcedureDefinition, errors: list[DefinitionError]) -> None:
 
 
 def _check_field_rules(f: FormField, here: Loc, errors: list[DefinitionError]) -> None:
-    def refuse(attr: str, msg: str, kind: str = "not_allowed") -> None:
-        _err(errors, [*here, attr], msg, kind)
+    def refuse(attr: str, text: str, kind: str = "not_allowed", /, **values: object) -> None:
+        _err(errors, [*here, attr], text, kind, **values)
 
     if f.type in _CHOICE and not f.options:
-        refuse("options", "a choice field needs options", "missing")
+        refuse("options", mark("trường lựa chọn cần các phương án (options)"), "missing")
     if f.options and f.type not in _CHOICE:
-        refuse("options", f"a {f.type} field has no options")
+        refuse("options", mark("trường {type} không có phương án (options)"), type=f.type)
     if f.options and _duplicates(f.options):
-        refuse("options", "options repeat", "duplicate")
+        refuse("options", mark("các phương án lặp lại"), "duplicate")
     if f.type == FieldType.group and not f.fields:
-        refuse("fields", "a group needs the fields of its items", "missing")
+        refuse("fields", mark("nhóm cần các trường của mỗi mục"), "missing")
     if f.fields and f.type != FieldType.group:
-        refuse("fields", "only a group has sub-fields")
+        refuse("fields", mark("chỉ nhóm mới có trường con"))
     if (f.minimum is not None or f.maximum is not None) and f.type not in _NUMERIC:
-        refuse("minimum" if f.minimum is not None else "maximum", f"a {f.type} field has no minimum or maximum")
+        refuse(
+            "minimum" if f.minimum is not None else "maximum",
+            mark("trường {type} không có minimum hay maximum"),
+            type=f.type,
+        )
     if (f.min_length is not None or f.max_length is not None or f.pattern is not None) and f.type != FieldType.text:
-        refuse("pattern" if f.pattern else "min_length", f"a {f.type} field has no length or pattern rules")
+        refuse(
+            "pattern" if f.pattern else "min_length", mark("trường {type} không có quy tắc độ dài hay mẫu"), type=f.type
+        )
     if (f.min_items is not None or f.max_items is not None) and f.type not in {FieldType.group, FieldType.multi_choice}:
-        refuse("min_items", f"a {f.type} field has no item counts")
+        refuse("min_items", mark("trường {type} không có số mục"), type=f.type)
     if f.integer and f.type != FieldType.number:
-        refuse("integer", "only a number field can be integer")
+        refuse("integer", mark("chỉ trường số mới có thể là số nguyên"))
     if f.component is not None and f.type != FieldType.attachment:
-        refuse("component", "only an attachment carries a dossier component")
+        refuse("component", mark("chỉ tệp đính kèm mới mang thành phần hồ sơ"))
     if f.minimum is not None and f.maximum is not None and f.minimum > f.maximum:
-        refuse("minimum", "minimum is greater than maximum", "contradiction")
+        refuse("minimum", mark("minimum lớn hơn maximum"), "contradiction")
     if f.min_length is not None and f.max_length is not None and f.min_length > f.max_length:
-        refuse("min_length", "min_length is greater than max_length", "contradiction")
+        refuse("min_length", mark("min_length lớn hơn max_length"), "contradiction")
     if f.min_items is not None and f.max_items is not None and f.min_items > f.max_items:
-        refuse("min_items", "min_items is greater than max_items", "contradiction")
+        refuse("min_items", mark("min_items lớn hơn max_items"), "contradiction")
     if f.options and f.type == FieldType.multi_choice and f.min_items is not None and f.min_items > len(f.options):
-        refuse("min_items", "min_items exceeds the number of options", "contradiction")
-    if f.pattern is not None and (problem := is_valid_regex(f.pattern)):
-        refuse("pattern", f"not a valid regular expression: {problem}", "pattern")
+        refuse("min_items", mark("min_items vượt quá số phương án"), "contradiction")
+    if f.pattern is not None and (bad := is_valid_regex(f.pattern)):
+        refuse("pattern", mark("biểu thức chính quy không hợp lệ: {problem}"), "pattern", problem=bad)
     if f.required and f.visible_when:
-        refuse("visible_when", "a required field cannot be hidden: use required_when", "contradiction")
+        refuse("visible_when", mark("trường bắt buộc không thể bị ẩn: dùng required_when"), "contradiction")
     if f.required and f.required_when:
         refuse(
-            "required_when", "the field is always required; drop required_when or set required: false", "contradiction"
+            "required_when", mark("trường luôn bắt buộc; bỏ required_when hoặc đặt required: false"), "contradiction"
         )
 
 
@@ -212,7 +223,7 @@ def _check_steps(d: ProcedureDefinition, templates: Collection[str], errors: lis
     all_steps = list(d.all_steps())
     for dup in _duplicates(step.id for _, step in all_steps):
         loc = next(loc for loc, step in all_steps if step.id == dup)
-        _err(errors, [*loc, "id"], f"duplicate step id {dup!r}", "duplicate")
+        _err(errors, [*loc, "id"], mark("trùng mã bước '{id}'"), "duplicate", id=dup)
     form_names = d.form.field_names
     # A step's result (adapter answers) can be read by later conditions and fees as `step_id.field`.
     result_names = {step.id for _, step in all_steps if step.kind == StepKind.adapter}
@@ -224,7 +235,8 @@ def _check_steps(d: ProcedureDefinition, templates: Collection[str], errors: lis
         _check_step(step, loc, errors, d_code=d.code, readable=readable, fields=fields, documents=documents)
 
     if d.start is not None and d.start not in {s.id for s in d.steps}:
-        _err(errors, ["start"], f"start names unknown step {d.start!r}", "unknown_step")
+        errors.append(problem(["start"], mark("start ghi bước không có '{id}'"), "unknown_step", id=d.start,
+                              suggestion=closest(d.start, (s.id for s in d.steps))))  # fmt: skip
         return
     _check_scope(d.steps, ["steps"], d.start_step, errors)
     for loc, step in all_steps:
@@ -234,13 +246,21 @@ def _check_steps(d: ProcedureDefinition, templates: Collection[str], errors: lis
     branch_ids = {b.id for _, step in all_steps for b in step.branches or []}
     for i, doc in enumerate(d.results):
         if doc.branch is not None and doc.branch not in branch_ids:
-            _err(errors, ["results", i, "branch"], f"no parallel step has a branch {doc.branch!r}", "unknown_name")
+            _err(
+                errors,
+                ["results", i, "branch"],
+                mark("không bước song song nào có nhánh '{id}'"),
+                "unknown_name",
+                id=doc.branch,
+            )
         if doc.template is not None and doc.template not in templates:
             _err(
                 errors,
                 ["results", i, "template"],
-                f"unknown result template {doc.template!r}; one of: {', '.join(sorted(templates))}",
+                mark("không có mẫu kết quả '{name}'; chọn một trong: {known}"),
                 "unknown_name",
+                name=doc.template,
+                known=", ".join(sorted(templates)),
             )
 
     if not any(e.type in {"unknown_step", "loop", "duplicate"} for e in errors):
@@ -251,14 +271,14 @@ def _check_steps(d: ProcedureDefinition, templates: Collection[str], errors: lis
         if usual > d.time_limit_working_days:
             _err(
                 errors, ["steps"],
-                f"the usual path needs {usual} working days of step budgets, more than the legal limit of "
-                f"{d.time_limit_working_days}", "budget",
+                mark("đường thông thường cần {days} ngày làm việc theo thời hạn các bước, quá thời hạn luật định {limit}"),
+                "budget", days=usual, limit=d.time_limit_working_days,
             )  # fmt: skip
         elif longest > extended:
             _err(
                 errors, ["steps"],
-                f"with its conditional steps the path needs {longest} working days, more than the extended limit of "
-                f"{extended}", "budget",
+                mark("tính cả các bước có điều kiện, đường cần {days} ngày làm việc, quá thời hạn gia hạn {limit}"),
+                "budget", days=longest, limit=extended,
             )  # fmt: skip
 
 
@@ -272,92 +292,92 @@ def _check_step(
     fields: dict[str, FormField],
     documents: set[str],
 ) -> None:
-    def refuse(attr: str, msg: str, kind: str = "not_allowed") -> None:
-        _err(errors, [*loc, attr], msg, kind)
+    def refuse(attr: str, text: str, kind: str = "not_allowed", /, **values: object) -> None:
+        _err(errors, [*loc, attr], text, kind, **values)
 
     kind = step.kind
     if step.is_officer_step:
         if step.role is None:
-            refuse("role", f"a {kind} step needs a role", "missing")
+            refuse("role", mark("bước {kind} cần vai trò (role)"), "missing", kind=kind)
         if DecisionKind.return_ in step.allowed_decisions and step.return_to is None:
-            refuse("return_to", "a step that takes 'return' names the step it returns to", "missing")
+            refuse("return_to", mark("bước nhận quyết định 'return' ghi bước mà nó trả về"), "missing")
         if step.decisions and DecisionKind.approve not in step.decisions:
-            refuse("decisions", "an officer step must be able to approve", "missing")
+            refuse("decisions", mark("bước của cán bộ phải có thể phê duyệt (approve)"), "missing")
     else:
         for attr in ("role", "decisions", "return_to", "on_overdue"):
             if getattr(step, attr) is not None:
-                refuse(attr, f"only officer steps have {attr}")
+                refuse(attr, mark("chỉ bước của cán bộ mới có {attr}"), attr=attr)
     if kind == StepKind.adapter:
         if step.system is None:
-            refuse("system", "an adapter step names its external system", "missing")
+            refuse("system", mark("bước kết nối ghi hệ thống bên ngoài của nó"), "missing")
         elif step.system not in KNOWN_SYSTEMS - {"notification"}:
-            refuse(
-                "system",
-                f"unknown external system {step.system!r}; known: {', '.join(sorted(KNOWN_SYSTEMS - {'notification'}))}",
-                "unknown_system",
-            )
+            systems = sorted(KNOWN_SYSTEMS - {"notification"})
+            errors.append(problem([*loc, "system"], mark("không có hệ thống bên ngoài '{name}'; có: {known}"),
+                                  "unknown_system", suggestion=closest(step.system, systems),
+                                  name=step.system, known=", ".join(systems)))  # fmt: skip
         if step.operation is None:
-            refuse("operation", "an adapter step names its operation", "missing")
+            refuse("operation", mark("bước kết nối ghi thao tác (operation) của nó"), "missing")
     elif kind == StepKind.notification:
         if step.channel is None:
-            refuse("channel", "a notification names its channel (sms, email, vneid)", "missing")
+            refuse("channel", mark("thông báo ghi kênh gửi (sms, email, vneid)"), "missing")
         if not step.message:
-            refuse("message", "a notification carries its message", "missing")
+            refuse("message", mark("thông báo mang nội dung (message)"), "missing")
     if kind not in CALLING_STEP_KINDS:
         for attr in ("system", "operation", "channel", "message"):
             if getattr(step, attr) is not None:
-                refuse(attr, f"a {kind} step has no {attr}")
+                refuse(attr, mark("bước {kind} không có {attr}"), kind=kind, attr=attr)
         if step.on_refusal is not None and kind != StepKind.child:
-            refuse("on_refusal", f"a {kind} step has no on_refusal")
+            refuse("on_refusal", mark("bước {kind} không có {attr}"), kind=kind, attr="on_refusal")
     elif kind == StepKind.notification:
         for attr in ("system", "operation"):
             if getattr(step, attr) is not None:
-                refuse(attr, "a notification goes to the notification system; it names no system or operation")
+                refuse(attr, mark("thông báo đi qua hệ thống thông báo; không ghi system hay operation"))
     if kind == StepKind.fee:
         if step.fee is not None:
-            _check_fee(errors, [*loc, "fee"], step.fee, readable, "the form or an earlier step")
+            _check_fee(errors, [*loc, "fee"], step.fee, readable, "earlier")
     elif step.fee is not None:
-        refuse("fee", "only a fee step has a fee")
+        refuse("fee", mark("chỉ bước thu phí mới có lệ phí (fee)"))
     if kind == StepKind.parallel:
         if not step.branches:
-            refuse("branches", "a parallel step needs branches", "missing")
+            refuse("branches", mark("bước song song cần các nhánh (branches)"), "missing")
         else:
             for dup in _duplicates(b.id for b in step.branches):
-                refuse("branches", f"duplicate branch id {dup!r}", "duplicate")
+                refuse("branches", mark("trùng mã nhánh '{id}'"), "duplicate", id=dup)
             for b, branch in enumerate(step.branches):
-                _check_expression(errors, [*loc, "branches", b, "when"], branch.when, readable, "the form")
+                _check_expression(errors, [*loc, "branches", b, "when"], branch.when, readable, "form")
     elif step.branches is not None:
-        refuse("branches", "only a parallel step has branches")
+        refuse("branches", mark("chỉ bước song song mới có nhánh"))
     if kind == StepKind.child:
         if step.procedure is None:
-            refuse("procedure", "a child step names the procedure the other agency runs", "missing")
+            refuse("procedure", mark("bước liên thông ghi thủ tục mà cơ quan kia giải quyết"), "missing")
         elif step.procedure == d_code:
-            refuse("procedure", "a procedure cannot be its own child", "loop")
+            refuse("procedure", mark("thủ tục không thể liên thông với chính nó"), "loop")
         for name, text in (step.inputs or {}).items():
-            _check_expression(errors, [*loc, "inputs", name], text, readable, "the form or an earlier step")
+            _check_expression(errors, [*loc, "inputs", name], text, readable)
     else:
         for attr in ("procedure", "inputs"):
             if getattr(step, attr) is not None:
-                refuse(attr, f"only a child step has {attr}")
+                refuse(attr, mark("chỉ bước liên thông mới có {attr}"), attr=attr)
     if kind == StepKind.result:
         for d, doc in enumerate(step.documents or []):
             if doc not in documents:
-                _err(errors, [*loc, "documents", d], f"unknown result document {doc!r}", "unknown_name")
+                errors.append(problem([*loc, "documents", d], mark("không có giấy tờ kết quả '{id}'"), "unknown_name",
+                                      id=doc, suggestion=closest(doc, documents)))  # fmt: skip
     elif step.documents is not None:
-        refuse("documents", "only a result step issues documents")
-    _check_expression(errors, [*loc, "skip_when"], step.skip_when, readable, "the form or an earlier step")
+        refuse("documents", mark("chỉ bước trả kết quả mới cấp giấy tờ"))
+    _check_expression(errors, [*loc, "skip_when"], step.skip_when, readable)
 
     unit = step.unit
     if unit.select == UnitSelection.fixed_unit and unit.unit_code is None:
-        _err(errors, [*loc, "unit", "unit_code"], "a fixed unit needs its unit_code", "missing")
+        _err(errors, [*loc, "unit", "unit_code"], mark("đơn vị cố định cần unit_code"), "missing")
     if unit.select != UnitSelection.fixed_unit and unit.unit_code is not None:
-        _err(errors, [*loc, "unit", "unit_code"], "unit_code goes with select: fixed_unit", "not_allowed")
+        _err(errors, [*loc, "unit", "unit_code"], mark("unit_code đi với select: fixed_unit"), "not_allowed")
     if unit.select == UnitSelection.competent_unit:
         address = fields.get(unit.address_field or "")
         if address is None or address.type != FieldType.address:
             _err(
                 errors, [*loc, "unit", "address_field"],
-                "the competent unit is chosen by an address field of the form; name one", "missing",
+                mark("đơn vị có thẩm quyền được chọn theo một trường địa chỉ của tờ khai; hãy ghi trường đó"), "missing",
             )  # fmt: skip
 
 
@@ -369,12 +389,8 @@ def _check_scope(steps: list[Step], path: Loc, start: str, errors: list[Definiti
         for attr in ("next", "return_to"):
             target = getattr(step, attr)
             if target is not None and target not in index:
-                _err(
-                    errors,
-                    [*path, i, attr],
-                    f"transition to unknown step {target!r} (or one outside this branch)",
-                    "unknown_step",
-                )
+                errors.append(problem([*path, i, attr], mark("chuyển tới bước không có '{id}' (hoặc bước ngoài nhánh này)"),
+                                      "unknown_step", id=target, suggestion=closest(target, index)))  # fmt: skip
                 bad = True
     if bad:
         return
@@ -389,7 +405,7 @@ def _check_scope(steps: list[Step], path: Loc, start: str, errors: list[Definiti
             frontier.extend(edges[current])
     for i, step in enumerate(steps):
         if step.id not in reached:
-            _err(errors, [*path, i, "id"], f"step {step.id!r} cannot be reached", "unreachable")
+            _err(errors, [*path, i, "id"], mark("không đi tới được bước '{id}'"), "unreachable", id=step.id)
 
     # A loop with no way out: a step from which no path leads to an end (a step with no `next`).
     can_end = {step.id for step in steps if step.next is None}
@@ -402,12 +418,14 @@ def _check_scope(steps: list[Step], path: Loc, start: str, errors: list[Definiti
                 changed = True
     for i, step in enumerate(steps):
         if step.id in reached and step.id not in can_end:
-            _err(errors, [*path, i, "next"], f"from {step.id!r} the steps loop with no way out", "loop")
+            _err(errors, [*path, i, "next"], mark("từ '{id}' các bước lặp vòng không lối ra"), "loop", id=step.id)
 
     # `return` goes back: the target must come before the step on the way from the start.
     for i, step in enumerate(steps):
         if step.return_to is not None and not _leads_to(edges_next(steps), step.return_to, step.id):
-            _err(errors, [*path, i, "return_to"], f"{step.return_to!r} is not an earlier step", "not_earlier")
+            _err(
+                errors, [*path, i, "return_to"], mark("'{id}' không phải bước trước"), "not_earlier", id=step.return_to
+            )
 
 
 def edges_next(steps: list[Step]) -> dict[str, str | None]:

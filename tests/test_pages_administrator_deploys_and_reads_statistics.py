@@ -29,7 +29,7 @@ def test_an_administrator_sees_definition_errors_against_their_paths_then_deploy
     errors = page.locator("#definition-errors tbody tr")
     assert errors.count() == 1
     assert errors.locator(".error-path").inner_text() == "steps[2].next"
-    assert "unknown step 'nowhere'" in errors.locator(".error-message").inner_text()
+    assert "bước không có 'nowhere'" in errors.locator(".error-message").inner_text()
     assert errors.get_by_role("link").inner_text() == str(wrong_line)
     marked = page.locator(f"#line-{wrong_line}")
     assert "has-error" in marked.get_attribute("class") and "next: nowhere" in marked.inner_text()
@@ -108,8 +108,10 @@ def test_the_statistics_dashboard_draws_the_indicators(api, new_page):
     chart = reload_until(page, "svg#chart-received", what="the chart of dossiers received")
     assert chart.get_attribute("role") == "img"
     bar = chart.locator("rect.bar")
-    assert bar.count() == 1 and bar.get_attribute("data-value") == "3" and int(bar.get_attribute("width")) > 0
-    assert f"{unit} · {code}: 3" in chart.locator("desc").text_content()  # the figure in words, beside the picture
+    assert bar.count() == 1 and bar.get_attribute("data-value") == "3" and bar.bounding_box()["width"] > 0
+    assert (
+        f"(Mã: {unit} · {code}): 3" in chart.locator("desc").text_content()
+    )  # the figure in words, beside the picture
     assert page.locator("svg#chart-on-time").count() == 1
     table = page.locator("#indicators tbody tr").first.inner_text()
     assert unit in table and code in table

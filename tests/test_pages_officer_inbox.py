@@ -7,9 +7,9 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from api.dossier_service.inbox import InboxFilter, InboxItem
 from api.pages import i18n
 from api.pages.rendering import _environment
-from api.dossier_service.inbox import InboxFilter, InboxItem
 from tests.browser import click_and_load, sign_in_as_officer
 from tests.support import deploy, officer, submit, three_step_procedure, unique_codes, wait_for_step
 

@@ -129,3 +129,16 @@ def test_the_dossier_page_shows_the_timeline_in_the_chosen_language(api: httpx.C
     assert f"Hồ sơ đã được tiếp nhận tại Đơn vị {unit}." in timeline.inner_text()
     page.goto(f"/citizen/dossiers/{dossier}?lang=en")
     assert f"Your dossier was received at Đơn vị {unit}." in page.locator("#timeline").inner_text()
+
+
+def test_the_applicant_sees_the_office_that_acted_never_an_officer(api: httpx.Client) -> None:
+    dossier, unit = _approved_at_reception(api)
+    wait_until(lambda: f"Đơn vị {unit}" in _texts(_view(api, dossier, "vi"))[0], what="the receiving unit named")
+    decided = [e for e in _view(api, dossier, "vi").json()["timeline"] if e["kind"] == "decision"]
+    assert decided and decided[0]["who"] == f"Đơn vị {unit}"
+    said = [e["text"] + " " + e["who"] for e in _view(api, dossier, "vi").json()["timeline"]]
+    assert not [line for line in said if f"reception@{unit}" in line], said
+    officers = [
+        e for e in _view(api, dossier, "vi", officer("leader", unit)).json()["timeline"] if e["kind"] == "decision"
+    ]
+    assert officers[0]["who"] == officers[0]["actor"] and f"reception@{unit}" in officers[0]["actor"]

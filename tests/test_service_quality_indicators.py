@@ -130,7 +130,9 @@ def test_statistics_over_http_as_json_and_csv(api):
     body = api.get("/statistics", params=params).json()
     text = api.get("/statistics.csv", params=params)
     assert text.headers["content-type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(text.content.decode("utf-8-sig"), newline="")))  # tests/test_read_the_statistics.py
+    rows = list(
+        csv.DictReader(io.StringIO(text.content.decode("utf-8-sig"), newline=""))
+    )  # tests/test_read_the_statistics.py
     assert rows[-1]["Tên đơn vị"] == "Tổng cộng" and int(rows[-1]["Tiếp nhận"]) == body["total"]["received"]
     assert sum(int(r["Tiếp nhận"]) for r in rows[:-1]) == body["total"]["received"]
     assert api.get("/statistics", params={"start": "2026-11-30", "end": "2026-11-01"}).status_code == 422

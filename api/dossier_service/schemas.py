@@ -91,6 +91,7 @@ class TimelineEntry(BaseModel):
     # What the entry says to this reader (the applicant in plain words, officers with the detail), in the language
     # the request asks for (`Accept-Language`: vi, the default, or en).
     text: str = ""
+    who: str = ""  # who acted, as this reader needs it (the applicant sees the office, not the officer)
     status: int | None
     # The audit trail: who acted, on whose behalf, at which unit, through which channel.
     actor_kind: str | None = None

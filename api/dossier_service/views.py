@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError
 from api.access import check_readable, is_applicant, require_credentials
 from api.deps import Principal
 from api.dossier_service.schemas import ActiveStepView, ChildDossierView, DossierView, Receipt, TimelineEntry
-from api.timeline_text import UNIT_NAMES, timeline_text
+from api.timeline_text import UNIT_NAMES, timeline_text, timeline_who
 from domain.dossier import Channel, PortalStatus
 from infrastructure.lookup_secret import LookupSecrets
 from infrastructure.translations import DEFAULT_LANGUAGE
@@ -127,7 +127,11 @@ def dossier_view(
         completed_at=as_utc(row.completed_at) if row.completed_at else None,
         timeline=[
             TimelineEntry.model_validate(
-                {**event, "text": timeline_text(event, language=language, applicant=applicant, unit_name=unit_name)}
+                {
+                    **event,
+                    "text": timeline_text(event, language=language, applicant=applicant, unit_name=unit_name),
+                    "who": timeline_who(event, language=language, applicant=applicant, unit_name=unit_name),
+                }
             )
             for event in (timeline if timeline is not None else dossiers.timeline(connection, code))
         ],

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from api.deps import AdministratorActorDep, AdministratorDep, CalendarDep, PrincipalDep, SessionDep
 from api.pages.dossier_forms import errors_by_path
 from api.pages.errors import csrf_protected, messages
+from api.pages.i18n import language_of
 from api.pages.procedure_administration import web_actor
 from api.pages.rendering import render
 from api.routes.calendars import CalendarDayIn, delete_calendar_day, get_calendar, put_calendar_day
@@ -103,7 +104,7 @@ def _calendar_page(request: Request, jurisdiction: str, year: int, session: Sess
                    principal: PrincipalDep, *, errors: dict[str, list[str]] | None = None,
                    general: list[str] | None = None, values: dict[str, str] | None = None, saved: bool = False,
                    status_code: int = status.HTTP_200_OK) -> Response:  # fmt: skip
-    calendar = get_calendar(jurisdiction, session, base, year)
+    calendar = get_calendar(jurisdiction, session, base, language_of(request), year)
     directory = organisation.directory(session)
     provinces = sorted((area, directory.units[code].name) for area, code in directory.province_units.items())
     return render(

@@ -72,6 +72,7 @@ def render(
         "local_time": lambda moment: local_time(moment, settings.timezone),
         "local_date": local_date,
         "number": lambda value: translations.number(value, language),
+        "time_limit": lambda days: t("Trong ngày") if not days else t("{days} ngày làm việc", days=days),
         "language_url": lambda code: i18n.switch_url(request, code),
         "notice": None,
     }

@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
-from api.deps import AdministratorActorDep, CalendarDep, SessionDep
+from api.deps import AdministratorActorDep, CalendarDep, ReaderLanguageDep, SessionDep
 from api.errors import check_date_range
 from domain.units import NATIONAL
 from readmodel import calendars, organisation
@@ -66,11 +66,13 @@ def get_calendar(
     jurisdiction: Jurisdiction,
     session: SessionDep,
     base: CalendarDep,
+    language: ReaderLanguageDep,
     year: Annotated[int, Query(ge=2020, le=2040)] = 2026,
 ) -> CalendarOut:
-    """Public holidays of the year (national), and the changes administrators made."""
+    """Public holidays of the year (national), named in the language of `Accept-Language` (vi, the default, or en),
+    and the changes administrators made."""
     _known(session, jurisdiction)
-    national = holidays.country_holidays("VN", years=year)
+    national = holidays.country_holidays("VN", years=year, language="en_US" if language == "en" else "vi")
     changes = calendars.days(session, NATIONAL, year) + (
         calendars.days(session, jurisdiction, year) if jurisdiction != NATIONAL else []
     )

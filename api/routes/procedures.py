@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 from datetime import datetime
 from typing import Annotated, Any
@@ -16,13 +17,16 @@ from pydantic import BaseModel
 from api.deps import AdministratorActorDep, PopulationDep, PrincipalDep, SessionDep
 from api.dossier_service.definitions import latest_version
 from api.dossier_service.prefill import PrefillIn, PrefillOut, prefill_form
-from api.errors import field_error, unprocessable
+from api.errors import unprocessable
 from api.procedure_definitions import load_definition_yaml, parse_definition
 from api.rate_limits import RateLimitsDep, requester
 from domain import step_graph
-from domain.definition import DefinitionInvalid, ProcedureDefinition, definition_json_schema
+from domain.definition import DefinitionError, DefinitionInvalid, ProcedureDefinition, definition_json_schema
+from domain.definition_errors import Problem
+from domain.definition_source import locate
 from forms.eform import form_json_schema
 from forms.render import render_form
+from infrastructure.translations import from_accept_language, translate
 from readmodel import procedures
 from readmodel.tables import ProcedureVersionRow
 
@@ -94,7 +98,10 @@ class GraphOut(BaseModel):
     mermaid: str
 
 
-async def _read_definition_body(request: Request) -> Any:
+async def _read_definition_body(request: Request) -> tuple[Any, str]:
+    """The definition's data and its text (for the positions of its errors).
+
+    A parse error answers 422 with the line and column where the text stops making sense."""
     # The edge (api/edge.py) already bounds the body; this route's own limit is checked as the body arrives.
     parts: list[bytes] = []
     size = 0
@@ -108,21 +115,49 @@ async def _read_definition_body(request: Request) -> Any:
     try:
         text = raw.decode("utf-8")
         if media_type in YAML_TYPES:
-            return load_definition_yaml(text)
+            return load_definition_yaml(text), text
         if media_type in ("application/json", ""):
-            return json.loads(text)
+            return json.loads(text), text
     except (ValueError, yaml.YAMLError) as exc:  # ValueError: not UTF-8, not JSON, or an integer of 5,000 digits
-        raise field_error(["body"], f"the body is not valid {media_type}: {exc}", "parse_error") from None
+        said = f"the body is not valid {media_type}: {exc}"
+        raise unprocessable([{"loc": ["body"], "msg": said, "type": "parse_error", **parse_position(exc)}]) from None
     raise HTTPException(
         status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "send the definition as application/json or application/yaml"
     )
 
 
-def _parse_or_422(raw: Any) -> ProcedureDefinition:
+def parse_position(exc: Exception) -> dict[str, int]:
+    """The 1-based line and column where YAML or JSON text stops parsing, when the parser says."""
+    if isinstance(exc, json.JSONDecodeError):
+        return {"line": exc.lineno, "column": exc.colno}
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    return {"line": mark.line + 1, "column": mark.column + 1} if mark is not None else {}
+
+
+def problem_detail(problem: DefinitionError, language: str) -> dict[str, Any]:
+    """One error of a definition as the API lists it: `msg` in English as ever (pydantic's own for shape errors),
+    `message` in the reader's language with its "did you mean", the line and column in the text, the suggestion."""
+    if not isinstance(problem, Problem):
+        return {"loc": list(problem.loc), "msg": problem.msg, "type": problem.type}
+    english = problem.msg if problem.shape else translate("en", problem.text, **problem.values)
+    return {
+        "loc": list(problem.loc),
+        "msg": english,
+        "type": problem.type,
+        "line": problem.line,
+        "column": problem.column,
+        "suggestion": problem.suggestion,
+        "message": problem.said(functools.partial(translate, language)),
+    }
+
+
+def _parse_or_422(raw: Any, text: str, request: Request) -> ProcedureDefinition:
     try:
         return parse_definition(raw)
     except DefinitionInvalid as invalid:
-        raise unprocessable([{"loc": ["body", *e.loc], "msg": e.msg, "type": e.type} for e in invalid.errors]) from None
+        language = from_accept_language(request.headers.get("accept-language"))
+        listed = [problem_detail(p, language) for p in locate(text, invalid.errors)]  # type: ignore[arg-type]
+        raise unprocessable([{**e, "loc": ["body", *e["loc"]]} for e in listed]) from None
 
 
 def _version_or_404(session: SessionDep, code: str, version: int | None) -> ProcedureVersionRow:
@@ -143,7 +178,8 @@ async def deploy_procedure(
     request: Request, response: Response, session: SessionDep, actor: AdministratorActorDep
 ) -> DeploymentOut:
     """Deploy a definition (JSON or YAML). Same content → same version (200); changed → a new version (201)."""
-    definition = _parse_or_422(await _read_definition_body(request))
+    raw, text = await _read_definition_body(request)
+    definition = _parse_or_422(raw, text, request)
     problems = procedures.child_problems(session, definition)
     if problems:
         raise unprocessable([{"loc": ["body", *loc], "msg": msg, "type": "child_procedure"} for loc, msg in problems])
@@ -155,8 +191,11 @@ async def deploy_procedure(
 
 @router.post("/validate", openapi_extra=DEFINITION_BODY)
 async def validate_procedure(request: Request) -> ValidationOut:
-    """Check a definition without deploying it: 200, or 422 with the path of every error."""
-    definition = _parse_or_422(await _read_definition_body(request))
+    """Check a definition without deploying it: 200, or 422 with every error (shape and whole-definition checks
+    together), each with its path, `line` and `column` in the text sent, a `suggestion` for a near miss, and
+    `message` in the language of `Accept-Language` (vi, the default, or en) beside `msg` in English."""
+    raw, text = await _read_definition_body(request)
+    definition = _parse_or_422(raw, text, request)
     return ValidationOut(valid=True, code=definition.code, content_hash=definition.content_hash())
 
 
@@ -225,10 +264,17 @@ def get_graph(code: str, session: SessionDep, version: VersionQuery = None) -> G
 
 
 @router.get("/{code}/graph.svg", response_class=Response, responses={200: {"content": {"image/svg+xml": {}}}})
-def get_graph_svg(code: str, session: SessionDep, version: VersionQuery = None) -> Response:
-    """The step graph as a picture (SVG, no script needed)."""
+def get_graph_svg(request: Request, code: str, session: SessionDep, version: VersionQuery = None) -> Response:
+    """The step graph as a picture (SVG, no script needed), laid out by Graphviz's `dot`, its words in the language
+    of `Accept-Language` (vi, the default, or en). 503 when `dot` cannot draw it now (not installed, or too slow)."""
     row = _version_or_404(session, code, version)
-    return Response(step_graph.svg(_definition(row)), media_type="image/svg+xml")
+    language = from_accept_language(request.headers.get("accept-language"))
+    try:
+        picture = step_graph.svg(_definition(row), t=functools.partial(translate, language))
+    except step_graph.DrawingUnavailable as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"the step graph cannot be drawn now: {exc}") from None
+    headers = {"Content-Language": language, "Vary": "Accept-Language"}
+    return Response(picture, media_type="image/svg+xml", headers=headers)
 
 
 @router.get("/{code}/form.html", response_class=HTMLResponse)
