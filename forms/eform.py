@@ -167,6 +167,16 @@ def _conditional_errors(
     return errors
 
 
+def _plain_context(error: Any) -> dict[str, Any]:
+    """The error's context (the bound or pattern it broke) where it is plain values, for saying it in words."""
+    ctx = {
+        k: v
+        for k, v in (error.get("ctx") or {}).items()
+        if isinstance(v, str | int | float) and not isinstance(v, bool)
+    }
+    return {"ctx": ctx} if ctx else {}
+
+
 def validate_form(
     definition: ProcedureDefinition, data: Any, *, loc_prefix: tuple[str | int, ...] = ("body", "form")
 ) -> dict[str, Any]:
@@ -175,8 +185,8 @@ def validate_form(
         validated = form_model(definition).model_validate(data)
     except ValidationError as exc:
         errors = [
-            {"loc": [*loc_prefix, *err["loc"]], "msg": err["msg"], "type": err["type"]}
-            for err in exc.errors(include_url=False, include_context=False, include_input=False)
+            {"loc": [*loc_prefix, *err["loc"]], "msg": err["msg"], "type": err["type"], **_plain_context(err)}
+            for err in exc.errors(include_url=False, include_input=False)
         ]
         # Report the conditional rules too, read on the raw values, so one answer lists every problem.
         if isinstance(data, dict):

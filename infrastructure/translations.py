@@ -17,6 +17,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 
+from domain.wording import Said
+
 LOCALE_DIR = Path(__file__).parent / "locale"
 LANGUAGES = ("vi", "en")
 DEFAULT_LANGUAGE = "vi"
@@ -42,7 +44,9 @@ def translations(language: str) -> gettext.NullTranslations:
 
 
 def translate(language: str, text: str, **values: object) -> str:
-    """`text` (Vietnamese) in `language`, with `{name}` placeholders filled in."""
+    """`text` (Vietnamese) in `language`, with `{name}` placeholders filled in (a Said brings its own)."""
+    if isinstance(text, Said):
+        text, values = text.text, {**text.values, **values}
     said = translations(language).gettext(text) if text else text
     return said.format(**values) if values else said
 

@@ -69,7 +69,7 @@ def test_the_counter_receives_in_person_and_the_applicant_answers_a_supplement_r
     click_and_load(applicant, applicant.get_by_role("button", name="Gửi bổ sung"))
     copies = applicant.locator("#f-copies")
     assert copies.get_attribute("aria-invalid") == "true"  # more than the form allows: the API's message
-    assert "less than or equal to 10" in applicant.locator("#f-copies-error").inner_text()
+    assert "Không được quá 10." in applicant.locator("#f-copies-error").inner_text()
     applicant.fill("#f-copies", "3")
     applicant.fill("#f-note", "Đã bổ sung số bản sao")
     applicant.get_by_role("button", name="Gửi bổ sung").click()

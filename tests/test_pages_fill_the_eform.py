@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import re
 
+from forms.field_messages import field_message
 from tests.browser import PDF, PHONE, click_and_load, screenshot, sign_in_as_citizen
 from tests.support import APPLICANT
 
@@ -27,7 +28,10 @@ def test_the_eform_shows_the_apis_own_messages_next_to_the_fields(api, shipped, 
         "form": {"mother_id": "12345", "residence_address": {"detail": "12 Lê Lợi"}, "register_residence": False},
     })  # fmt: skip
     assert answer.status_code == 422
-    expected = {".".join(str(p) for p in e["loc"][2:]): e["msg"] for e in answer.json()["detail"]}
+    # The page says it for a person, in Vietnamese: the API's error type in plain words (forms/field_messages.py).
+    expected = {".".join(str(p) for p in e["loc"][2:]): str(field_message(e)) for e in answer.json()["detail"]}
+    assert expected["mother_id"] == "Số định danh cá nhân gồm 12 chữ số."
+    assert expected["child_name"] == "Mục này là bắt buộc."
     for path in ("mother_id", "child_name", "residence_address.ward_code", "residence_address.province_code"):
         control = page.locator(f"#f-{path.replace('.', '-')}")
         assert control.get_attribute("aria-invalid") == "true", path
@@ -223,3 +227,16 @@ def test_without_any_script_the_form_carries_its_files_itself(api, shipped, new_
     dossier = page.locator("#receipt-code").inner_text()
     opened = page.request.get(f"/dossiers/{dossier}/attachments/{hashlib.sha256(PDF).hexdigest()}")
     assert opened.status == 200 and opened.body() == PDF
+
+
+def test_a_fields_problem_is_said_in_the_pages_language(shipped, new_page):
+    page = new_page()
+    page.goto(f"/citizen/procedures/{BIRTH}?lang=en")
+    page.fill("#f-mother_id", "12345")
+    click_and_load(page, page.locator("#submit-dossier"))
+    assert page.locator("#f-mother_id-error").inner_text() == "A personal identification number has 12 digits."
+    assert page.locator("#f-child_name-error").inner_text() == "This field is required."
+    page.goto(f"/citizen/procedures/{BIRTH}?lang=vi")
+    page.fill("#f-mother_id", "12345")
+    click_and_load(page, page.locator("#submit-dossier"))
+    assert page.locator("#f-child_name-error").inner_text() == "Mục này là bắt buộc."

@@ -197,8 +197,9 @@ async def answer_supplement(
         await actions.supplement(session, client, settings, row, body, principal)
     except HTTPException as exc:
         context = dossier_context(request, row, session, secrets, applicant=True)
-        said = (
-            dossier_forms.errors_by_path(exc.detail) if exc.status_code == 422 and isinstance(exc.detail, list) else {}
+        said = dossier_forms.said_in(
+            context["t"],
+            dossier_forms.errors_by_path(exc.detail) if exc.status_code == 422 and isinstance(exc.detail, list) else {},
         )
         context["supplement_fields"] = eform.render_fields(
             definition,

@@ -30,6 +30,7 @@ from domain.definition import FieldType, ProcedureDefinition
 from domain.wording import mark
 from forms import render as eform
 from forms.eform import FormInvalid, validate_form
+from forms.field_messages import field_message
 from forms.posted import ADDRESS_PARTS, form_values
 from infrastructure.settings import Settings
 from readmodel import procedures
@@ -73,15 +74,16 @@ def procedures_in_service(session: Session) -> list[tuple[ProcedureVersionRow, P
 
 
 def errors_by_path(errors: list[dict[str, Any]], strip: tuple[str, ...] = ("body", "form")) -> dict[str, list[str]]:
-    """API errors (`{loc, msg}`) by the page's field path: `["body", "form", "address", "ward_code"]` →
-    `address.ward_code`, `["body", "applicant", "full_name"]` → `applicant.full_name`."""
+    """API errors (`{loc, msg, type}`) by the page's field path: `["body", "form", "address", "ward_code"]` →
+    `address.ward_code`, `["body", "applicant", "full_name"]` → `applicant.full_name`; each said for a person
+    (forms/field_messages.py), to be translated where shown."""
     found: dict[str, list[str]] = {}
     for error in errors:
         loc = [str(p) for p in error.get("loc", [])]
         for prefix in strip:
             if loc and loc[0] == prefix:
                 loc = loc[1:]
-        found.setdefault(".".join(loc), []).append(str(error.get("msg")))
+        found.setdefault(".".join(loc), []).append(field_message(error))
     return found
 
 
@@ -102,6 +104,11 @@ def label_of(definition: ProcedureDefinition, path: str, t: Any) -> str:
         said.append(match.label)
         fields = list(match.fields or [])
     return " › ".join(said) or path
+
+
+def said_in(t: Any, errors: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    """Field messages in the page's language (those said for a person are translated; the API's own stay)."""
+    return {path: [t(message) for message in messages] for path, messages in errors.items()}
 
 
 def area_choices(engine: Engine) -> eform.AreaChoices:
@@ -244,6 +251,7 @@ def render_eform_page(
 ) -> Response:
     t = translator(language_of(request))
     definition = definition_of(row)
+    entry.errors = said_in(t, entry.errors)
     state = eform.FormState(
         values=entry.values, errors=entry.errors, prefilled=frozenset(entry.prefilled), group_items=entry.group_items
     )

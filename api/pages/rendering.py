@@ -76,7 +76,12 @@ def render(
         "language_url": lambda code: i18n.switch_url(request, code),
         "notice": None,
     }
-    html = _environment.get_template(template).render({**values, **(context or {})})
+    values.update(context or {})
+    if isinstance(values.get("errors"), dict):  # field messages said for a person, in the page's language
+        values["errors"] = {
+            path: [t(m) for m in said] if isinstance(said, list) else said for path, said in values["errors"].items()
+        }
+    html = _environment.get_template(template).render(values)
     response = HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
     browser_session.keep_csrf_token(request, response, settings)
     i18n.keep_language(request, response, settings)
