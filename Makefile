@@ -27,9 +27,9 @@ debian_package = if $(1); then true; else \
 	$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2); \
 	fi
 
-.PHONY: translations setup venv temporal-cli graphviz temporal-server postgres prometheus redis test-server oidc-server browser run run-cluster test test-cluster bench clean chaos
+.PHONY: translations setup venv temporal-cli graphviz pdfsig temporal-server postgres prometheus redis test-server oidc-server browser run run-cluster test test-cluster bench clean chaos
 
-setup: venv temporal-cli graphviz
+setup: venv temporal-cli graphviz pdfsig
 
 venv: $(VENV)/.installed
 
@@ -113,6 +113,10 @@ $(KEYCLOAK)/.installed: | $(VENV)/.installed
 # Graphviz's `dot` lays out the procedures' step graphs (GET /procedures/{code}/graph.svg).
 graphviz:
 	@$(call debian_package,command -v dot >/dev/null 2>&1,graphviz)
+
+# Poppler's `pdfsig`, a PDF reader's signature check, verifies the signed result PDFs in the tests.
+pdfsig:
+	@$(call debian_package,command -v pdfsig >/dev/null 2>&1,poppler-utils)
 
 browser:
 	@$(call debian_package,[ -x $(CHROMIUM) ],chromium)

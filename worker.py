@@ -44,6 +44,8 @@ class AgencyEndpoints:
     portal: str
     agency_systems: str
     result_store: str
+    # Where agencies that answer later send their answers (the API's /dossiers/{code}/agency-answers).
+    answers: str = ""
 
 
 def dossier_activities(
@@ -59,7 +61,10 @@ def dossier_activities(
     read_model = ReadModelActivities(engine, calendar)
     legal_clock = LegalClockActivities(engine, calendar)
     agencies = AgencyActivities(
-        http, portal_base_url=endpoints.portal, agency_systems_base_url=endpoints.agency_systems
+        http,
+        portal_base_url=endpoints.portal,
+        agency_systems_base_url=endpoints.agency_systems,
+        answers_base_url=endpoints.answers,
     )
     publishing = PublishingActivities(read_model, agencies, ride_along_seconds=portal_ride_along_seconds)
     results = ResultActivities(engine, issuer, ResultStoreClient(http, endpoints.result_store))
@@ -98,6 +103,7 @@ async def run_worker(settings: Settings) -> None:
                 portal=settings.portal_base_url,
                 agency_systems=settings.agency_systems_base_url,
                 result_store=settings.result_store_base_url,
+                answers=f"{settings.public_base_url.rstrip('/')}/dossiers",
             ),
             ResultIssuer(
                 engine, SigningAuthority.from_settings(settings), renderer, public_base_url=settings.public_base_url

@@ -37,15 +37,23 @@ class AgencyActivities:
         *,
         portal_base_url: str,
         agency_systems_base_url: str,
+        answers_base_url: str = "",
     ) -> None:
         self._http = http
         self._portal = portal_base_url.rstrip("/")
         self._systems = agency_systems_base_url.rstrip("/")
+        self._answers = answers_base_url.rstrip("/")
 
     @activity.defn
     async def call_system(self, call: SystemCall) -> SystemCallResult:
         url = f"{self._systems}/{call.system}/{call.operation}"
-        body = await self._post(url, call.idempotency_key, {"dossier_code": call.dossier_code, **call.payload})
+        request = {"dossier_code": call.dossier_code, **call.payload}
+        if call.callback:  # the agency acknowledges now and sends its answer, naming the call, to motcua later
+            request |= {
+                "call_id": call.idempotency_key,
+                "answer_to": f"{self._answers}/{call.dossier_code}/agency-answers",
+            }
+        body = await self._post(url, call.idempotency_key, request)
         return SystemCallResult(
             system=call.system,
             operation=call.operation,

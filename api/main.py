@@ -20,6 +20,7 @@ from api.edge import EdgeLimits
 from api.rate_limits import RateLimits
 from api.request_ids import RequestIds
 from api.routes import (
+    agency_answers,
     attachments,
     audit,
     auth,
@@ -98,6 +99,7 @@ def create_app() -> FastAPI:
     app.include_router(results.router)
     app.include_router(results.verification)
     app.include_router(portal.router)
+    app.include_router(agency_answers.router)
     app.include_router(attachments.uploads)
     app.include_router(attachments.router)
     pages.install(app)

@@ -82,6 +82,7 @@ class StackConfig:
     temporal_ui: bool = True
     console_logs: bool = False  # worker and API log to the console (make run) or to files (tests)
     portal_api_key: str = "dev-portal-key"  # shared by the API and the simulator's portal (development only)
+    agency_callback_key: str = "dev-agency-key"  # the simulator's agencies answer later with it (development only)
     extra_env: dict[str, str] = field(default_factory=dict)
     # API processes behind one port (uvicorn's --workers): polling is CPU-bound Python, one core per process.
     api_processes: int = 1
@@ -137,6 +138,7 @@ class StackConfig:
                 "RESULT_STORE_BASE_URL": f"{self.simulator_url}/result-store",
                 "PUBLIC_BASE_URL": self.api_url,
                 "PORTAL_API_KEY": self.portal_api_key,
+                "AGENCY_CALLBACK_KEY": self.agency_callback_key,
                 "PYTHONUNBUFFERED": "1",
             }
         )

@@ -335,6 +335,10 @@ class Step(_Strict):
     system: Identifier | None = None
     operation: Identifier | None = None
     on_refusal: Literal["stop", "continue"] | None = None  # a business refusal stops the dossier, or is noted
+    # An adapter step's answer: in the call's own response, or later, by the agency calling back (tax, police); the
+    # wait is the agency's, and past `answer_within_hours` the unit's leader is told (the wait goes on).
+    answer: Literal["response", "callback"] = "response"
+    answer_within_hours: Annotated[float, Field(gt=0, le=2160)] | None = None
     channel: Literal["sms", "email", "vneid"] | None = None
     message: Annotated[str, Field(max_length=1000)] | None = None
     # fee steps
@@ -346,6 +350,14 @@ class Step(_Strict):
     # child steps: the procedure the other agency runs, and its form values computed from this dossier
     procedure: Annotated[str, Field(pattern=CATALOGUE_CODE)] | None = None
     inputs: dict[Identifier, ExpressionText] | None = None
+
+    @model_validator(mode="after")
+    def _answered_later_only_by_agencies(self) -> Step:
+        if self.answer == "callback" and self.kind != StepKind.adapter:
+            raise ValueError("only an adapter step is answered by a callback")
+        if self.answer_within_hours is not None and self.answer != "callback":
+            raise ValueError("answer_within_hours goes with answer: callback")
+        return self
 
     @property
     def is_officer_step(self) -> bool:

@@ -415,6 +415,18 @@ class SystemCall(BaseModel):
     operation: str
     idempotency_key: str
     payload: dict[str, Any]
+    callback: bool = False  # the agency acknowledges now and answers later (AgencyAnswer)
+
+
+class AgencyAnswer(BaseModel):
+    """An agency's later answer to an adapter step's call (answer: callback), correlated by the call's id."""
+
+    step_id: Annotated[str, Field(min_length=1, max_length=63)]
+    call_id: Annotated[str, Field(min_length=1, max_length=200)]  # the call's idempotency key, as it was sent
+    outcome: Literal["answered", "refused"] = "answered"
+    reference: Annotated[str, Field(max_length=100)] | None = None
+    reason: Annotated[str, Field(max_length=1000)] | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
 
 
 class SystemCallResult(BaseModel):

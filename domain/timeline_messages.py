@@ -71,6 +71,14 @@ MESSAGES: dict[str, TimelineMessage] = {
         mark("{step}: hệ thống {system} đã trả lời (số tham chiếu {reference})"),
         mark("{step}: cơ quan liên quan đã trả lời."),
     ),
+    "agency_acknowledged": _message(
+        mark("{step}: hệ thống {system} đã nhận yêu cầu (số tham chiếu {reference}); chờ cơ quan trả lời"),
+        mark("{step}: đã gửi cơ quan liên quan; đang chờ cơ quan trả lời."),
+    ),
+    "agency_late": _message(
+        mark("{step}: hệ thống {system} chưa trả lời sau {hours} giờ; đã báo lãnh đạo {unit}"),
+        mark("{step}: cơ quan liên quan chưa trả lời đúng hẹn; đã báo lãnh đạo đơn vị."),
+    ),
     "waiting_for_officer": _message(
         mark("{step}: chờ cán bộ {role} của {unit}"), mark("{step}: đang được {unit} xử lý.")
     ),

@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     # The national public-service portal pushes dossiers with this shared key (X-Portal-Key); unset: refused (the
     # portal then signs in as a machine client of an OIDC provider: OidcProvider.machine_clients).
     portal_api_key: SecretStr | None = None
+    # Agencies that answer later send their answers with this shared key (X-Agency-Key); unset: only machine clients
+    # with the scope dossiers:answer may (api/routes/agency_answers.py).
+    agency_callback_key: SecretStr | None = None
 
     # Legal clock defaults (issue: the legal clock refines these per jurisdiction).
     timezone: str = "Asia/Ho_Chi_Minh"

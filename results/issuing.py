@@ -24,6 +24,7 @@ from readmodel import results as stored
 from readmodel.db import as_utc, utcnow
 from readmodel.tables import IssuedResultRow
 from results import DEFAULT_TEMPLATE
+from results.pades import sign_pdf
 from results.render import ResultRenderer, field_text
 from results.signing import SigningAuthority
 
@@ -95,8 +96,17 @@ class ResultIssuer:
         signer = self._authority.signer(issue.signing_unit, unit_name)
         result_id = new_result_id()
         issued_at = utcnow()
-        html, pdf = self._renderer.render(
+        html, rendered = self._renderer.render(
             document.template, self._context(issue, document, result_id, unit_name, issued_at)
+        )
+        # The PDF carries the unit's PAdES signature, which any PDF reader checks; the manifest below covers
+        # these signed bytes, so both signatures speak of the same file.
+        pdf = sign_pdf(
+            rendered,
+            signer,
+            self._authority.root(),
+            reason=f"{document.name} ({result_id})",
+            location=unit_name,
         )
         row = IssuedResultRow(
             id=result_id,

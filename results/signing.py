@@ -3,6 +3,7 @@
 A result is signed by the unit whose leader approved it. The signature covers a small manifest (the
 result id, the issuing unit, the signer, the issue time and the SHA-256 of the PDF and HTML renderings),
 so neither the documents nor what is said about them can change unnoticed.
+The PDF also carries the unit's PAdES signature by the same key, which PDF readers check (results.pades).
 
 Keys and certificates are files. Operators provision them (`units/<agency code>.pem`: the unit's private
 key followed by its certificate chain; `root-ca.pem`: the trust anchor). In development and tests they

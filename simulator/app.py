@@ -38,6 +38,15 @@ class Fault(BaseModel):
     refuse: bool = False
 
 
+class LaterAnswers(BaseModel):
+    """How an agency asked to answer later (a call carrying `answer_to`) does: after a delay, or held until
+    released (POST /_sim/later-answers/release), answering or refusing."""
+
+    delay_seconds: Annotated[float, Field(ge=0, le=3600)] = 0.3
+    hold: bool = False
+    refuse: bool = False
+
+
 class RecordedCall(BaseModel):
     system: str
     operation: str
@@ -65,6 +74,9 @@ class _State:
         self.results: dict[str, dict[str, Any]] = {}  # the result store: result id → deposit
         self.result_contents: dict[str, bytes] = {}
         self.pushed: dict[str, dict[str, Any]] = {}  # portal reference → the receipt motcua answered
+        # Agencies that answer later: how they answer, and the answers held back until released.
+        self.later = LaterAnswers()
+        self.held: list[dict[str, Any]] = []
 
 
 state = _State()
@@ -189,7 +201,53 @@ async def system_call(
     if operation == "register_birth":
         # Registering a birth gives the child a personal identification number (national population database).
         data["personal_id"] = f"079{state.references:09d}"
+    if isinstance(body.get("answer_to"), str) and isinstance(body.get("call_id"), str):
+        # An agency that answers later: it acknowledges now, and sends its answer to motcua afterwards.
+        answer = {"step_id": str(body["call_id"]).split(":")[-2], "call_id": body["call_id"], "reference": reference,
+                  "outcome": "refused" if state.later.refuse else "answered", "data": data}  # fmt: skip
+        if state.later.refuse:
+            answer["reason"] = f"{system} cannot settle this case"
+        pending = {"url": body["answer_to"], "answer": answer}
+        if state.later.hold:
+            state.held.append(pending)
+        else:
+            asyncio.get_running_loop().create_task(_answer_later(pending, state.later.delay_seconds))
+        return _remember(system, idempotency_key, {"reference": reference, "acknowledged": True, "data": {}})
     return _remember(system, idempotency_key, {"reference": reference, "data": data})
+
+
+async def _answer_later(pending: dict[str, Any], delay_seconds: float) -> None:
+    await asyncio.sleep(delay_seconds)
+    key = os.environ.get("AGENCY_CALLBACK_KEY", "")
+    for attempt in range(20):  # the agency retries until motcua hears it (a 409 is an answer too)
+        try:
+            async with httpx.AsyncClient(timeout=30) as http:
+                answered = await http.post(pending["url"], json=pending["answer"], headers={"X-Agency-Key": key})
+            state.calls.append(
+                RecordedCall(system="later-answers", operation="answer", idempotency_key=pending["answer"]["call_id"],
+                             dossier_code=None, at=datetime.now(UTC), outcome=str(answered.status_code),
+                             body=pending["answer"])
+            )  # fmt: skip
+            if answered.status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        await asyncio.sleep(min(2**attempt * 0.2, 10))
+
+
+@app.put("/_sim/later-answers")
+def set_later_answers(later: LaterAnswers) -> LaterAnswers:
+    state.later = later
+    return later
+
+
+@app.post("/_sim/later-answers/release")
+async def release_later_answers() -> dict[str, int]:
+    """Send every answer held back, now."""
+    held, state.held = state.held, []
+    for pending in held:
+        asyncio.get_running_loop().create_task(_answer_later(pending, 0))
+    return {"released": len(held)}
 
 
 class ResultDeposit(BaseModel):

@@ -124,11 +124,37 @@ def _run_dossier_decided_by_signals(api, stack) -> dict[str, str]:
     return {"decided-by-signals": dossier}
 
 
-def test_fresh_histories_replay_on_the_current_workflow(api, stack, shipped):
+def _run_dossier_answered_later(api, simulator) -> dict[str, str]:
+    """An agency that answers later (revision 4): acknowledged, its answer held back, then sent through motcua's
+    agencies' endpoint; the dossier goes on to its result."""
+    code, unit = unique_codes()
+    definition = three_step_procedure(code, unit)
+    next(step for step in definition["steps"] if step["id"] == "lookup").update(
+        answer="callback", answer_within_hours=1
+    )
+    deploy(api, definition)
+    simulator.put("/_sim/later-answers", json={"hold": True}).raise_for_status()
+    try:
+        dossier = submit(api, code)["dossier_code"]
+        decide(api, dossier, "reception", unit)
+        wait_until(
+            lambda: any(e["kind"] == "agency_called" for e in api.get(f"/dossiers/{dossier}").json()["timeline"]),
+            what="the agency's acknowledgement",
+        )
+    finally:
+        simulator.put("/_sim/later-answers", json={}).raise_for_status()
+        simulator.post("/_sim/later-answers/release").raise_for_status()
+    decide(api, dossier, "approval", unit)
+    wait_for_status(api, dossier, 10, finished=True)
+    return {"agency-answered-later": dossier}
+
+
+def test_fresh_histories_replay_on_the_current_workflow(api, stack, simulator, shipped):
     dossiers = {
         **_run_recordable_dossiers(api),
         **_run_interconnected_dossiers(api),
         **_run_dossier_decided_by_signals(api, stack),
+        **_run_dossier_answered_later(api, simulator),
     }
 
     async def replay(client: Client) -> dict[str, WorkflowHistory]:

@@ -23,6 +23,7 @@ class DossierUpdate(StrEnum):
     apologize = "apologize"
     extend = "extend"
     withdraw = "withdraw"
+    agency_answer = "agency_answer"
 
 
 class DossierSignal(StrEnum):
@@ -31,6 +32,7 @@ class DossierSignal(StrEnum):
     decide = "decide"
     supplement = "supplement"
     pay = "pay"
+    agency_answer = "agency_answer"
 
 
 DETAIL_QUERY = "detail"

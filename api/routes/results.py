@@ -157,7 +157,9 @@ async def verify_result(
     file: Annotated[UploadFile, File(description="The document to check: a result's PDF or HTML")],
     result_id: Annotated[str | None, Form(pattern=RESULT_ID_PATTERN)] = None,
 ) -> Verification:
-    """Anyone checks a document: `valid` (issued by us, unaltered, signature good), `tampered`, or `unknown`."""
+    """Anyone checks a document: `valid` (issued by us, unaltered, signature good), `tampered`, or `unknown`.
+
+    A signed PDF's embedded PAdES signature is validated too, trusting our root alone (`pdf_signature`)."""
     content = await file.read(settings.result_upload_max_bytes + 1)
     if len(content) > settings.result_upload_max_bytes:
         raise HTTPException(TOO_LARGE, f"files are limited to {settings.result_upload_max_bytes} bytes")

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.definition import DecisionKind
     from domain.dossier import (
         ActorRef,
+        AgencyAnswer,
         ApologySubmission,
         Awaiting,
         DossierEvent,
@@ -49,6 +50,8 @@ class Mailbox:
         self._publisher = publisher
         self.decisions: dict[str, tuple[int, OfficerDecision]] = {}
         self.payments: dict[str, tuple[int, PaymentSubmission]] = {}
+        self.awaited_calls: dict[str, str] = {}  # step → the id of the call whose answer an agency owes
+        self.agency_answers: dict[str, tuple[int, AgencyAnswer]] = {}
         self.supplement: tuple[int, SupplementSubmission] | None = None
         self.withdrawal: tuple[int, Withdrawal] | None = None
         self.refused: list[RefusedMessage] = []
@@ -146,7 +149,21 @@ class Mailbox:
         if payment.amount_vnd != due.amount_vnd:
             raise self.not_awaiting(f"the amount due is {due.amount_vnd} VND, not {payment.amount_vnd}")
 
+    def check_agency_answer(self, answer: AgencyAnswer) -> None:
+        awaited = self.awaited_calls.get(answer.step_id)
+        if awaited is None or answer.step_id in self.agency_answers:
+            raise self.not_awaiting(f"step {answer.step_id!r} awaits no agency's answer")
+        if answer.call_id != awaited:
+            raise self.not_awaiting(f"step {answer.step_id!r} awaits the answer to call {awaited!r}, not this one")
+
     # ------------------------------------------------------------------------------ taking messages
+
+    def store_agency_answer(self, answer: AgencyAnswer, channel: str) -> Accept:
+        def store(ticket: int) -> None:
+            self.agency_answers[answer.step_id] = (ticket, answer)
+            self._message_by[ticket] = ActorRef(kind="system", channel=channel)
+
+        return store
 
     def store_decision(self, decision: OfficerDecision, channel: str) -> Accept:
         def store(ticket: int) -> None:
@@ -203,6 +220,8 @@ class Mailbox:
         """The step took the message and recorded its effect."""
         self.decisions.pop(step_id, None)
         self.payments.pop(step_id, None)
+        if self.agency_answers.pop(step_id, None) is not None:
+            self.awaited_calls.pop(step_id, None)
         self.mark_applied(ticket)
 
     def mark_applied(self, ticket: int) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-REVISION = 3
+REVISION = 4
 REVISION_PATCH = "dossier-revision-{}"
 
 # Revision 1 takes every change below, and also: a dossier's status and units are indexed only when they change, its
@@ -33,6 +33,12 @@ REGISTRY_DECIDES = 2
 # letter's own new appointment is a promise as well: missed without a further letter, the dossier is flagged
 # "missed without apology" then.
 REGISTRY_DECIDES_UPDATES = 3
+
+# Revision 4: agencies that answer later. An adapter step whose definition says `answer: callback` takes the call's
+# response as an acknowledgement and waits for the agency's answer (an `agency_answer` Update, or its Signal twin,
+# naming the call), telling the unit's leader once `answer_within_hours` have passed without one. Dossiers on earlier
+# revisions take the response as the answer, as they did.
+AGENCIES_ANSWER_LATER = 4
 
 # Results are rendered, signed and deposited by an activity; without it the result step only lists references.
 SIGNED_RESULTS = "signed-results"

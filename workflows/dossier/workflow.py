@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain.dossier import (
+        AgencyAnswer,
         ApologySubmission,
         DossierEvent,
         DossierInput,
@@ -171,6 +172,7 @@ class DossierWorkflow:
             DossierSignal.decide.value: self.decide_signal,
             DossierSignal.supplement.value: self.supplement_signal,
             DossierSignal.pay.value: self.pay_signal,
+            DossierSignal.agency_answer.value: self.agency_answer_signal,
         }
         twin = twins.get(name)
         if twin is not None:
@@ -261,6 +263,25 @@ class DossierWorkflow:
         if payment is None:
             return
         await mailbox.take_signal("pay", lambda: mailbox.check_payment(payment), mailbox.store_payment(payment))
+
+    @workflow.update(name=DossierUpdate.agency_answer.value)
+    async def agency_answer(self, answer: AgencyAnswer) -> MessageAccepted:
+        """An agency's later answer to an adapter step's call (revision 4), correlated by the call's id."""
+        mailbox = self._mailbox
+        check = lambda: mailbox.check_agency_answer(answer)  # noqa: E731
+        return await mailbox.answer_update(check, mailbox.store_agency_answer(answer, "api"), answer.step_id)
+
+    @agency_answer.validator
+    def _validate_agency_answer(self, answer: AgencyAnswer) -> None:
+        self._mailbox.check_agency_answer(answer)
+
+    async def agency_answer_signal(self, payloads: Sequence[RawValue]) -> None:
+        mailbox = self._mailbox
+        answer = self._read_signal("agency_answer", payloads, AgencyAnswer)
+        if answer is None:
+            return
+        check = lambda: mailbox.check_agency_answer(answer)  # noqa: E731
+        await mailbox.take_signal("agency_answer", check, mailbox.store_agency_answer(answer, "signal"))
 
     @workflow.update(name=DossierUpdate.withdraw.value)
     async def withdraw(self, withdrawal: Withdrawal) -> MessageAccepted:
