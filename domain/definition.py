@@ -60,9 +60,10 @@ class StepKind(StrEnum):
     notification = "notification"  # a message to the applicant (SMS, e-mail, VNeID inbox)
     child = "child"  # an interconnected procedure run as its own dossier in another agency
     result = "result"  # the result is issued electronically
+    hand_back = "hand_back"  # the result waits at the counter until an officer hands it over (status 10 then)
 
 
-OFFICER_STEP_KINDS = frozenset({StepKind.reception, StepKind.review, StepKind.approval})
+OFFICER_STEP_KINDS = frozenset({StepKind.reception, StepKind.review, StepKind.approval, StepKind.hand_back})
 CALLING_STEP_KINDS = frozenset({StepKind.adapter, StepKind.notification})
 
 
@@ -71,6 +72,7 @@ class DecisionKind(StrEnum):
     reject = "reject"
     request_supplement = "request_supplement"
     return_ = "return"  # send the dossier back to a named earlier step
+    hand_over = "hand_over"  # the result is handed to the applicant (or whom they sent) at the counter
 
 
 class FieldType(StrEnum):
@@ -365,6 +367,8 @@ class Step(_Strict):
 
     @property
     def allowed_decisions(self) -> list[DecisionKind]:
+        if self.kind == StepKind.hand_back:
+            return [DecisionKind.hand_over]
         if self.decisions:
             return self.decisions
         allowed = [DecisionKind.approve, DecisionKind.reject, DecisionKind.request_supplement]

@@ -166,10 +166,14 @@ class OfficerDecision(BaseModel):
     decision: DecisionKind
     reason: Annotated[str, Field(max_length=2000)] | None = None
     missing: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(default_factory=list, max_length=50)
+    # Handing a result over at the counter: who received it, and the paper that showed who they are.
+    recipient: Annotated[str, Field(max_length=300)] | None = None
     officer: OfficerRef
 
     @model_validator(mode="after")
     def _reasons_where_the_law_wants_them(self) -> OfficerDecision:
+        if self.decision == DecisionKind.hand_over and not (self.recipient and self.recipient.strip()):
+            raise ValueError("handing a result over names who received it")
         if self.decision in (DecisionKind.reject, DecisionKind.return_) and not (self.reason and self.reason.strip()):
             raise ValueError(f"a decision to {self.decision.value} needs a reason")
         if self.decision == DecisionKind.request_supplement and not self.missing:

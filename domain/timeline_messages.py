@@ -83,6 +83,14 @@ MESSAGES: dict[str, TimelineMessage] = {
         mark("{step}: chờ cán bộ {role} của {unit}"), mark("{step}: đang được {unit} xử lý.")
     ),
     "approved": _message(mark("{step}: đồng ý")),
+    "handed_over": _message(
+        mark("{step}: đã trao kết quả cho {recipient}"),
+        mark("Kết quả đã được trao tại bộ phận một cửa cho {recipient}."),
+    ),
+    "waiting_at_the_counter": _message(
+        mark("{step}: kết quả chờ trao tại bộ phận một cửa của {unit}"),
+        mark("Kết quả đã sẵn sàng; mời bạn đến bộ phận một cửa của {unit} để nhận."),
+    ),
     "returned": _message(
         mark("{step}: trả lại bước {to} — {reason}"), mark("{step}: chuyển lại bước {to} để xem xét lại.")
     ),

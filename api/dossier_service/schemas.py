@@ -147,6 +147,7 @@ class DecisionIn(BaseModel):
     decision: DecisionKind
     reason: Annotated[str, Field(max_length=2000)] | None = None
     missing: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(default_factory=list, max_length=50)
+    recipient: Annotated[str, Field(max_length=300)] | None = None  # hand_over: who received the result
 
 
 class ApologyIn(BaseModel):

@@ -53,12 +53,14 @@ router = APIRouter(
 DECISION_FIELD_MISSING = {
     "reason": mark("Hãy ghi lý do của quyết định này."),
     "missing": mark("Hãy liệt kê đủ các giấy tờ, thông tin còn thiếu, mỗi dòng một mục (chỉ yêu cầu bổ sung một lần)."),
+    "recipient": mark("Hãy ghi người nhận kết quả và giấy tờ tùy thân đã xuất trình."),
 }
 DECISION_LABELS = {
     DecisionKind.approve: mark("Đồng ý, chuyển bước tiếp theo"),
     DecisionKind.reject: mark("Từ chối"),
     DecisionKind.request_supplement: mark("Yêu cầu bổ sung"),
     DecisionKind.return_: mark("Trả lại bước trước"),
+    DecisionKind.hand_over: mark("Đã trao kết quả"),
 }
 
 
@@ -175,16 +177,20 @@ async def take_decision(
     step_id, decision = str(form.get("step_id") or ""), str(form.get("decision") or "")
     reason = str(form.get("reason") or "").strip() or None
     missing = [line.strip() for line in str(form.get("missing") or "").splitlines() if line.strip()]
-    entered = {"step_id": step_id, "decision": decision, "reason": reason or "", "missing": "\n".join(missing)}
+    recipient = str(form.get("recipient") or "").strip()[:300] or None
+    entered = {"step_id": step_id, "decision": decision, "reason": reason or "", "missing": "\n".join(missing),
+               "recipient": recipient or ""}  # fmt: skip
     try:
-        body = DecisionIn(step_id=step_id, decision=decision, reason=reason, missing=missing)  # type: ignore[arg-type]
+        body = DecisionIn(step_id=step_id, decision=decision, reason=reason, missing=missing, recipient=recipient)  # type: ignore[arg-type]
         await actions.decide(session, client, settings, row.code, body, officer)
     except (ValidationError, HTTPException) as exc:
         detail = list(exc.errors(include_url=False)) if isinstance(exc, ValidationError) else exc.detail
         said = messages(detail)
         code = status.HTTP_422_UNPROCESSABLE_ENTITY if isinstance(exc, ValidationError) else exc.status_code
         if code == 422:
-            field = "missing" if decision == DecisionKind.request_supplement.value else "reason"
+            field = {DecisionKind.request_supplement.value: "missing", DecisionKind.hand_over.value: "recipient"}.get(
+                decision, "reason"
+            )
             errors, general = {step_id: {field: [t(DECISION_FIELD_MISSING[field])]}}, []
         else:
             errors, general = {}, said

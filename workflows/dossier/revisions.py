@@ -37,8 +37,10 @@ REGISTRY_DECIDES_UPDATES = 3
 # Revision 4: agencies that answer later. An adapter step whose definition says `answer: callback` takes the call's
 # response as an acknowledgement and waits for the agency's answer (an `agency_answer` Update, or its Signal twin,
 # naming the call), telling the unit's leader once `answer_within_hours` have passed without one. Dossiers on earlier
-# revisions take the response as the answer, as they did.
+# revisions take the response as the answer, as they did. A result handed back at the counter (a `hand_back` step
+# after the result step) leaves the dossier at status 9 until an officer records the hand-over; then status 10.
 AGENCIES_ANSWER_LATER = 4
+HAND_BACK = 4
 
 # Results are rendered, signed and deposited by an activity; without it the result step only lists references.
 SIGNED_RESULTS = "signed-results"

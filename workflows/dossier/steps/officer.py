@@ -32,6 +32,8 @@ from workflows.dossier.steps.base import StepFamily
 class OfficerSteps(StepFamily):
     async def officer_step(self, step: Step) -> str | None:
         assert step.role is not None
+        if step.kind == StepKind.hand_back:
+            return await self._hand_back(step)
         progress = self.progress
         if step.kind != StepKind.reception:
             progress.processing()
@@ -63,6 +65,23 @@ class OfficerSteps(StepFamily):
             return await self._await_decisions(step)
         finally:
             watcher.cancel()
+
+    async def _hand_back(self, step: Step) -> str | None:
+        """The result waits at the counter (status 9, no legal clock: the wait is the applicant's) until an officer
+        of the step's role records handing it over; status 10 then (revision 4)."""
+        progress = self.progress
+        assert step.role is not None
+        unit = progress.input.unit_for(step.id)
+        progress.enter(step, Awaiting.officer, role=step.role, unit=unit)
+        self.publisher.record(
+            DossierEvent(
+                kind="step_started", at=workflow.now(), step_id=step.id,
+                summary=f"{step.name}: the result waits at the counter of {unit}",
+                **said("waiting_at_the_counter", step=step.name, unit=unit),
+                detail={"unit_code": unit, "role": step.role.value},
+            )
+        )  # fmt: skip
+        return await self._await_decisions(step)
 
     async def _await_decisions(self, step: Step) -> str | None:
         progress, mailbox = self.progress, self.mailbox
@@ -115,6 +134,18 @@ class OfficerSteps(StepFamily):
                     )
                     mailbox.applied(ticket, step.id)
                     return step.return_to
+                case DecisionKind.hand_over:
+                    progress.base_status = PortalStatus.result_returned
+                    progress.leave(step)
+                    recipient = decision.recipient or ""
+                    self.publisher.record(
+                        _decision_event(
+                            step, actor, f"{step.name}: result handed over to {recipient}", detail, by,
+                            said("handed_over", step=step.name, recipient=recipient),
+                        )
+                    )  # fmt: skip
+                    mailbox.applied(ticket, step.id)
+                    return step.next
                 case DecisionKind.reject:
                     progress.leave(step)
                     self.publisher.record(

@@ -11,13 +11,13 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.results import ResultActivities
-    from domain.definition import FieldType, Step
+    from domain.definition import FieldType, Step, StepKind
     from domain.dossier import Awaiting, DossierEvent, PortalStatus
     from domain.results import RESULT_STORE, IssuedResult, ResultField, ResultIssue, ResultToIssue
     from domain.timeline_messages import said
 
 from workflows.dossier.retries import AGENCY_RETRY
-from workflows.dossier.revisions import SIGNED_RESULTS
+from workflows.dossier.revisions import HAND_BACK, SIGNED_RESULTS
 from workflows.dossier.steps.base import StepFamily
 
 
@@ -90,10 +90,18 @@ class ResultSteps(StepFamily):
                 detail={"results": progress.state.results},
             )
         )  # fmt: skip
-        # Results are electronic: issuing them returns them to the applicant.
-        progress.base_status = PortalStatus.result_returned
+        # Results are electronic: issuing them returns them to the applicant, unless the definition hands them over at
+        # the counter next (revision 4), which returns them then.
+        if not self._handed_back_next(step):
+            progress.base_status = PortalStatus.result_returned
         progress.leave(step)
         return step.next
+
+    def _handed_back_next(self, step: Step) -> bool:
+        progress = self.progress
+        if step.next is None or progress.revision < HAND_BACK:
+            return False
+        return progress.definition.step(step.next).kind == StepKind.hand_back
 
     async def _unsigned_result_step(self, step: Step) -> str | None:
         """The result step of dossiers whose history went through it before results were signed: references only."""
