@@ -14,8 +14,9 @@ from tests.browser import PHONE, reload_until, screenshot, sign_in_as_officer
 from tests.support import ADMINISTRATOR, deploy, identities, submit, three_step_procedure, unique_codes, wait_for_step
 
 HEADERS = [
-    "Mã đơn vị", "Tên đơn vị", "Mã thủ tục", "Tên thủ tục", "Tiếp nhận", "Đang giải quyết", "Quá hạn đang giải quyết",
-    "Giải quyết đúng hạn", "Giải quyết trễ hạn", "Rút hồ sơ", "Từ chối", "Tỷ lệ đúng hạn",
+    "Nhóm theo", "Mã đơn vị", "Tên đơn vị", "Cấp", "Mã thủ tục", "Tên thủ tục", "Tiếp nhận", "Đang giải quyết",
+    "Quá hạn đang giải quyết", "Giải quyết đúng hạn", "Giải quyết trễ hạn", "Rút hồ sơ", "Từ chối", "Giải quyết một phần",
+    "Tỷ lệ đúng hạn",
     "Số ngày làm việc xử lý trung bình", "Tỷ lệ trực tuyến", "Tỷ lệ kết quả điện tử", "Tỷ lệ tái sử dụng dữ liệu",
 ]  # fmt: skip
 UNIT_NAME = "Ủy ban nhân dân phường Thử Nghiệm Biểu Đồ"
@@ -50,6 +51,8 @@ def test_the_csv_opens_in_excel_with_vietnamese_names_and_headers(api):
         (unit, UNIT_NAME, code, PROCEDURE_NAME)
     ]
     assert lines[0]["Tiếp nhận"] == "2" and float(lines[0]["Tỷ lệ trực tuyến"]) == 1.0
+    assert {r["Nhóm theo"] for r in lines} == {"Đơn vị tiếp nhận"}  # by the receiving counter, unless asked otherwise
+    assert lines[0]["Cấp"] == "Trung ương"  # a department of the nation: national level
     assert lines[-1]["Tên đơn vị"] == "Tổng cộng" and lines[-1]["Tiếp nhận"] == "2"
     # The JSON names them too.
     group = api.get("/statistics", params={"start": today, "end": today, "agency": unit}).json()["groups"][0]

@@ -63,7 +63,7 @@ def data() -> list[DossierRow]:
         dossier("D6", status=4),
         # in progress, appointment still ahead
         dossier("D7", channel=1, appointment=date(2026, 11, 27), prefilled=True, status=4),
-        # processing stopped (a refusal after acceptance) on time: Tue 17:00, 6.5 + 8 = 14.5 h = 1.8125 days
+        # processing stopped (a refusal after acceptance), before the appointment: a refusal, never "on time"
         dossier("D8", channel=1, unit=B, outcome="stopped", completed_at=at(17, 17), status=8),
         # outside the period
         dossier("D9", received=at(1, 9, month=10), outcome="completed", completed_at=at(2, 9, month=10), status=10),
@@ -80,11 +80,11 @@ def session(tmp_path):
         yield session
 
 
-def compute(session, **filters):
-    rows = statistics.dossiers_in_period(
-        session, start=date(2026, 11, 1), end=date(2026, 11, 30), zone=VIETNAM, agency=None, procedure=None
-    ) if not filters else statistics.dossiers_in_period(session, start=date(2026, 11, 1), end=date(2026, 11, 30), zone=VIETNAM, **filters)  # fmt: skip
-    return statistics.indicators(rows, lambda _: VIETNAM, date(2026, 11, 21))
+def compute(session, agency=None, procedure=None, by="receiving"):
+    return statistics.indicators(
+        session, start=date(2026, 11, 1), end=date(2026, 11, 30), agency=agency, procedure=procedure, zone=VIETNAM,
+        calendar_of=lambda _: VIETNAM, today=date(2026, 11, 21), by=by,
+    )  # fmt: skip
 
 
 def test_indicators_match_the_hand_computed_figures(session):
@@ -95,27 +95,30 @@ def test_indicators_match_the_hand_computed_figures(session):
         "received": 8,
         "in_progress": 2,
         "overdue_in_progress": 1,
-        "completed_on_time": 2,
+        "completed_on_time": 1,
         "completed_late": 2,
         "withdrawn": 1,
-        "refused": 1,
+        "refused": 2,
         "online": 4,
         "prefilled": 2,
         "electronic_results": 2,
         "with_results": 3,
-        "on_time_rate": 0.5,
-        "average_processing_working_days": 2.44,  # (2.125 + 4.6875 + 1.125 + 1.8125) / 4 = 2.4375
+        "completed_partial": 0,
+        "on_time_rate": 0.3333,
+        "average_processing_working_days": 2.65,  # of those completed: (2.125 + 4.6875 + 1.125) / 3 = 2.6458
         "online_rate": 0.5,
         "prefill_rate": 0.25,
         "electronic_result_rate": 0.6667,
     }
     # One line per (agency, procedure), in code order: H15… before H29….
-    assert [(g.agency, g.received, g.completed_on_time) for g in groups] == [(B, 1, 1), (A, 7, 1)]
+    assert [(g.agency, g.received, g.completed_on_time, g.refused) for g in groups] == [(B, 1, 0, 1), (A, 7, 1, 1)]
 
 
 def test_filters_by_agency(session):
     total, groups = compute(session, agency=B, procedure=P)
-    assert (total.received, total.completed_on_time, total.average_processing_working_days) == (1, 1, 1.81)
+    assert (total.received, total.refused, total.completed_on_time, total.average_processing_working_days) == (
+        1, 1, 0, None,
+    )  # fmt: skip
 
 
 def test_statistics_over_http_as_json_and_csv(api):
