@@ -184,37 +184,31 @@ def renewed(
 ) -> bool:
     """Keep a provider's renewed tokens, unless another request renewed the session first (the refresh token held is
     no longer the stored one) or it ended meanwhile: whether they were kept."""
-    result = session.connection().execute(
-        update(SignInSessionRow)
-        .where(
-            col(SignInSessionRow.id_hash) == id_hash(session_id),
-            col(SignInSessionRow.ended_at).is_(None),
-            _same_refresh_token(held_refresh_token),
-        )
-        .values(id_token=id_token, refresh_token=refresh_token, provider_expires_at=provider_expires_at)
-    )
-    return bool(result.rowcount)
+    values = {"id_token": id_token, "refresh_token": refresh_token, "provider_expires_at": provider_expires_at}
+    return _update_still_held(session, session_id, held_refresh_token, values)
 
 
 def end_unless_renewed(
     session: Session, session_id: str, *, held_refresh_token: str | None, reason: str, now: datetime | None = None
 ) -> bool:
     """End a provider's session whose renewal failed, unless another request renewed it meanwhile: whether it ended."""
+    values = {"ended_at": now or utcnow(), "end_reason": reason[:40]}
+    return _update_still_held(session, session_id, held_refresh_token, values)
+
+
+def _update_still_held(session: Session, session_id: str, held: str | None, values: dict[str, Any]) -> bool:
+    """Change an open session whose refresh token is still the one held (nobody renewed it meanwhile)."""
+    token = col(SignInSessionRow.refresh_token)
     result = session.connection().execute(
         update(SignInSessionRow)
         .where(
             col(SignInSessionRow.id_hash) == id_hash(session_id),
             col(SignInSessionRow.ended_at).is_(None),
-            _same_refresh_token(held_refresh_token),
+            token.is_(None) if held is None else token == held,
         )
-        .values(ended_at=now or utcnow(), end_reason=reason[:40])
+        .values(**values)
     )
     return bool(result.rowcount)
-
-
-def _same_refresh_token(held: str | None) -> Any:
-    column = col(SignInSessionRow.refresh_token)
-    return column.is_(None) if held is None else column == held
 
 
 def end_provider_sessions(

@@ -6,14 +6,14 @@ step awaits it (already answered, another call, the dossier ended), 404 for a do
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
 
 from api.access import DossierCode
-from api.deps import BearerHeader, SessionDep, SettingsDep, TemporalDep, calling_principal, check_scope
+from api.deps import BearerHeader, SessionDep, SettingsDep, TemporalDep
 from api.dossier_service.messages import relay
+from api.machine_callers import check_caller
 from domain.dossier import AgencyAnswer, MessageAccepted
 from readmodel import dossiers
 from workflows.contract import DossierUpdate
@@ -28,16 +28,10 @@ async def agency_caller(
     request: Request, settings: SettingsDep, key: AgencyKeyHeader = None, authorization: BearerHeader = None
 ) -> None:
     """Only an agency system answers: a machine client with the scope, or the shared key (constant-time)."""
-    expected = settings.agency_callback_key.get_secret_value() if settings.agency_callback_key else None
-    if key is None and authorization:
-        check_scope(await calling_principal(request, settings, authorization), ANSWER)
-        return
-    if not (expected and key and hmac.compare_digest(key.encode(), expected.encode())):
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            f"an agency system's bearer token (scope {ANSWER!r}) or key (X-Agency-Key) is required",
-            headers={"WWW-Authenticate": "X-Agency-Key" if expected else "Bearer"},
-        )
+    await check_caller(
+        request, settings, scope=ANSWER, expected_key=settings.agency_callback_key, key=key,
+        key_header="X-Agency-Key", authorization=authorization, who="an agency system",
+    )  # fmt: skip
 
 
 @router.post("/{code}/agency-answers", dependencies=[Depends(agency_caller)])

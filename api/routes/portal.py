@@ -9,7 +9,6 @@ or, where configured for installations not yet on the SSO, with a shared key (X-
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, Response, status
@@ -23,12 +22,11 @@ from api.deps import (
     SessionDep,
     SettingsDep,
     TemporalDep,
-    calling_principal,
-    check_scope,
 )
 from api.dossier_service import views
 from api.dossier_service.intake import PORTAL_KEY_PREFIX, receive_dossier
 from api.dossier_service.schemas import Receipt, SubmitDossier
+from api.machine_callers import check_caller
 from domain.dossier import Applicant, Channel
 from readmodel import dossiers
 from readmodel.db import release
@@ -48,16 +46,10 @@ def portal_caller(scope: str):
     async def portal(
         request: Request, settings: SettingsDep, key: PortalKeyHeader = None, authorization: BearerHeader = None
     ) -> None:
-        expected = settings.portal_api_key.get_secret_value() if settings.portal_api_key else None
-        if key is None and authorization:
-            check_scope(await calling_principal(request, settings, authorization), scope)
-            return
-        if not (expected and key and hmac.compare_digest(key.encode(), expected.encode())):
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED,
-                f"the national portal's bearer token (scope {scope!r}) or key (X-Portal-Key) is required",
-                headers={"WWW-Authenticate": "X-Portal-Key" if expected else "Bearer"},
-            )
+        await check_caller(
+            request, settings, scope=scope, expected_key=settings.portal_api_key, key=key,
+            key_header="X-Portal-Key", authorization=authorization, who="the national portal",
+        )  # fmt: skip
 
     return portal
 
