@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 import yaml
@@ -13,9 +14,10 @@ from infrastructure.settings import get_settings
 from results import template_names
 
 
-def parse_definition(raw: Any) -> ProcedureDefinition:
-    """Parse and check a definition; raise DefinitionInvalid listing every error with its path."""
-    return definition_checks.parse_definition(raw, template_names())
+def parse_definition(raw: Any, units: Collection[str] | None = None) -> ProcedureDefinition:
+    """Parse and check a definition; raise DefinitionInvalid listing every error with its path. With `units` (the
+    registry's codes), every unit it names must be registered."""
+    return definition_checks.parse_definition(raw, template_names(), units)
 
 
 # libyaml's loader where PyYAML has it: the pure-Python one takes seconds over a megabyte, on the event loop.

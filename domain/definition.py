@@ -292,7 +292,17 @@ class EForm(_Strict):
 class UnitSelection(StrEnum):
     receiving_unit = "receiving_unit"  # the unit that received the dossier (any counter, any boundary)
     competent_unit = "competent_unit"  # the unit competent for the applicant's address at the step's level
+    by_sector = "by_sector"  # at that level in the address's area, the unit whose sectors include the procedure's
     fixed_unit = "fixed_unit"  # one named unit, e.g. the provincial Land Registration Office
+
+
+class UnitCase(_Strict):
+    """One case of `level_when`: when `when` holds over the form (no `when`: always), the step is handled at
+    `level` (by the assignment's `select`), or by the unit `unit_code`."""
+
+    when: ExpressionText | None = None
+    level: UnitLevel | None = None
+    unit_code: AgencyCode | None = None
 
 
 class UnitAssignment(_Strict):
@@ -300,7 +310,10 @@ class UnitAssignment(_Strict):
 
     select: UnitSelection = UnitSelection.receiving_unit
     unit_code: AgencyCode | None = None  # for fixed_unit
-    address_field: Identifier | None = None  # for competent_unit: the address field that decides
+    address_field: Identifier | None = None  # for competent_unit and by_sector: the address field that decides
+    level: UnitLevel | None = None  # for competent_unit and by_sector: the level (default: the step's unit_level)
+    # The level (or the unit) chosen by the form: the first case whose `when` holds; none holding: `level`.
+    level_when: Annotated[list[UnitCase], Field(min_length=1, max_length=20)] | None = None
 
 
 class Branch(_Strict):
@@ -394,6 +407,8 @@ class ProcedureDefinition(_Strict):
     form: EForm
     steps: Annotated[list[Step], Field(min_length=1, max_length=200)]
     start: Identifier | None = None
+    # A procedure that exists only as the child of another dossier: no one submits it on its own.
+    interconnection_only: bool | None = None
 
     @property
     def start_step(self) -> str:

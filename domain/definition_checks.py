@@ -35,22 +35,53 @@ _NUMERIC = {FieldType.number, FieldType.money}
 _CHOICE = {FieldType.choice, FieldType.multi_choice}
 
 
-def parse_definition(raw: Any, result_templates: Collection[str]) -> ProcedureDefinition:
+def parse_definition(
+    raw: Any, result_templates: Collection[str], units: Collection[str] | None = None
+) -> ProcedureDefinition:
     """Parse and check a definition; raise DefinitionInvalid listing every error with its path.
 
-    `result_templates` are the templates its results may name: they ship with the code that renders them."""
-    definition, errors = every_problem(raw, lambda parsed: check_definition(parsed, result_templates))
+    `result_templates` are the templates its results may name: they ship with the code that renders them.
+    `units`, when given, are the registry's unit codes: every unit the definition names must be one of them."""
+    definition, errors = every_problem(raw, lambda parsed: check_definition(parsed, result_templates, units))
     if errors or definition is None:
         raise DefinitionInvalid(list(errors))
     return definition
 
 
-def check_definition(definition: ProcedureDefinition, result_templates: Collection[str]) -> list[DefinitionError]:
+def check_definition(
+    definition: ProcedureDefinition, result_templates: Collection[str], units: Collection[str] | None = None
+) -> list[DefinitionError]:
     errors: list[DefinitionError] = []
     _check_catalogue(definition, errors)
     _check_form(definition, errors)
     _check_steps(definition, result_templates, errors)
+    if units is not None:
+        _check_unit_codes(definition, units, errors)
     return errors
+
+
+def named_units(definition: ProcedureDefinition) -> list[tuple[Loc, str]]:
+    """Every unit code a definition names, with its path: receiving units, fixed units (child steps' included), units
+    chosen by the form and units an overdue step is handed to."""
+    named: list[tuple[Loc, str]] = [(["receiving_units", i], code) for i, code in enumerate(definition.receiving_units)]
+    for loc, step in definition.all_steps():
+        if step.unit.unit_code is not None:
+            named.append(([*loc, "unit", "unit_code"], step.unit.unit_code))
+        for c, case in enumerate(step.unit.level_when or []):
+            if case.unit_code is not None:
+                named.append(([*loc, "unit", "level_when", c, "unit_code"], case.unit_code))
+        if step.on_overdue is not None and step.on_overdue.unit_code is not None:
+            named.append(([*loc, "on_overdue", "unit_code"], step.on_overdue.unit_code))
+    return named
+
+
+def _check_unit_codes(d: ProcedureDefinition, units: Collection[str], errors: list[DefinitionError]) -> None:
+    """A unit the registry does not have would receive dossiers in an inbox nobody sees."""
+    registered = set(units)
+    for loc, code in named_units(d):
+        if code not in registered:
+            errors.append(problem(loc, mark("không có đơn vị '{unit}' trong danh mục đơn vị"), "unknown_unit",
+                                  unit=code, suggestion=closest(code, registered)))  # fmt: skip
 
 
 def _err(errors: list[DefinitionError], loc: Loc, text: str, kind: str, /, **values: object) -> None:
@@ -372,13 +403,30 @@ def _check_step(
         _err(errors, [*loc, "unit", "unit_code"], mark("đơn vị cố định cần unit_code"), "missing")
     if unit.select != UnitSelection.fixed_unit and unit.unit_code is not None:
         _err(errors, [*loc, "unit", "unit_code"], mark("unit_code đi với select: fixed_unit"), "not_allowed")
-    if unit.select == UnitSelection.competent_unit:
+    addressed = unit.select in (UnitSelection.competent_unit, UnitSelection.by_sector)
+    if addressed:
         address = fields.get(unit.address_field or "")
         if address is None or address.type != FieldType.address:
             _err(
                 errors, [*loc, "unit", "address_field"],
                 mark("đơn vị có thẩm quyền được chọn theo một trường địa chỉ của tờ khai; hãy ghi trường đó"), "missing",
             )  # fmt: skip
+    elif unit.address_field is not None or unit.level is not None:
+        attr = "address_field" if unit.address_field is not None else "level"
+        _err(errors, [*loc, "unit", attr], mark("{attr} đi với select: competent_unit hoặc by_sector"),
+             "not_allowed", attr=attr)  # fmt: skip
+    form_names = set(fields)
+    for c, case in enumerate(unit.level_when or []):
+        here = [*loc, "unit", "level_when", c]
+        if (case.level is None) == (case.unit_code is None):
+            _err(errors, here, mark("mỗi trường hợp ghi level hoặc unit_code, đúng một trong hai"), "contradiction")
+        elif case.level is not None and not addressed:
+            _err(errors, [*here, "level"], mark("chọn cấp theo tờ khai đi với select: competent_unit hoặc by_sector"),
+                 "not_allowed")  # fmt: skip
+        # The unit is chosen when the dossier is received: from the form alone.
+        _check_expression(errors, [*here, "when"], case.when, form_names, "form")
+        if case.when is None and c != len(unit.level_when or []) - 1:
+            _err(errors, [*here, "when"], mark("chỉ trường hợp cuối cùng được bỏ when"), "unreachable")
 
 
 def _check_scope(steps: list[Step], path: Loc, start: str, errors: list[DefinitionError]) -> None:

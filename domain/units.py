@@ -9,7 +9,8 @@ from typing import Any
 
 import yaml
 
-from domain.definition import FieldType, ProcedureDefinition, StepKind, UnitLevel, UnitSelection
+from domain import expressions
+from domain.definition import FieldType, ProcedureDefinition, Step, StepKind, UnitLevel, UnitSelection
 
 DATA = Path(__file__).parent / "data" / "units.yaml"
 NATIONAL = "VN"
@@ -30,6 +31,7 @@ class Unit:
     parent_code: str | None = None
     area_code: str | None = None  # provinces and communes/wards: the address code they are competent for
     province_code: str | None = None  # the province (area code) the unit belongs to; None: national level
+    sectors: tuple[str, ...] = ()  # the sectors (a procedure's `sector`) the unit is competent for
 
 
 @dataclass(frozen=True)
@@ -51,25 +53,74 @@ class UnitDirectory:
         unit = self.units.get(agency_code)
         return unit.province_code if unit and unit.province_code else NATIONAL
 
-    def competent_unit(self, level: UnitLevel, province_code: str, ward_code: str) -> str:
+    def competent_unit(self, level: UnitLevel, province_code: str, ward_code: str, sector: str | None = None) -> str:
+        """The unit of `level` for the address: the ward's or the province's own unit; with `sector`, the one of
+        that area whose sectors include it (a province's department or office; a ward's own office, else the
+        ward itself, which is competent for every sector the law leaves to it)."""
         if level == UnitLevel.ward:
             unit = self.ward_units.get(ward_code)
             if unit is None:
                 raise NoCompetentUnit(f"no unit is registered for ward {ward_code}")
+            if sector is not None:
+                offices = self._in_sector(sector, lambda u: u.parent_code == unit)
+                return offices[0] if offices else unit
             return unit
         if level == UnitLevel.province:
             unit = self.province_units.get(province_code)
             if unit is None:
                 raise NoCompetentUnit(f"no unit is registered for province {province_code}")
+            if sector is not None:
+                offices = self._in_sector(sector, lambda u: u.kind == "department" and u.province_code == province_code)
+                if not offices:
+                    raise NoCompetentUnit(f"no unit of province {province_code} is registered for sector {sector}")
+                return offices[0]
             return unit
         raise NoCompetentUnit("ministry-level units are not chosen by address")
+
+    def _in_sector(self, sector: str, where: Any) -> list[str]:
+        return sorted(code for code, u in self.units.items() if sector in u.sectors and where(u))
+
+    def competent_receiving_units(
+        self, definition: ProcedureDefinition, form: dict[str, Any]
+    ) -> tuple[str, list[str] | None]:
+        """The units competent to receive an online submission of this form, best first, and the address field that
+        decides (None: the form does not say, any receiving unit may take it; empty: none of them may).
+
+        When the first step's unit is chosen by address (competent_unit, by_sector), that unit alone. Otherwise,
+        among the procedure's receiving units: the ward of the address, units of its province and units of national
+        reach; those of the procedure's level first (wards for a ward-level procedure, other units otherwise), then
+        in that order, then those of its sector."""
+        first = definition.step(definition.start_step)
+        if first.is_officer_step and first.unit.select in ADDRESSED:
+            return first.unit.address_field or "", [step_unit(first, definition, form, self, "")]
+        address_field, address = _deciding_address(definition, form)
+        if address is None:
+            return "", None
+        ward = self.ward_units.get(address.get("ward_code", ""))
+        province = address.get("province_code", "")
+        candidates = definition.receiving_units
+
+        def rank(code: str) -> tuple[int, int, int, str]:
+            unit = self.units.get(code)
+            where = 0 if code == ward else 1 if self.jurisdiction_of(code) == province else 2
+            sector = 0 if unit is not None and definition.sector in unit.sectors else 1
+            own_level = unit is not None and (unit.kind == "ward") == (definition.level == UnitLevel.ward)
+            return (0 if own_level else 1, where, sector, code)
+
+        # A unit of national reach (a ministry's) is competent for every address.
+        competent = [c for c in candidates if c == ward or self.jurisdiction_of(c) in (province, NATIONAL)]
+        return address_field, sorted(competent, key=rank)
 
     def handling_unit(self, definition: ProcedureDefinition, form: dict[str, Any], receiving_unit: str) -> str:
         """The unit that processes a dossier received at `receiving_unit` (any counter, any boundary).
 
         A unit that receives the procedure handles what it receives. Another counter hands the dossier to
         the procedure's receiving unit competent for the applicant's address: the ward of that address,
-        else a unit of its province; without an address, the procedure's unit in the counter's province."""
+        else a unit of its province; without an address, the procedure's unit in the counter's province. When the
+        first step's unit is chosen by address (competent_unit, by_sector), that unit handles it."""
+        first = definition.step(definition.start_step)
+        if first.is_officer_step and first.unit.select in ADDRESSED:
+            return step_unit(first, definition, form, self, receiving_unit)
         candidates = definition.receiving_units
         if receiving_unit in candidates:
             return receiving_unit
@@ -100,12 +151,45 @@ class UnitDirectory:
 
 def _deciding_address(definition: ProcedureDefinition, form: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
     """The address that decides competence: the one competent-unit steps name, else the form's first address."""
-    names = [s.unit.address_field for _, s in definition.all_steps() if s.unit.select == UnitSelection.competent_unit]
+    names = [s.unit.address_field for _, s in definition.all_steps() if s.unit.select in ADDRESSED]
     names += [f.name for f in definition.form.fields if f.type == FieldType.address]
     for name in names:
         if name and isinstance(form.get(name), dict):
             return name, form[name]
     return "", None
+
+
+ADDRESSED = frozenset({UnitSelection.competent_unit, UnitSelection.by_sector})
+
+
+def step_unit(
+    step: Step, definition: ProcedureDefinition, form: dict[str, Any], directory: UnitDirectory, receiving_unit: str
+) -> str:
+    """The unit a fixed, competent or by-sector step names for this form (its `level_when` case first)."""
+    assignment = step.unit
+    level = assignment.level or step.unit_level
+    for case in assignment.level_when or []:
+        if case.when is None or expressions.parse(case.when).holds(form):
+            if case.unit_code is not None:
+                return case.unit_code
+            level = case.level or level
+            break
+    if assignment.select == UnitSelection.fixed_unit:
+        return assignment.unit_code or receiving_unit
+    address = form.get(assignment.address_field or "") or {}
+    sector = definition.sector if assignment.select == UnitSelection.by_sector else None
+    try:
+        return directory.competent_unit(level, address.get("province_code", ""), address.get("ward_code", ""), sector)
+    except NoCompetentUnit as exc:
+        raise NoCompetentUnit(str(exc), assignment.address_field or "") from None
+
+
+def _case_unit(step: Step, form: dict[str, Any]) -> str | None:
+    """A receiving-unit step's unit named by the first `level_when` case that holds, if that case names one."""
+    for case in step.unit.level_when or []:
+        if case.when is None or expressions.parse(case.when).holds(form):
+            return case.unit_code
+    return None
 
 
 def shipped_units(path: Path = DATA) -> list[Unit]:
@@ -124,7 +208,7 @@ def shipped_units(path: Path = DATA) -> list[Unit]:
     ]  # fmt: skip
     units += [
         Unit(code=d["code"], name=d["name"], kind="department", parent_code=d["parent"],
-             province_code=provinces[d["parent"]])
+             province_code=provinces[d["parent"]], sectors=tuple(d.get("sectors") or ()))
         for d in data["province_departments"]
     ]  # fmt: skip
     units += [
@@ -157,18 +241,13 @@ def resolve_step_units(
     for _, step in definition.all_steps():
         if not (step.is_officer_step or step.procedure):
             continue
-        match step.unit.select:
-            case UnitSelection.fixed_unit:
-                units[step.id] = step.unit.unit_code or receiving_unit
-            case UnitSelection.competent_unit:
-                address = form.get(step.unit.address_field or "") or {}
-                try:
-                    units[step.id] = directory.competent_unit(
-                        step.unit_level, address.get("province_code", ""), address.get("ward_code", "")
-                    )
-                except NoCompetentUnit as exc:
-                    raise NoCompetentUnit(str(exc), step.unit.address_field or "") from None
-            case _:
-                at_counter = step.kind == StepKind.reception
-                units[step.id] = receiving_unit if at_counter or handling_unit is None else handling_unit
+        if step.unit.select != UnitSelection.receiving_unit:
+            units[step.id] = step_unit(step, definition, form, directory, receiving_unit)
+            continue
+        chosen = _case_unit(step, form)
+        if chosen is not None:
+            units[step.id] = chosen
+            continue
+        at_counter = step.kind == StepKind.reception
+        units[step.id] = receiving_unit if at_counter or handling_unit is None else handling_unit
     return units

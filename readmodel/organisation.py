@@ -29,7 +29,7 @@ def seed_units(engine: Engine, units: list[Unit] | None = None) -> None:
     now = utcnow()
     rows = [
         {"code": u.code, "name": u.name, "kind": u.kind, "parent_code": u.parent_code, "area_code": u.area_code,
-         "province_code": u.province_code, "active": True, "updated_at": now}
+         "province_code": u.province_code, "sectors": list(u.sectors) or None, "active": True, "updated_at": now}
         for u in units
     ]  # fmt: skip
     with engine.begin() as connection:
@@ -45,6 +45,7 @@ def _unit(row: UnitRow) -> Unit:
         parent_code=row.parent_code,
         area_code=row.area_code,
         province_code=row.province_code,
+        sectors=tuple(row.sectors or ()),
     )
 
 

@@ -158,6 +158,8 @@ class UnitRow(SQLModel, table=True):
     # The administrative-area code of a province or commune/ward (which address it is competent for).
     area_code: str | None = Field(default=None, index=True, max_length=10)
     province_code: str | None = Field(default=None, max_length=10)  # the province whose calendar the unit keeps
+    # The sectors (a procedure's `sector`) the unit is competent for: what `select: by_sector` looks for.
+    sectors: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     active: bool = True
     updated_at: datetime
 

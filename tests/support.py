@@ -23,8 +23,11 @@ _codes = itertools.count(1)
 
 
 def unique_codes() -> tuple[str, str]:
-    """A fresh catalogue code and receiving unit, so tests never see each other's dossiers."""
+    """A fresh catalogue code and receiving unit, so tests never see each other's dossiers. With the stack up, the unit
+    is registered (definitions naming a unit the registry lacks are refused)."""
     n = next(_codes)
+    if _identities:
+        identities().register_unit(f"T{n:04d}.50.05")
     return f"9.{n:06d}", f"T{n:04d}.50.05"
 
 
@@ -82,6 +85,7 @@ class StackIdentities:
         self.issuer = TokenIssuer(Settings(data_dir=data_dir))
         self.api_url = api_url
         self._registered: dict[str, tuple[str, set[str]]] = {}
+        self._known_units: set[str] = set()
         self._lock = threading.Lock()
         self._admin = self.issuer.issue_officer(ADMINISTRATOR)
 
@@ -106,8 +110,11 @@ class StackIdentities:
         return {"Authorization": f"Bearer {self.issuer.issue_officer(officer_id)}"}
 
     def register_unit(self, unit: str, *, kind: str = "department", parent: str = "VN", **fields: Any) -> None:
+        if not fields and unit in self._known_units:
+            return
         if httpx.get(f"{self.api_url}/units/{unit}", timeout=30).status_code == 404:
             self.put(f"/units/{unit}", {"name": f"Đơn vị {unit}", "kind": kind, "parent_code": parent, **fields})
+        self._known_units.add(unit)
 
     def put(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         response = httpx.put(f"{self.api_url}{path}", json=body, headers=self.admin(), timeout=30)
@@ -187,7 +194,32 @@ def decide(
     return response.json()
 
 
+def named_units(definition: dict[str, Any]) -> set[str]:
+    """The unit codes a definition document names (receiving units, fixed units, units chosen by the form)."""
+    codes = set(definition.get("receiving_units") or [])
+
+    def walk(steps: Any) -> None:
+        for step in steps or []:
+            unit = step.get("unit") or {}
+            codes.update(
+                c for c in [unit.get("unit_code"), *(w.get("unit_code") for w in unit.get("level_when") or [])] if c
+            )
+            codes.update(c for c in [(step.get("on_overdue") or {}).get("unit_code")] if c)
+            for branch in step.get("branches") or []:
+                walk(branch.get("steps"))
+
+    walk(definition.get("steps"))
+    return codes
+
+
+def register_units_of(definition: dict[str, Any]) -> None:
+    """Register the units a test definition names (deploying refuses units the registry lacks)."""
+    for unit in sorted(named_units(definition)):
+        identities().register_unit(unit)
+
+
 def deploy(api: httpx.Client, definition: dict[str, Any]) -> dict[str, Any]:
+    register_units_of(definition)
     response = api.post("/procedures", json=definition)
     assert response.status_code in (200, 201), response.text
     return response.json()

@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support import decide, wait_for_status
+from tests.support import decide, register_units_of, wait_for_status
 
 _codes = itertools.count(500_001)
 OFFICER_KINDS = {"reception": "reception", "review": "specialist", "approval": "leader"}
@@ -81,6 +81,7 @@ def definitions(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any], list[s
 @given(case=definitions())
 def test_valid_definitions_deploy_and_run_to_their_result(api, case):
     definition, form, officers = case
+    register_units_of(definition)  # deploying refuses units the registry lacks
     deployed = api.post("/procedures", json=definition)
     assert deployed.status_code == 201, deployed.text
     submitted = api.post(

@@ -10,6 +10,7 @@ from tests.support import (
     decide,
     deploy,
     portal_statuses,
+    register_units_of,
     submit,
     three_step_procedure,
     unique_codes,
@@ -78,6 +79,7 @@ def _parent_procedure(code: str, unit: str, child_code: str) -> dict:
 def test_child_dossier_runs_in_the_other_agency_and_its_result_returns_with_the_parent(api, simulator):
     code, unit = unique_codes()
     child_code, _ = unique_codes()
+    register_units_of(_parent_procedure(code, unit, child_code))  # its units are known: the child is not deployed
     refused = api.post("/procedures", json=_parent_procedure(code, unit, child_code))
     assert refused.status_code == 422
     assert refused.json()["detail"][0]["loc"] == ["body", "steps", 1, "procedure"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from typing import Any
 
 from fastapi import HTTPException, status
 from fastapi.concurrency import run_in_threadpool
@@ -20,8 +21,9 @@ from api.dossier_service.definitions import pinned_for
 from api.dossier_service.schemas import Receipt, SubmitDossier
 from api.dossier_service.views import receipt
 from api.errors import field_error
+from domain.definition import ProcedureDefinition
 from domain.dossier import ActorRef, Applicant, Channel, DefinitionSnapshot, DossierInput, DossierOutcome, PortalStatus
-from domain.units import NoCompetentUnit, resolve_step_units
+from domain.units import NoCompetentUnit, UnitDirectory, resolve_step_units
 from domain.working_calendar import WorkingCalendar
 from forms.eform import FormInvalid, validate_form
 from infrastructure.attachment_store import UploadClaims
@@ -98,21 +100,14 @@ async def _start_workflow(
     await run_in_threadpool(dossiers.mark_workflow_started, session, row.code)
 
 
-def _submitter(
-    principal: Principal, body: SubmitDossier, definition_receiving: list[str]
-) -> tuple[Channel, str, ActorRef]:
-    """The channel, the receiving unit and who submits: citizens submit online to a unit receiving the
-    procedure; a reception officer receives at their own unit whatever the procedure or boundary."""
+def _submitter(principal: Principal, body: SubmitDossier) -> tuple[Channel, str | None, ActorRef]:
+    """The channel, the receiving unit and who submits: citizens submit online (to the unit they name, if any, which
+    `_online_receiving_unit` checks); a reception officer receives at their own unit whatever the procedure or
+    boundary."""
     if principal.officer is None:
         if body.channel not in (None, Channel.online):
             raise field_error(["body", "channel"], "dossiers in person or by post are received by a reception officer")
-        receiving_unit = body.receiving_unit or definition_receiving[0]
-        if receiving_unit not in definition_receiving:
-            raise field_error(
-                ["body", "receiving_unit"],
-                f"{receiving_unit!r} does not receive this procedure online; one of: {', '.join(definition_receiving)}",
-            )
-        return Channel.online, receiving_unit, principal.actor(principal.channel)
+        return Channel.online, body.receiving_unit, principal.actor(principal.channel)
     capacity = principal.officer.holds("reception", body.receiving_unit)
     if capacity is None:
         where = f" at {body.receiving_unit}" if body.receiving_unit else ""
@@ -123,6 +118,42 @@ def _submitter(
     if channel == Channel.online:
         raise field_error(["body", "channel"], "an officer receives dossiers in person or by post")
     return channel, capacity.unit_code, principal.actor(channel.name, role="reception", unit=capacity.unit_code)
+
+
+def _online_receiving_unit(
+    definition: ProcedureDefinition, form: dict[str, Any], directory: UnitDirectory, named: str | None
+) -> str:
+    """The unit an online submission goes to: only a competent one. When the form decides (the address that decides
+    competence, or the first step's unit chosen by address or sector), a named unit that is not competent is refused
+    and a submission naming none goes to the competent unit; otherwise any unit receiving the procedure (the first
+    by default)."""
+    receiving = definition.receiving_units
+    try:
+        address_field, competent = directory.competent_receiving_units(definition, form)
+    except NoCompetentUnit as exc:
+        raise field_error(["body", "form", exc.field] if exc.field else ["body", "form"], str(exc)) from None
+    if competent is None:
+        unit = named or receiving[0]
+        if unit not in receiving:
+            raise field_error(
+                ["body", "receiving_unit"],
+                f"{unit!r} does not receive this procedure online; one of: {', '.join(receiving)}",
+            )
+        return unit
+    if not competent:
+        raise field_error(
+            ["body", "form", address_field],
+            f"none of the units receiving this procedure ({', '.join(receiving)}) is competent for this address",
+        )
+    if named is None:
+        return competent[0]
+    if named not in competent:
+        raise field_error(
+            ["body", "receiving_unit"],
+            f"{named!r} is not competent for this dossier ({address_field}); the competent unit is {competent[0]}",
+            "not_competent",
+        )
+    return named
 
 
 def _account_of(principal: Principal, body: SubmitDossier) -> str | None:
@@ -160,13 +191,23 @@ def _register_submission(
     except procedures.ChildNotInService as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     definition = pinned.definition
-    channel, receiving_unit, submitter = _submitter(principal, body, definition.receiving_units)
+    if definition.interconnection_only:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"procedure {body.procedure_code!r} is interconnection-only: it is received only as part of another "
+            "dossier, which starts it; submit that procedure instead",
+        )
+    channel, named_unit, submitter = _submitter(principal, body)
     try:
         form = validate_form(definition, body.form)
     except FormInvalid as invalid:
         raise HTTPException(422, invalid.errors) from None
     form = own_uploads(form, claims)  # a dossier cites only files its submitter uploaded
     directory = organisation.directory(session)
+    if channel == Channel.online:
+        receiving_unit = _online_receiving_unit(definition, form, directory, named_unit)
+    else:
+        receiving_unit = named_unit or ""
     try:
         handling_unit = directory.handling_unit(definition, form, receiving_unit)
         step_units = resolve_step_units(definition, form, receiving_unit, directory, handling_unit)

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import yaml
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
@@ -27,7 +28,7 @@ from domain.definition_source import locate
 from forms.eform import form_json_schema
 from forms.render import render_form
 from infrastructure.translations import from_accept_language, translate
-from readmodel import procedures
+from readmodel import organisation, procedures
 from readmodel.tables import ProcedureVersionRow
 
 router = APIRouter(prefix="/procedures", tags=["procedures"])
@@ -151,13 +152,19 @@ def problem_detail(problem: DefinitionError, language: str) -> dict[str, Any]:
     }
 
 
-def _parse_or_422(raw: Any, text: str, request: Request) -> ProcedureDefinition:
+def _parse_or_422(raw: Any, text: str, request: Request, session: SessionDep) -> ProcedureDefinition:
+    """The definition as deploying it would accept it, else 422 with every error: its own (every unit it names is
+    in the registry), then its child procedures' (deployed, in service, no loop, inputs that fit their forms)."""
     try:
-        return parse_definition(raw)
+        definition = parse_definition(raw, units=organisation.directory(session).units)
     except DefinitionInvalid as invalid:
         language = from_accept_language(request.headers.get("accept-language"))
         listed = [problem_detail(p, language) for p in locate(text, invalid.errors)]  # type: ignore[arg-type]
         raise unprocessable([{**e, "loc": ["body", *e["loc"]]} for e in listed]) from None
+    problems = procedures.child_problems(session, definition)
+    if problems:
+        raise unprocessable([{"loc": ["body", *loc], "msg": msg, "type": "child_procedure"} for loc, msg in problems])
+    return definition
 
 
 def _version_or_404(session: SessionDep, code: str, version: int | None) -> ProcedureVersionRow:
@@ -179,10 +186,7 @@ async def deploy_procedure(
 ) -> DeploymentOut:
     """Deploy a definition (JSON or YAML). Same content → same version (200); changed → a new version (201)."""
     raw, text = await _read_definition_body(request)
-    definition = _parse_or_422(raw, text, request)
-    problems = procedures.child_problems(session, definition)
-    if problems:
-        raise unprocessable([{"loc": ["body", *loc], "msg": msg, "type": "child_procedure"} for loc, msg in problems])
+    definition = await run_in_threadpool(_parse_or_422, raw, text, request, session)
     deployment = procedures.deploy(session, definition, actor)
     if not deployment.created:
         response.status_code = status.HTTP_200_OK
@@ -190,12 +194,13 @@ async def deploy_procedure(
 
 
 @router.post("/validate", openapi_extra=DEFINITION_BODY)
-async def validate_procedure(request: Request) -> ValidationOut:
-    """Check a definition without deploying it: 200, or 422 with every error (shape and whole-definition checks
-    together), each with its path, `line` and `column` in the text sent, a `suggestion` for a near miss, and
-    `message` in the language of `Accept-Language` (vi, the default, or en) beside `msg` in English."""
+async def validate_procedure(request: Request, session: SessionDep) -> ValidationOut:
+    """Check a definition without deploying it: 200 when deploying it would be accepted, or 422 with every error
+    (shape and whole-definition checks together, units not in the registry, then child procedures not deployed),
+    each with its path, `line` and `column` in the text sent, a `suggestion` for a near miss, and `message` in the
+    language of `Accept-Language` (vi, the default, or en) beside `msg` in English."""
     raw, text = await _read_definition_body(request)
-    definition = _parse_or_422(raw, text, request)
+    definition = await run_in_threadpool(_parse_or_422, raw, text, request, session)
     return ValidationOut(valid=True, code=definition.code, content_hash=definition.content_hash())
 
 

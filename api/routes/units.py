@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from api.deps import AdministratorActorDep, SessionDep
 from api.errors import field_error
-from domain.definition import AGENCY_CODE, AgencyCode
+from domain.definition import AGENCY_CODE, AgencyCode, Identifier
 from readmodel import organisation
 from readmodel.db import as_utc, utcnow
 from readmodel.tables import UnitRow
@@ -28,6 +28,8 @@ class UnitIn(BaseModel):
     kind: UnitKind
     parent_code: AgencyCode | None = None
     area_code: Annotated[str, Field(pattern=r"^\d{2}(\d{3})?$")] | None = None
+    # The sectors (a procedure's `sector`) the unit is competent for; left out: the unit keeps those it has.
+    sectors: Annotated[list[Identifier], Field(max_length=50)] | None = None
     active: bool = True
 
 
@@ -38,12 +40,17 @@ class UnitOut(BaseModel):
     parent_code: str | None
     area_code: str | None
     province_code: str | None
+    sectors: list[str]
     active: bool
     updated_at: datetime
 
     @classmethod
     def of(cls, row: UnitRow) -> UnitOut:
-        return cls(**row.model_dump(exclude={"updated_at"}), updated_at=as_utc(row.updated_at))
+        return cls(
+            **row.model_dump(exclude={"updated_at", "sectors"}),
+            sectors=row.sectors or [],
+            updated_at=as_utc(row.updated_at),
+        )
 
 
 @router.get("")
@@ -67,7 +74,8 @@ def get_unit(code: UnitCode, session: SessionDep) -> UnitOut:
 def put_unit(
     code: UnitCode, body: UnitIn, session: SessionDep, actor: AdministratorActorDep, response: Response
 ) -> UnitOut:
-    """Register a unit or change one (name, parent, area, active). Provinces and wards need their area code."""
+    """Register a unit or change one (name, parent, area, sectors, active). Provinces and wards need their area code;
+    `sectors` (what `select: by_sector` looks for) left out keeps the unit's own."""
     parent = session.get(UnitRow, body.parent_code) if body.parent_code else None
     if body.kind == "national":
         if body.parent_code:
@@ -93,7 +101,15 @@ def put_unit(
                 status.HTTP_409_CONFLICT, f"{clash.code} is already the {body.kind} of area {body.area_code}"
             )
     province_code = body.area_code if body.kind == "province" else parent.province_code if parent else None
-    values = {**body.model_dump(), "code": code, "province_code": province_code, "updated_at": utcnow()}
-    row, created = organisation.register_or_change(session, UnitRow, code, values, actor, "unit", body.model_dump())
+    values = {
+        **body.model_dump(exclude={"sectors"}),
+        "code": code,
+        "province_code": province_code,
+        "updated_at": utcnow(),
+    }
+    detail = body.model_dump(exclude={"sectors"} if body.sectors is None else None)
+    if body.sectors is not None:
+        values["sectors"] = list(dict.fromkeys(body.sectors)) or None
+    row, created = organisation.register_or_change(session, UnitRow, code, values, actor, "unit", detail)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return UnitOut.of(row)
