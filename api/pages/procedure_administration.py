@@ -6,7 +6,7 @@ as citizens will see it and the step graph, of the text being edited (live with 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Annotated, Any
 
 import yaml
@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, sta
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 from pydantic import ValidationError
+from sqlmodel import Session
 from starlette.datastructures import UploadFile
 
 from api.deps import AdministratorActorDep, AdministratorDep, PrincipalDep, SessionDep
@@ -30,7 +31,7 @@ from domain.definition_source import compose, locate, position_in
 from domain.dossier import ActorRef
 from domain.wording import mark
 from forms import render as eform
-from readmodel import procedures
+from readmodel import organisation, procedures
 
 router = APIRouter(prefix="/admin/procedures", include_in_schema=False, dependencies=[Depends(csrf_protected)])
 ProcedureCode = Annotated[str, Path(min_length=1, max_length=40)]
@@ -81,9 +82,11 @@ def _problem(t: Callable[..., str], loc: list[Any], message: str, line: int | No
             "suggestion": t(DID_YOU_MEAN, suggestion=suggestion) if suggestion else None}  # fmt: skip
 
 
-def _parse(text: str, t: Callable[..., str]) -> tuple[ProcedureDefinition | None, Any, list[dict[str, Any]]]:
+def _parse(
+    text: str, t: Callable[..., str], units: Collection[str]
+) -> tuple[ProcedureDefinition | None, Any, list[dict[str, Any]]]:
     """The definition (None when it has errors), its data, and every problem with its path, line and column (as
-    POST /procedures/validate checks it), in the reader's language."""
+    POST /procedures/validate checks it, the registry's `units` included), in the reader's language."""
     try:
         raw = load_definition_yaml(text)
     except yaml.YAMLError as exc:
@@ -91,7 +94,7 @@ def _parse(text: str, t: Callable[..., str]) -> tuple[ProcedureDefinition | None
         said = t("Văn bản không phải YAML hay JSON hợp lệ: {problem}", problem=exc)
         return None, None, [_problem(t, ["(YAML)"], said, where.get("line"), where.get("column"))]
     try:
-        return parse_definition(raw), raw, []
+        return parse_definition(raw, units=units), raw, []
     except DefinitionInvalid as invalid:
         located = locate(text, invalid.errors)  # type: ignore[arg-type]
         return None, raw, [_problem(t, p.loc, p.said(_plain(t)), p.line, p.column, p.suggestion) for p in located]
@@ -106,7 +109,9 @@ def _preview(request: Request, text: str) -> dict[str, Any]:
     """What the editor shows beside the text: every problem, and the eForm and step graph as they will be (drawn
     whenever the document has the definition's shape, errors of the whole or not)."""
     t = translator(language_of(request))
-    definition, raw, problems = _parse(text, t)
+    with Session(request.app.state.engine) as session:
+        units = organisation.directory(session).units
+    definition, raw, problems = _parse(text, t, units)
     shown = definition
     if shown is None and raw is not None:
         try:
