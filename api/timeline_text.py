@@ -77,39 +77,43 @@ def _value(name: str, value: Any, language: str, applicant: bool, unit_name: Cal
 
 
 class UnitNames:
-    """Units' names by code, read from the registry at most once a minute per process (the timeline names a unit in
-    most entries, and a poll must not read the registry for each), or sooner for a code not known yet: a unit
-    registered a moment ago is named within seconds."""
+    """Units' names by code, all read from the registry at most once a minute per process (the timeline names a unit
+    in most entries, and a poll must not read the registry for each); a code not known yet is looked up on its own
+    (by primary key), so a unit registered a moment ago is named at once, and a code the registry lacks is asked
+    about again only after a few seconds."""
 
     REFRESH_EVERY = 60.0
-    REFRESH_ON_MISS_AFTER = 2.0
+    ASK_AGAIN_AFTER = 5.0
 
     def __init__(self) -> None:
         self._names: dict[str, str] = {}
+        self._unknown: dict[str, float] = {}  # code → when the registry last said it has no such unit
         self._read_at = float("-inf")
         self._lock = threading.Lock()
 
     def lookup(self, connection: Connection) -> Callable[[str], str | None]:
-        self._refresh(connection, self.REFRESH_EVERY)
+        if time.monotonic() - self._read_at > self.REFRESH_EVERY:
+            with self._lock:
+                if time.monotonic() - self._read_at > self.REFRESH_EVERY:
+                    rows = connection.execute(select(UnitRow.code, UnitRow.name))  # type: ignore[call-overload]
+                    self._names = {code: name for code, name in rows}
+                    self._read_at = time.monotonic()
 
         def name(code: str) -> str | None:
             found = self._names.get(code)
-            if found is None and self._refresh(connection, self.REFRESH_ON_MISS_AFTER):
-                found = self._names.get(code)
+            if found is not None or time.monotonic() - self._unknown.get(code, float("-inf")) < self.ASK_AGAIN_AFTER:
+                return found
+            found = connection.execute(
+                select(UnitRow.name).where(UnitRow.code == code)  # type: ignore[arg-type]
+            ).scalar_one_or_none()
+            if found is None:
+                self._unknown[code] = time.monotonic()
+            else:
+                self._names[code] = found
+                self._unknown.pop(code, None)
             return found
 
         return name
-
-    def _refresh(self, connection: Connection, older_than: float) -> bool:
-        if time.monotonic() - self._read_at <= older_than:
-            return False
-        with self._lock:
-            if time.monotonic() - self._read_at <= older_than:
-                return False
-            rows = connection.execute(select(UnitRow.code, UnitRow.name))  # type: ignore[call-overload]
-            self._names = {code: name for code, name in rows}
-            self._read_at = time.monotonic()
-        return True
 
 
 UNIT_NAMES = UnitNames()
