@@ -61,7 +61,8 @@ def test_a_citizen_submits_online_and_an_officer_approves_through_the_pages(api,
         lambda: citizen.evaluate("document.getElementById('f-request_letter-progress').value") == 100,
         what="the upload's progress bar at 100",
     )
-    assert re.search(r"Đã tải lên: to-khai\.pdf", status.inner_text())
+    # The bar reaches 100 when the bytes are sent; the status says "uploaded" once the server has answered.
+    wait_until(lambda: re.search(r"Đã tải lên: to-khai\.pdf", status.inner_text()), what="the upload's answer")
     descriptor = citizen.locator('input[data-descriptor-for="f-request_letter"]').input_value()
     assert '"sha256"' in descriptor and '"media_type": "application/pdf"' in descriptor.replace('":"', '": "')
     screenshot(citizen, "citizen-eform-phone")
