@@ -160,7 +160,7 @@ def dossier_page(
     # An officer of the units involved may open this page too, but only the applicant sees the lookup secret.
     context = dossier_context(request, row, session, secrets, applicant=is_applicant(row, principal, secrets, secret))
     if context["view"].supplement_request:
-        definition = definition_of(session, row).definition
+        definition = context["definition"]
         t_texts = dossier_forms.eform_texts(context["t"])
         context["supplement_fields"] = eform.render_fields(
             definition,

@@ -47,6 +47,7 @@ def dossier_context(
         "awaiting": AWAITING,
         "t": translator(language),
         "task": applicant_task(row),
+        "definition": definition,  # the version the dossier runs on, read once for the whole page
         "progress": progress_line(definition, row, view.timeline),
         "child_link_base": "/citizen/dossiers",
     }
@@ -108,10 +109,9 @@ def form_data(definition: ProcedureDefinition, values: dict[str, Any], language:
     return rows(list(definition.form.fields), values)
 
 
-def step_graph_picture(row: DossierRow, session: Session, t: Any) -> Markup:
+def step_graph_picture(definition: ProcedureDefinition, row: DossierRow, t: Any) -> Markup:
     """The procedure's step graph (the version the dossier runs on) with its active steps outlined; a sentence
     saying why when it cannot be drawn now (the rest of the page does not depend on it)."""
-    definition = definition_of(session, row).definition
     active = {step["step_id"] for step in row.active_steps}
     try:
         return Markup(step_graph.svg(definition, highlight=active, t=t))

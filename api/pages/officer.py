@@ -23,7 +23,6 @@ from api.deps import (
     TemporalDep,
 )
 from api.dossier_service import actions
-from api.dossier_service.definitions import definition_of
 from api.dossier_service.inbox import InboxFilter, officer_inbox
 from api.dossier_service.intake import receive_dossier
 from api.dossier_service.prefill import prefill_form
@@ -38,7 +37,7 @@ from api.pages.rendering import render
 from api.timeline_text import ROLE_NAMES
 from api.uploads import bounded_upload_route
 from domain.attachments import descriptors_in
-from domain.definition import DecisionKind
+from domain.definition import DecisionKind, ProcedureDefinition
 from domain.wording import mark
 from readmodel.organisation import OfficerProfile
 from readmodel.tables import DossierRow
@@ -98,9 +97,8 @@ def inbox_page(
     return render(request, "inbox.html", context, principal=principal)
 
 
-def _decisions(officer: OfficerProfile, row: DossierRow, session: SessionDep) -> list[dict[str, Any]]:
+def _decisions(officer: OfficerProfile, row: DossierRow, definition: ProcedureDefinition) -> list[dict[str, Any]]:
     """The steps of this dossier awaiting a decision this officer may take, with the decisions allowed."""
-    definition = definition_of(session, row).definition
     open_steps = []
     for step in row.active_steps:
         if step.get("awaiting") != "officer" or not officer.holds(step.get("role") or "", step.get("unit_code")):
@@ -125,7 +123,7 @@ def _dossier_page(
     status_code: int = status.HTTP_200_OK,
 ) -> Response:
     context = dossier_context(request, row, session, secrets, applicant=False)
-    definition = definition_of(session, row).definition
+    definition = context["definition"]
     return render(
         request,
         "officer_dossier.html",
@@ -133,8 +131,8 @@ def _dossier_page(
             **context,
             "form_rows": form_data(definition, row.form, context["t"].language),
             "attachments": descriptors_in(row.form),
-            "graph": step_graph_picture(row, session, context["t"]),
-            "open_steps": _decisions(officer, row, session),
+            "graph": step_graph_picture(definition, row, context["t"]),
+            "open_steps": _decisions(officer, row, definition),
             "errors": errors or {},
             "general": general or [],
             "entered": entered or {},

@@ -63,7 +63,6 @@ def render(
         "t": t,
         "gettext": catalog.gettext,
         "ngettext": catalog.ngettext,
-        "translate_errors": lambda errors: {path: [t(m) for m in said] for path, said in (errors or {}).items()},
         "language": language,
         "csrf_token": browser_session.csrf_token(request),
         "csrf_field": browser_session.CSRF_FIELD,
