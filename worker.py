@@ -19,11 +19,12 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.agencies import AgencyActivities, agency_session
 from activities.legal_clock import LegalClockActivities
+from activities.payments import PaymentActivities
 from activities.publishing import PublishingActivities
 from activities.read_model import ReadModelActivities
 from activities.registry import RegistryActivities
 from activities.result_store import ResultStoreClient
-from activities.results import ResultActivities
+from activities.results import LetterActivities, ResultActivities
 from domain.working_calendar import WorkingCalendar, parse_cutoff
 from infrastructure.request_context import configure_logging
 from infrastructure.settings import Settings, get_settings
@@ -46,6 +47,11 @@ class AgencyEndpoints:
     result_store: str
     # Where agencies that answer later send their answers (the API's /dossiers/{code}/agency-answers).
     answers: str = ""
+    # The national payment platform, where motcua's public address is (for the platform's callbacks), and how often
+    # an unpaid request's status is asked for.
+    payment_platform: str = ""
+    public: str = ""
+    payment_status_check_seconds: float = 600.0
 
 
 def dossier_activities(
@@ -68,7 +74,14 @@ def dossier_activities(
     )
     publishing = PublishingActivities(read_model, agencies, ride_along_seconds=portal_ride_along_seconds)
     results = ResultActivities(engine, issuer, ResultStoreClient(http, endpoints.result_store))
+    letters = LetterActivities(engine, issuer, ResultStoreClient(http, endpoints.result_store))
     registry = RegistryActivities(engine, calendar)
+    payments = PaymentActivities(
+        http,
+        platform_base_url=endpoints.payment_platform,
+        public_base_url=endpoints.public,
+        status_check_seconds=endpoints.payment_status_check_seconds,
+    )
     return [
         publishing.publish_transitions,
         read_model.record_transitions,
@@ -79,7 +92,11 @@ def dossier_activities(
         agencies.call_system,
         agencies.push_portal_status,
         results.issue_results,
+        letters.issue_letter,
         registry.officer_standing,
+        payments.request_payment,
+        payments.payment_status,
+        payments.refund_payment,
     ]
 
 
@@ -104,6 +121,9 @@ async def run_worker(settings: Settings) -> None:
                 agency_systems=settings.agency_systems_base_url,
                 result_store=settings.result_store_base_url,
                 answers=f"{settings.public_base_url.rstrip('/')}/dossiers",
+                payment_platform=settings.payment_platform_base_url,
+                public=settings.public_base_url,
+                payment_status_check_seconds=settings.payment_status_check_seconds,
             ),
             ResultIssuer(
                 engine, SigningAuthority.from_settings(settings), renderer, public_base_url=settings.public_base_url

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from temporalio import activity
 
-from domain.dossier import AppointmentDeadline, ClockShift, ShiftedClock, StepClock, StepClockPlan
+from domain.legal_clock_questions import AppointmentDeadline, ClockShift, ShiftedClock, StepClock, StepClockPlan
 from domain.working_calendar import WorkingCalendar
 from readmodel import calendars
 

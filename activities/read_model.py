@@ -11,6 +11,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain.dossier import ChildDossier, ChildRegistration, TransitionBatch
+from domain.time_limits import time_limit_for
 from domain.units import NoCompetentUnit, resolve_step_units
 from domain.working_calendar import WorkingCalendar
 from readmodel import calendars, dossiers, organisation
@@ -52,7 +53,8 @@ class ReadModelActivities:
             # The child keeps the calendar of the agency that handles it (its province's days off).
             jurisdiction = directory.jurisdiction_of(registration.receiving_unit)
             calendar = calendars.calendar_for(session, jurisdiction, self._calendar)
-            appointment = calendar.appointment_date(received_at, definition.time_limit_working_days)
+            time_limit = time_limit_for(definition, registration.form)
+            appointment = calendar.appointment_date(received_at, time_limit.working_days)
             try:
                 step_units = resolve_step_units(definition, registration.form, registration.receiving_unit, directory)
             except NoCompetentUnit as exc:
@@ -95,4 +97,5 @@ class ReadModelActivities:
             appointment_date=row.appointment_date,
             step_units=row.step_units,
             jurisdiction=directory.jurisdiction_of(row.receiving_unit),
+            step_budgets=dict(time_limit_for(definition, row.form).budgets),
         )

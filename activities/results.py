@@ -17,6 +17,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.result_store import ResultStoreClient
+from domain.letters import IssuedLetter, LetterIssue
 from domain.results import IssuedResult, IssuedResults, ResultIssue
 from readmodel import results as stored
 from readmodel.db import as_utc, utcnow
@@ -62,6 +63,30 @@ class ResultActivities:
     def _mark(self, result_id: str, reference: str | None, refusal: str | None, at: datetime | None = None) -> None:
         with Session(self._engine) as session:
             stored.mark_deposited(session, result_id, at=at or utcnow(), reference=reference, refusal=refusal)
+
+
+class LetterActivities(ResultActivities):
+    """Official letters (forms 02–05), issued when their event happens: rendered, signed and deposited as results
+    are, and as idempotent (one per dossier and letter id; the deposit's Idempotency-Key), so retried freely."""
+
+    @activity.defn
+    async def issue_letter(self, letter: LetterIssue) -> IssuedLetter:
+        row = await asyncio.to_thread(self._issuer.issue_letter, letter)
+        if row.deposited_at is None and row.deposit_refusal is None:
+            row = await self._deposit(row)
+        return IssuedLetter(
+            letter_id=row.document_id,
+            form=letter.form,
+            name=row.name,
+            result_id=row.id,
+            sha256=row.sha256,
+            html_sha256=row.html_sha256,
+            unit_code=row.unit_code,
+            signer=row.signer,
+            issued_at=as_utc(row.issued_at),
+            deposited=row.deposited_at is not None,
+            deposit_refusal=row.deposit_refusal,
+        )
 
 
 def _summary(row: IssuedResultRow) -> IssuedResult:

@@ -20,7 +20,8 @@ from alembic.util import CommandError
 from sqlmodel import Session
 
 from api.procedure_definitions import parse_definition
-from domain.definition import DefinitionInvalid, definition_json_schema, deployment_order
+from domain.definition import DefinitionInvalid, definition_json_schema
+from domain.deployment_order import deployment_order
 from domain.dossier import ActorRef
 from infrastructure.settings import get_settings
 from infrastructure.tokens import TokenIssuer

@@ -28,9 +28,11 @@ from api.routes import (
     dossier_papers,
     dossiers,
     inbox,
+    letters,
     me,
     officers,
     operations,
+    payment_platform,
     portal,
     procedures,
     results,
@@ -98,8 +100,10 @@ def create_app() -> FastAPI:
     app.include_router(auth.router)
     app.include_router(results.router)
     app.include_router(results.verification)
+    app.include_router(letters.router)
     app.include_router(portal.router)
     app.include_router(agency_answers.router)
+    app.include_router(payment_platform.router)
     app.include_router(attachments.uploads)
     app.include_router(attachments.router)
     pages.install(app)

@@ -71,6 +71,8 @@ def _value(name: str, value: Any, language: str, applicant: bool, unit_name: Cal
         return found if applicant else f"{found} ({value})"
     if name in _WORDS and isinstance(value, str) and value in _WORDS[name]:
         return translate(language, _WORDS[name][value])
+    if name == "letter" and isinstance(value, str):  # an official letter's name, as the law titles it
+        return translate(language, value)
     if name == "amount" and isinstance(value, int | float):
         return number(value, language)
     return "" if value is None else str(value)

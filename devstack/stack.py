@@ -22,7 +22,7 @@ from typing import IO
 import httpx
 import yaml
 
-from domain.definition import deployment_order
+from domain.deployment_order import deployment_order
 from infrastructure.settings import PROJECT_ROOT, Settings
 from infrastructure.temporal import SEARCH_ATTRIBUTES
 from infrastructure.tokens import TokenIssuer
@@ -83,6 +83,8 @@ class StackConfig:
     console_logs: bool = False  # worker and API log to the console (make run) or to files (tests)
     portal_api_key: str = "dev-portal-key"  # shared by the API and the simulator's portal (development only)
     agency_callback_key: str = "dev-agency-key"  # the simulator's agencies answer later with it (development only)
+    # The simulator's payment platform signs its confirmations with it (development only).
+    payment_platform_secret: str = "dev-payment-platform-secret"
     extra_env: dict[str, str] = field(default_factory=dict)
     # API processes behind one port (uvicorn's --workers): polling is CPU-bound Python, one core per process.
     api_processes: int = 1
@@ -139,6 +141,8 @@ class StackConfig:
                 "PUBLIC_BASE_URL": self.api_url,
                 "PORTAL_API_KEY": self.portal_api_key,
                 "AGENCY_CALLBACK_KEY": self.agency_callback_key,
+                "PAYMENT_PLATFORM_BASE_URL": f"{self.simulator_url}/payment-platform",
+                "PAYMENT_PLATFORM_SECRET": self.payment_platform_secret,
                 "PYTHONUNBUFFERED": "1",
             }
         )

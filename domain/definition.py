@@ -11,9 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from enum import StrEnum
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
@@ -126,6 +126,9 @@ class Fee(_Strict):
     amount_vnd: Annotated[int, Field(ge=0, le=10_000_000_000)] | None = None
     expression: ExpressionText | None = None
     description: str | None = None
+    # Paid through the payment platform (workflow revision 5): an unpaid request expires this many hours after it
+    # was issued, and the dossier stops for non-payment. Unset: the request stays open as long as the dossier does.
+    pay_within_hours: Annotated[float, Field(gt=0, le=24 * 90)] | None = None
 
 
 class ResultDocument(_Strict):
@@ -324,6 +327,15 @@ class Branch(_Strict):
     on_refusal: Literal["stop", "continue"] = "stop"  # a refused branch stops the dossier, or leaves a partial result
 
 
+class TimeLimitCase(_Strict):
+    """One case of `time_limit_when`: when `when` holds over the form and the branches the applicant chose, the
+    dossier's time limit is `working_days`, and the steps named in `budgets` get those budgets instead."""
+
+    when: ExpressionText
+    working_days: Annotated[int, Field(ge=0, le=365)]
+    budgets: dict[Identifier, Annotated[int, Field(ge=0, le=365)]] = {}
+
+
 class Escalation(_Strict):
     """What happens when an officer step is overdue: tell the unit's leader, or hand the step over."""
 
@@ -400,6 +412,8 @@ class ProcedureDefinition(_Strict):
     online_level: OnlineLevel = OnlineLevel.full
     time_limit_working_days: Annotated[int, Field(ge=0, le=365)]
     extended_time_limit_working_days: Annotated[int, Field(ge=0, le=365)] | None = None
+    # The law's "within 5 working days, 10 where …": the first case that holds gives the dossier's time limit.
+    time_limit_when: Annotated[list[TimeLimitCase], Field(min_length=1, max_length=20)] | None = None
     fee: Fee = Fee(amount_vnd=0)
     early_warning_share: Annotated[float, Field(ge=0.5, le=0.95)] = 0.8  # share of a step's budget that warns
     results: list[ResultDocument] = []
@@ -409,10 +423,22 @@ class ProcedureDefinition(_Strict):
     start: Identifier | None = None
     # A procedure that exists only as the child of another dossier: no one submits it on its own.
     interconnection_only: bool | None = None
+    # Decision 766: whose capacity issues the apology letter (form 04), and whose extends the time limit; the
+    # unit's leader where the definition names no one. Each is done once per dossier.
+    apology_role: Role | None = None
+    extension_role: Role | None = None
 
     @property
     def start_step(self) -> str:
         return self.start or self.steps[0].id
+
+    @property
+    def apologising_role(self) -> Role:
+        return self.apology_role or Role.leader
+
+    @property
+    def extending_role(self) -> Role:
+        return self.extension_role or Role.leader
 
     def all_steps(self) -> Iterator[tuple[list[str | int], Step]]:
         """Every step with its path, inside parallel branches too."""
@@ -462,52 +488,6 @@ def canonical_json(definition: ProcedureDefinition) -> str:
 def definition_json_schema() -> dict[str, Any]:
     """The JSON Schema of the definition document, for editors."""
     return ProcedureDefinition.model_json_schema()
-
-
-def child_procedure_codes(raw: Any) -> set[str]:
-    """The procedures a definition document's child steps start, read leniently (the document may be invalid:
-    the API names its errors when it is deployed)."""
-    codes: set[str] = set()
-
-    def walk(steps: Any) -> None:
-        for step in steps if isinstance(steps, list) else []:
-            if not isinstance(step, dict):
-                continue
-            if isinstance(step.get("procedure"), str):
-                codes.add(step["procedure"])
-            for branch in step.get("branches") or []:
-                if isinstance(branch, dict):
-                    walk(branch.get("steps"))
-
-    if isinstance(raw, dict):
-        walk(raw.get("steps"))
-    return codes
-
-
-T = TypeVar("T")
-
-
-def deployment_order(documents: Sequence[tuple[T, Any]]) -> list[T]:
-    """The order to deploy definition documents in: every procedure after the child procedures it starts
-    (a parent whose child procedure is unknown is refused), otherwise in the order given.
-
-    `documents` pairs each item (a path, say) with its parsed document. Children that are not among the
-    documents are expected to be deployed already. Documents that start each other keep the order given
-    (deploying them names the loop)."""
-    code_of = [raw.get("code") if isinstance(raw, dict) else None for _, raw in documents]
-    pending = [
-        (i, child_procedure_codes(raw) & {c for j, c in enumerate(code_of) if j != i and c})
-        for i, (_, raw) in enumerate(documents)
-    ]
-    ordered: list[int] = []
-    deployed: set[str] = set()
-    while pending:
-        ready = next(((i, needs) for i, needs in pending if needs <= deployed), None) or pending[0]
-        pending.remove(ready)
-        ordered.append(ready[0])
-        if code_of[ready[0]]:
-            deployed.add(code_of[ready[0]])  # type: ignore[arg-type]
-    return [documents[i][0] for i in ordered]
 
 
 def is_valid_regex(pattern: str) -> str | None:

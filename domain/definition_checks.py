@@ -6,11 +6,9 @@ Each check returns errors with the path of the offending value, so an editor can
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Iterable
 from typing import Any
 
-from domain import expressions
 from domain.definition import (
     CALLING_STEP_KINDS,
     KNOWN_SYSTEMS,
@@ -26,7 +24,8 @@ from domain.definition import (
     UnitSelection,
     is_valid_regex,
 )
-from domain.definition_errors import closest, every_problem, expression_column, name_column, problem
+from domain.definition_errors import check_expression, closest, every_problem, problem
+from domain.time_limits import check_time_limits
 from domain.wording import mark
 
 Loc = list[str | int]
@@ -89,31 +88,6 @@ def _err(errors: list[DefinitionError], loc: Loc, text: str, kind: str, /, **val
     errors.append(problem(loc, text, kind, **values))
 
 
-_READS = {
-    "form": mark("biểu thức đọc {names}, mà tờ khai không có"),
-    "earlier": mark("biểu thức đọc {names}, mà tờ khai và các bước trước không có"),
-}
-
-
-def _check_expression(
-    errors: list[DefinitionError], loc: Loc, text: str | None, known: Iterable[str], what: str = "earlier"
-) -> None:
-    if text is None:
-        return
-    try:
-        parsed = expressions.parse(text)
-    except expressions.ExpressionError as exc:
-        at = expression_column(str(exc), text)  # the line and column say where; the words need not
-        said = re.sub(r" at column \d+", "", str(exc))
-        errors.append(problem(loc, mark("biểu thức không hợp lệ: {problem}"), "expression", offset=at, problem=said))
-        return
-    unknown = sorted(parsed.names - set(known))
-    if unknown:
-        guess = next((g for g in (closest(name, known) for name in unknown) if g), None)
-        errors.append(problem(loc, _READS[what], "unknown_name", suggestion=guess,
-                              offset=name_column(text, unknown), names=", ".join(unknown)))  # fmt: skip
-
-
 def _duplicates(values: Iterable[str]) -> set[str]:
     seen: set[str] = set()
     dup: set[str] = set()
@@ -152,7 +126,7 @@ def _check_catalogue(d: ProcedureDefinition, errors: list[DefinitionError]) -> N
 def _check_fee(errors: list[DefinitionError], loc: Loc, fee, known: Iterable[str], what: str) -> None:  # noqa: ANN001
     if (fee.amount_vnd is None) == (fee.expression is None):
         _err(errors, loc, mark("lệ phí có amount_vnd hoặc expression, đúng một trong hai"), "contradiction")
-    _check_expression(errors, [*loc, "expression"], fee.expression, known, what)
+    check_expression(errors, [*loc, "expression"], fee.expression, known, what)
 
 
 # ---------------------------------------------------------------------------------- eForm
@@ -169,8 +143,8 @@ def _check_form(d: ProcedureDefinition, errors: list[DefinitionError]) -> None:
             here = [*path, i]
             _check_field_rules(f, here, errors)
             others = set(scope) - {f.name}
-            _check_expression(errors, [*here, "visible_when"], f.visible_when, others, "form")
-            _check_expression(errors, [*here, "required_when"], f.required_when, others, "form")
+            check_expression(errors, [*here, "visible_when"], f.visible_when, others, "form")
+            check_expression(errors, [*here, "required_when"], f.required_when, others, "form")
             if f.type == FieldType.attachment:
                 if f.component is None and components:
                     _err(errors, [*here, "component"], mark("ghi thành phần hồ sơ mà tệp đính kèm này mang"), "missing")
@@ -294,23 +268,8 @@ def _check_steps(d: ProcedureDefinition, templates: Collection[str], errors: lis
                 known=", ".join(sorted(templates)),
             )
 
-    if not any(e.type in {"unknown_step", "loop", "duplicate"} for e in errors):
-        # Conditional steps (skip_when) count only against the extended limit of special cases.
-        usual = _longest_budget(d.steps, d.start_step, include_conditional=False)
-        longest = _longest_budget(d.steps, d.start_step, include_conditional=True)
-        extended = d.extended_time_limit_working_days or d.time_limit_working_days
-        if usual > d.time_limit_working_days:
-            _err(
-                errors, ["steps"],
-                mark("đường thông thường cần {days} ngày làm việc theo thời hạn các bước, quá thời hạn luật định {limit}"),
-                "budget", days=usual, limit=d.time_limit_working_days,
-            )  # fmt: skip
-        elif longest > extended:
-            _err(
-                errors, ["steps"],
-                mark("tính cả các bước có điều kiện, đường cần {days} ngày làm việc, quá thời hạn gia hạn {limit}"),
-                "budget", days=longest, limit=extended,
-            )  # fmt: skip
+    # Conditional steps (skip_when) count only against the extended limit of special cases.
+    check_time_limits(d, errors, graph_sound=not any(e.type in {"unknown_step", "loop", "duplicate"} for e in errors))
 
 
 def _check_step(
@@ -375,7 +334,7 @@ def _check_step(
             for dup in _duplicates(b.id for b in step.branches):
                 refuse("branches", mark("trùng mã nhánh '{id}'"), "duplicate", id=dup)
             for b, branch in enumerate(step.branches):
-                _check_expression(errors, [*loc, "branches", b, "when"], branch.when, readable, "form")
+                check_expression(errors, [*loc, "branches", b, "when"], branch.when, readable, "form")
     elif step.branches is not None:
         refuse("branches", mark("chỉ bước song song mới có nhánh"))
     if kind == StepKind.child:
@@ -384,7 +343,7 @@ def _check_step(
         elif step.procedure == d_code:
             refuse("procedure", mark("thủ tục không thể liên thông với chính nó"), "loop")
         for name, text in (step.inputs or {}).items():
-            _check_expression(errors, [*loc, "inputs", name], text, readable)
+            check_expression(errors, [*loc, "inputs", name], text, readable)
     else:
         for attr in ("procedure", "inputs"):
             if getattr(step, attr) is not None:
@@ -396,7 +355,7 @@ def _check_step(
                                       id=doc, suggestion=closest(doc, documents)))  # fmt: skip
     elif step.documents is not None:
         refuse("documents", mark("chỉ bước trả kết quả mới cấp giấy tờ"))
-    _check_expression(errors, [*loc, "skip_when"], step.skip_when, readable)
+    check_expression(errors, [*loc, "skip_when"], step.skip_when, readable)
 
     unit = step.unit
     if unit.select == UnitSelection.fixed_unit and unit.unit_code is None:
@@ -424,7 +383,7 @@ def _check_step(
             _err(errors, [*here, "level"], mark("chọn cấp theo tờ khai đi với select: competent_unit hoặc by_sector"),
                  "not_allowed")  # fmt: skip
         # The unit is chosen when the dossier is received: from the form alone.
-        _check_expression(errors, [*here, "when"], case.when, form_names, "form")
+        check_expression(errors, [*here, "when"], case.when, form_names, "form")
         if case.when is None and c != len(unit.level_when or []) - 1:
             _err(errors, [*here, "when"], mark("chỉ trường hợp cuối cùng được bỏ when"), "unreachable")
 
@@ -489,24 +448,3 @@ def _leads_to(nexts: dict[str, str | None], origin: str, target: str) -> bool:
         seen.add(current)
         current = nexts.get(current)
     return False
-
-
-def _longest_budget(steps: list[Step], start: str, *, include_conditional: bool) -> int:
-    """Working days along the path of `next` transitions; a parallel step costs its slowest branch."""
-    by_id = {step.id: step for step in steps}
-    total = 0
-    seen: set[str] = set()
-    current: str | None = start
-    while current is not None and current not in seen:
-        seen.add(current)
-        step = by_id[current]
-        current = step.next
-        if step.skip_when is not None and not include_conditional:
-            continue
-        total += step.budget_working_days
-        branches = [b for b in step.branches or [] if include_conditional or b.when is None]
-        total += max(
-            (_longest_budget(b.steps, b.steps[0].id, include_conditional=include_conditional) for b in branches),
-            default=0,
-        )
-    return total

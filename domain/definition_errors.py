@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from domain import expressions
 from domain.definition import DefinitionError, ProcedureDefinition
 from domain.wording import mark
 
@@ -246,4 +247,30 @@ def name_column(text: str, names: Collection[str]) -> int | None:
     return min(spots) if spots else None
 
 
-__all__ = ["Problem", "closest", "every_problem", "expression_column", "name_column", "problem"]
+_READS = {
+    "form": mark("biểu thức đọc {names}, mà tờ khai không có"),
+    "earlier": mark("biểu thức đọc {names}, mà tờ khai và các bước trước không có"),
+    "time_limit": mark("biểu thức đọc {names}, mà tờ khai không có (ngoài tên branches: các nhánh được chọn)"),
+}
+
+
+def check_expression(
+    errors: list[DefinitionError], loc: Loc, text: str | None, known: Iterable[str], what: str = "earlier"
+) -> None:
+    if text is None:
+        return
+    try:
+        parsed = expressions.parse(text)
+    except expressions.ExpressionError as exc:
+        at = expression_column(str(exc), text)  # the line and column say where; the words need not
+        said = re.sub(r" at column \d+", "", str(exc))
+        errors.append(problem(loc, mark("biểu thức không hợp lệ: {problem}"), "expression", offset=at, problem=said))
+        return
+    unknown = sorted(parsed.names - set(known))
+    if unknown:
+        guess = next((g for g in (closest(name, known) for name in unknown) if g), None)
+        errors.append(problem(loc, _READS[what], "unknown_name", suggestion=guess,
+                              offset=name_column(text, unknown), names=", ".join(unknown)))  # fmt: skip
+
+
+__all__ = ["Problem", "check_expression", "closest", "every_problem", "expression_column", "name_column", "problem"]

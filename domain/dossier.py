@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from domain.definition import DecisionKind, ProcedureDefinition, Role, StepKind
+from domain.definition import DecisionKind, ProcedureDefinition, Role, Step, StepKind
 from domain.wording import mark
 
 
@@ -92,10 +92,16 @@ class DossierInput(BaseModel):
     step_units: dict[str, str] = Field(default_factory=dict)
     jurisdiction: str = "VN"  # whose working calendar the deadlines follow
     received_by: ActorRef | None = None  # who submitted: the citizen online, or the counter officer
+    # The budgets the case of `time_limit_when` that held at submission gives its steps (domain.time_limits).
+    step_budgets: dict[str, int] = Field(default_factory=dict)
 
     def unit_for(self, step_id: str) -> str:
         """The unit acting on a step: as resolved at submission, else the receiving unit."""
         return self.step_units.get(step_id, self.receiving_unit)
+
+    def budget_for(self, step: Step) -> int:
+        """A step's budget in working days: as the dossier's time limit gives it, else the definition's."""
+        return self.step_budgets.get(step.id, step.budget_working_days)
 
     def first_assigned_unit(self) -> str:
         """The unit that holds the dossier as it starts: its first step's, when an officer of that unit takes it
@@ -226,39 +232,6 @@ class Withdrawal(BaseModel):
     by: ActorRef | None = None
 
 
-class StepClockPlan(BaseModel):
-    start: datetime
-    budget_working_days: int
-    warning_share: float
-    jurisdiction: str
-
-
-class StepClock(BaseModel):
-    due_at: datetime
-    warn_at: datetime
-
-
-class ClockShift(BaseModel):
-    """Supplement time stops the clock: move the appointment and the step deadlines by it."""
-
-    jurisdiction: str
-    paused_at: datetime
-    resumed_at: datetime
-    appointment_date: date
-    steps: dict[str, StepClock]
-
-
-class ShiftedClock(BaseModel):
-    working_hours: float
-    appointment_date: date
-    steps: dict[str, StepClock]
-
-
-class AppointmentDeadline(BaseModel):
-    jurisdiction: str
-    appointment_date: date
-
-
 class PaymentSubmission(BaseModel):
     """The applicant paid a fee step's financial obligation (reported by the payment service)."""
 
@@ -268,6 +241,10 @@ class PaymentSubmission(BaseModel):
     amount_vnd: Annotated[int, Field(ge=0)]
     receipt_reference: Annotated[str, Field(min_length=1, max_length=100)]
     by: ActorRef | None = None
+    # Paid through the payment platform (revision 5): the request it pays, the platform's transaction and channel.
+    payment_id: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    transaction_id: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    channel: Annotated[str, Field(max_length=40)] | None = None
 
 
 class MessageAccepted(BaseModel):
@@ -289,6 +266,10 @@ class FeeRequest(BaseModel):
     amount_vnd: int
     requested_at: datetime
     description: str | None = None
+    # The payment platform's request (revision 5): the applicant pays at pay_url before expires_at.
+    payment_id: str | None = None
+    pay_url: str | None = None
+    expires_at: datetime | None = None
 
 
 class ActiveStep(BaseModel):
@@ -319,6 +300,7 @@ class DossierState(BaseModel):
     supplement_request: SupplementRequest | None = None
     fee_request: FeeRequest | None = None
     fees_paid_vnd: int = 0
+    fees_refunded_vnd: int = 0  # paid through the payment platform, refunded when the dossier did not complete
     outcome: Literal["completed", "refused", "stopped", "withdrawn"] | None = None
     outcome_reason: str | None = None
     partial: bool = False  # a branch was refused and the definition let the dossier go on
@@ -344,6 +326,8 @@ EventKind = Literal[
     "supplemented",
     "fee_requested",
     "fee_paid",
+    "fee_expired",
+    "fee_refunded",
     "agency_called",
     "notified",
     "branch_started",
@@ -354,6 +338,7 @@ EventKind = Literal[
     "escalated",
     "apology",
     "extension",
+    "letter_issued",
     "withdrawn",
     "result_issued",
     "finished",
@@ -467,6 +452,7 @@ class ChildDossier(BaseModel):
     appointment_date: date
     step_units: dict[str, str]
     jurisdiction: str = "VN"
+    step_budgets: dict[str, int] = Field(default_factory=dict)
 
 
 class RefusedMessage(BaseModel):

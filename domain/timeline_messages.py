@@ -40,6 +40,26 @@ MESSAGES: dict[str, TimelineMessage] = {
     "fee_paid": _message(
         mark("{step}: đã nộp {amount} đồng (biên lai {receipt})"), mark("Đã nộp {amount} đồng (biên lai {receipt}).")
     ),
+    "fee_requested_on_platform": _message(
+        mark("{step}: phải nộp {amount} đồng qua Cổng thanh toán (yêu cầu {payment})"),
+        mark("Cần nộp {amount} đồng phí, lệ phí qua Cổng thanh toán quốc gia."),
+    ),
+    "fee_paid_on_platform": _message(
+        mark("{step}: Cổng thanh toán xác nhận đã nộp {amount} đồng (giao dịch {receipt})"),
+        mark("Đã nộp {amount} đồng qua Cổng thanh toán (giao dịch {receipt})."),
+    ),
+    "fee_expired": _message(
+        mark("{step}: yêu cầu thanh toán {payment} hết hạn sau {hours} giờ chưa nộp; dừng xử lý"),
+        mark("Hồ sơ dừng xử lý vì phí, lệ phí chưa được nộp trong {hours} giờ."),
+    ),
+    "fee_refunded": _message(
+        mark("Yêu cầu Cổng thanh toán hoàn trả {amount} đồng (giao dịch {receipt}, hoàn trả {refund})"),
+        mark("Đã yêu cầu hoàn trả {amount} đồng phí, lệ phí đã nộp."),
+    ),
+    "fee_refund_refused": _message(
+        mark("Cổng thanh toán từ chối hoàn trả {amount} đồng (giao dịch {receipt}): {reason}"),
+        mark("Chưa hoàn trả được {amount} đồng phí, lệ phí đã nộp; cơ quan sẽ liên hệ."),
+    ),
     "step_skipped": _message(mark("{step}: bỏ qua ({condition})"), mark("{step}: không cần thực hiện.")),
     "result_signing": _message(
         mark("{step}: ký số với danh nghĩa {unit} và lưu vào kho kết quả điện tử"),
@@ -146,6 +166,14 @@ MESSAGES: dict[str, TimelineMessage] = {
         mark(
             "Thời gian giải quyết được gia hạn; ngày hẹn trả kết quả mới là {new} (thay cho {previous}). Lý do: {reason}"
         ),
+    ),
+    "letter_issued": _message(
+        mark("Đã ban hành {letter} (mẫu {form}), số {result_id}"),
+        mark("Cơ quan giải quyết đã gửi bạn {letter} (số {result_id})."),
+    ),
+    "apology_promise_missed_once": _message(
+        mark("Đã quá ngày hẹn {date} ghi trong thư xin lỗi; hồ sơ trễ hẹn không còn được xin lỗi"),
+        mark("Hồ sơ đã quá ngày hẹn {date} ghi trong thư xin lỗi."),
     ),
     "message_refused": _message(
         mark("Không áp dụng {via} {message}: {reason}"), mark("Một yêu cầu gửi đến hồ sơ không được áp dụng.")

@@ -73,6 +73,43 @@ def hand_offs(events: list[Any], step_names: dict[str, str]) -> list[HandOff]:
     return handoffs
 
 
+@dataclass
+class SupplementCycle:
+    """One supplement request and its answer: when and by whom it was asked, at which step, what was missing, and when
+    the applicant supplied it (None while awaited). Form 06 shows each cycle: Decision 766 counts the second as late."""
+
+    number: int
+    step_id: str | None
+    step_name: str | None
+    requested_at: datetime
+    requested_by: str | None
+    missing: list[str]
+    reason: str | None = None
+    supplied_at: datetime | None = None
+
+
+def supplement_cycles(events: list[Any], step_names: dict[str, str]) -> list[SupplementCycle]:
+    """Each supplement request in the event log, paired with the supplement that answered it."""
+    cycles: list[SupplementCycle] = []
+    for event in events:
+        detail = event.detail or {}
+        if event.kind == "supplement_requested":
+            cycles.append(
+                SupplementCycle(
+                    number=len(cycles) + 1,
+                    step_id=event.step_id,
+                    step_name=step_names.get(event.step_id, event.step_id),
+                    requested_at=as_utc(event.at),
+                    requested_by=event.actor,
+                    missing=list(detail.get("missing") or []),
+                    reason=detail.get("reason"),
+                )
+            )
+        elif event.kind == "supplemented" and cycles and cycles[-1].supplied_at is None:
+            cycles[-1].supplied_at = as_utc(event.at)
+    return cycles
+
+
 def _local(moment: datetime | None, zone: ZoneInfo) -> str | None:
     return moment.astimezone(zone).strftime("%H:%M %d/%m/%Y") if moment else None
 
@@ -95,7 +132,7 @@ def render_receipt(
 
 def render_process_control_slip(
     *, dossier_code: str, procedure_name: str, appointment_date: Any, handoffs: list[HandOff], now: datetime,
-    zone: ZoneInfo,
+    zone: ZoneInfo, supplements: list[SupplementCycle] | None = None,
 ) -> str:  # fmt: skip
     rows = [
         {
@@ -113,4 +150,12 @@ def render_process_control_slip(
         appointment_date=appointment_date,
         handoffs=rows,
         timeliness_names=TIMELINESS_NAMES,
+        supplements=[
+            {
+                **vars(c),
+                "requested_at_local": _local(c.requested_at, zone),
+                "supplied_at_local": _local(c.supplied_at, zone),
+            }
+            for c in supplements or []
+        ],
     )

@@ -110,6 +110,13 @@ class Settings(BaseSettings):
     # Agencies that answer later send their answers with this shared key (X-Agency-Key); unset: only machine clients
     # with the scope dossiers:answer may (api/routes/agency_answers.py).
     agency_callback_key: SecretStr | None = None
+    # The national payment platform (Cổng thanh toán quốc gia; the simulator by default): fee steps of dossiers on
+    # workflow revision 5 ask it to collect their fee. Its confirmations are signed with HMAC-SHA256 under this shared
+    # secret (X-Payment-Signature); unset: every confirmation is refused (401). While a fee waits, its request's
+    # status is asked of the platform every PAYMENT_STATUS_CHECK_SECONDS, so a lost confirmation still moves it on.
+    payment_platform_base_url: str = "http://127.0.0.1:8100/payment-platform"
+    payment_platform_secret: SecretStr | None = None
+    payment_status_check_seconds: float = Field(default=600.0, ge=1, le=86_400)
 
     # Legal clock defaults (issue: the legal clock refines these per jurisdiction).
     timezone: str = "Asia/Ho_Chi_Minh"

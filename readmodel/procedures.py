@@ -9,7 +9,8 @@ from sqlalchemy import Connection, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from domain.definition import ProcedureDefinition, child_procedure_codes
+from domain.definition import ProcedureDefinition
+from domain.deployment_order import child_procedure_codes
 from domain.dossier import ActorRef, DefinitionSnapshot
 from readmodel.db import utcnow
 from readmodel.organisation import audit

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, col, or_, select
 
+from domain.letters import LETTER_PREFIX
 from readmodel.tables import DossierRow, IssuedResultRow
 
 
@@ -30,12 +31,26 @@ def by_digest(session: Session, sha256: str) -> IssuedResultRow | None:
 
 
 def of_dossier(session: Session, dossier_code: str) -> list[IssuedResultRow]:
-    """A dossier's results, with those of its interconnected child dossiers (returned together with it)."""
+    """A dossier's results, with those of its interconnected child dossiers (returned together with it); its official
+    letters are not results (see letters_of)."""
     children = select(DossierRow.code).where(DossierRow.parent_code == dossier_code)
     return list(
         session.exec(
             select(IssuedResultRow)
             .where(or_(IssuedResultRow.dossier_code == dossier_code, col(IssuedResultRow.dossier_code).in_(children)))
+            .where(col(IssuedResultRow.document_id).not_like(f"{LETTER_PREFIX}%"))
+            .order_by(col(IssuedResultRow.issued_at), col(IssuedResultRow.id))
+        )
+    )
+
+
+def letters_of(session: Session, dossier_code: str) -> list[IssuedResultRow]:
+    """The official letters (forms 02–05) issued for this dossier, in the order they were issued."""
+    return list(
+        session.exec(
+            select(IssuedResultRow)
+            .where(IssuedResultRow.dossier_code == dossier_code)
+            .where(col(IssuedResultRow.document_id).like(f"{LETTER_PREFIX}%"))
             .order_by(col(IssuedResultRow.issued_at), col(IssuedResultRow.id))
         )
     )

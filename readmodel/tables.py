@@ -67,6 +67,8 @@ class DossierRow(SQLModel, table=True):
     supplement_request: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     fee_request: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     fees_paid_vnd: int = 0
+    # Refunded through the payment platform when the dossier did not complete (migration 0008).
+    fees_refunded_vnd: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     outcome: str | None = None
     outcome_reason: str | None = None
     partial: bool = False

@@ -12,12 +12,14 @@ import hashlib
 import json
 import logging
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from domain.letters import LETTER_TEMPLATES, LetterIssue
 from domain.results import ResultIssue, ResultToIssue
 from readmodel import organisation
 from readmodel import results as stored
@@ -68,11 +70,43 @@ class ResultIssuer:
 
     def issue(self, issue: ResultIssue, document: ResultToIssue) -> IssuedResultRow:
         """The issued document for this dossier and document id: the one issued before, or a new one."""
+        return self._once(issue.dossier_code, document.document_id, lambda: self._render_and_sign(issue, document))
+
+    def issue_letter(self, letter: LetterIssue) -> IssuedResultRow:
+        """An official letter (forms 02–05), issued once per dossier and letter id like a result: the same
+        rendering, signature and record, so /results/verify knows it by the id printed on it."""
+        document = ResultToIssue(
+            document_id=letter.document_id, name=letter.name, template=LETTER_TEMPLATES[letter.form]
+        )
+
+        def context(result_id: str, unit_name: str, issued_at: Any) -> dict[str, Any]:
+            return {
+                **self._common_context(document, result_id, unit_name, issued_at, letter.signing_unit, letter.signer),
+                "dossier": {
+                    "code": letter.dossier_code,
+                    "procedure_code": letter.procedure_code,
+                    "procedure_name": letter.procedure_name,
+                    "procedure_version": letter.procedure_version,
+                    "received_at": letter.received_at,
+                    "receiving_unit": letter.receiving_unit,
+                    "appointment_date": letter.appointment_date,
+                },
+                "applicant": letter.applicant.model_dump(),
+                "letter": {**letter.model_dump(), "name": letter.name},
+            }
+
+        return self._once(
+            letter.dossier_code,
+            letter.document_id,
+            lambda: self._sign(letter.dossier_code, document, letter.signing_unit, letter.signer, context),
+        )
+
+    def _once(self, dossier_code: str, document_id: str, make: Callable[[], IssuedResultRow]) -> IssuedResultRow:
         with Session(self._engine) as session:
-            existing = stored.for_document(session, issue.dossier_code, document.document_id)
+            existing = stored.for_document(session, dossier_code, document_id)
             if existing is not None:
                 return existing
-        row = self._render_and_sign(issue, document)
+        row = make()
         with Session(self._engine) as session:
             try:
                 session.add(row)
@@ -81,7 +115,7 @@ class ResultIssuer:
             except IntegrityError:
                 # An earlier attempt still running got there first: its document is the one of record.
                 session.rollback()
-                existing = stored.for_document(session, issue.dossier_code, document.document_id)
+                existing = stored.for_document(session, dossier_code, document_id)
                 assert existing is not None
                 return existing
         log.info(
@@ -90,15 +124,26 @@ class ResultIssuer:
         return row
 
     def _render_and_sign(self, issue: ResultIssue, document: ResultToIssue) -> IssuedResultRow:
+        def context(result_id: str, unit_name: str, issued_at: Any) -> dict[str, Any]:
+            return self._context(issue, document, result_id, unit_name, issued_at)
+
+        return self._sign(issue.dossier_code, document, issue.signing_unit, issue.signer, context)
+
+    def _sign(
+        self,
+        dossier_code: str,
+        document: ResultToIssue,
+        signing_unit: str,
+        signer_id: str | None,
+        context: Callable[[str, str, Any], dict[str, Any]],
+    ) -> IssuedResultRow:
         with Session(self._engine) as session:
-            unit = organisation.directory(session).units.get(issue.signing_unit)
-        unit_name = unit.name if unit else issue.signing_unit
-        signer = self._authority.signer(issue.signing_unit, unit_name)
+            unit = organisation.directory(session).units.get(signing_unit)
+        unit_name = unit.name if unit else signing_unit
+        signer = self._authority.signer(signing_unit, unit_name)
         result_id = new_result_id()
         issued_at = utcnow()
-        html, rendered = self._renderer.render(
-            document.template, self._context(issue, document, result_id, unit_name, issued_at)
-        )
+        html, rendered = self._renderer.render(document.template, context(result_id, unit_name, issued_at))
         # The PDF carries the unit's PAdES signature, which any PDF reader checks; the manifest below covers
         # these signed bytes, so both signatures speak of the same file.
         pdf = sign_pdf(
@@ -110,13 +155,13 @@ class ResultIssuer:
         )
         row = IssuedResultRow(
             id=result_id,
-            dossier_code=issue.dossier_code,
+            dossier_code=dossier_code,
             document_id=document.document_id,
             name=document.name,
             template=document.template or DEFAULT_TEMPLATE,
-            unit_code=issue.signing_unit,
+            unit_code=signing_unit,
             unit_name=unit_name,
-            signer=issue.signer,
+            signer=signer_id,
             sha256=hashlib.sha256(pdf).hexdigest(),
             html_sha256=hashlib.sha256(html).hexdigest(),
             manifest="",
@@ -142,10 +187,7 @@ class ResultIssuer:
             if issue.form.get(field.name) not in (None, "", [], {})
         ]
         return {
-            "result_id": result_id,
-            "verify_url": f"{self._public}/results/verify",
-            "lookup_url": f"{self._public}/results/{result_id}",
-            "document": {"id": document.document_id, "name": document.name},
+            **self._common_context(document, result_id, unit_name, issued_at, issue.signing_unit, issue.signer),
             "dossier": {
                 "code": issue.dossier_code,
                 "procedure_code": issue.procedure_code,
@@ -160,7 +202,18 @@ class ResultIssuer:
             "legal_basis": issue.legal_basis,
             "references": {r.system: r.reference for r in issue.agency_results.values() if r.reference},
             "agency": {step: r.model_dump() for step, r in issue.agency_results.items()},
-            "unit": {"code": issue.signing_unit, "name": unit_name},
-            "signer": issue.signer,
+        }
+
+    def _common_context(
+        self, document: ResultToIssue, result_id: str, unit_name: str, issued_at: Any, unit: str, signer: str | None
+    ) -> dict[str, Any]:
+        """What the layout prints on every signed document: its id, where to verify it, the unit and signer."""
+        return {
+            "result_id": result_id,
+            "verify_url": f"{self._public}/results/verify",
+            "lookup_url": f"{self._public}/results/{result_id}",
+            "document": {"id": document.document_id, "name": document.name},
+            "unit": {"code": unit, "name": unit_name},
+            "signer": signer,
             "issued_at": issued_at,
         }

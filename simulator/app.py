@@ -5,7 +5,8 @@ It speaks the HTTP contracts motcua's adapters use, honours an Idempotency-Key o
 (a repeated key returns the first answer and has no second effect), records every call so tests
 can prove "nothing lost, nothing twice", and takes injected faults per system: an error rate,
 an answer lost after the write was applied, added latency, a full outage for N seconds, or business
-refusals. It also plays the portal's side of inbound dossiers (`/_sim/portal/push`).
+refusals. It also plays the portal's side of inbound dossiers (`/_sim/portal/push`) and the national payment platform
+(simulator/payment_platform.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import httpx
 from fastapi import FastAPI, Header, HTTPException, Path, Query, Response
 from prometheus_fastapi_instrumentator import Instrumentator
 from pydantic import BaseModel, Field
+
+from simulator import payment_platform
 
 SYSTEM_NAME = r"^[a-z][a-z0-9_]{0,62}$"
 
@@ -233,6 +236,16 @@ async def _answer_later(pending: dict[str, Any], delay_seconds: float) -> None:
         except httpx.HTTPError:
             pass
         await asyncio.sleep(min(2**attempt * 0.2, 10))
+
+
+def _record_payment_platform(operation: str, key: str | None, dossier_code: str | None, outcome: str,
+                             body: dict[str, Any]) -> None:  # fmt: skip
+    state.calls.append(RecordedCall(system="payment_platform", operation=operation, idempotency_key=key,
+                                    dossier_code=dossier_code, at=datetime.now(UTC), outcome=outcome, body=body))  # fmt: skip
+
+
+# The national payment platform: payment requests, the pay page, signed confirmations, status checks and refunds.
+app.include_router(payment_platform.router(_gate, _remember, _record_payment_platform))
 
 
 @app.put("/_sim/later-answers")

@@ -59,7 +59,13 @@ def stack() -> Iterator[Stack]:
             connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
         engine.dispose()
     # The suite's many requests from one address would trip the rate limits; their own test turns them on.
-    extra_env = {"UPDATE_TIMEOUT_SECONDS": "20", "RATE_LIMITS_ENABLED": "false", "REQUEST_BODY_TIMEOUT_SECONDS": "3"}
+    extra_env = {
+        "UPDATE_TIMEOUT_SECONDS": "20",
+        "RATE_LIMITS_ENABLED": "false",
+        "REQUEST_BODY_TIMEOUT_SECONDS": "3",
+        # An unpaid fee's status is asked of the payment platform every few seconds (a lost confirmation).
+        "PAYMENT_STATUS_CHECK_SECONDS": "4",
+    }
     if TOPOLOGY == "cluster":
         config: StackConfig = ClusterConfig.on_free_ports(data_dir, database_url=database_url, extra_env=extra_env)
         stack: Stack = ClusterStack(config)  # type: ignore[arg-type]

@@ -316,12 +316,29 @@ def pay(api: httpx.Client, dossier: str, step: str) -> int:
     )
     request = view["fee_request"]
     assert request["step_id"] == step and view["status"] == 6
+    if request.get("pay_url"):  # revision 5: paid on the payment platform's page, which confirms it to motcua
+        pay_on_the_platform(request["pay_url"])
+        wait_until(
+            lambda: any(
+                e["kind"] == "fee_paid" and e["step_id"] == step
+                for e in api.get(f"/dossiers/{dossier}").json()["timeline"]
+            ),
+            what=f"the payment platform's confirmation of {dossier}'s fee at {step}",
+        )
+        return request["amount_vnd"]
     response = api.post(
         f"/dossiers/{dossier}/payments",
         json={"step_id": step, "amount_vnd": request["amount_vnd"], "receipt_reference": f"PAY-{dossier}-{step}"},
     )
     assert response.status_code == 200, response.text
     return request["amount_vnd"]
+
+
+def pay_on_the_platform(pay_url: str, *, deliver: bool = True) -> dict[str, Any]:
+    """The applicant pays on the payment platform's page (the simulator); `deliver=False` loses its confirmation."""
+    response = httpx.post(pay_url, params={"deliver": str(deliver).lower()}, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
 
 
 SAMPLE_FILES = {
@@ -400,3 +417,29 @@ def child_dossiers(api: httpx.Client, dossier: str, count: int) -> dict[str, str
 
     view = wait_until(probe, what=f"{dossier} to start {count} child dossier(s)")
     return {child["procedure_code"]: child["dossier_code"] for child in view["children"]}
+
+
+LAND_COUNTER = "H29.50.05.13"  # a ward's one-stop counter receiving land-certificate renewals
+
+
+def submit_land_renewal(api: httpx.Client, reason: str, **extra: Any) -> dict[str, Any]:
+    """A land-use certificate renewal (1.012783) received by post at a ward's counter; its receipt."""
+    form = {
+        "applicant_id": "079080000123",
+        "applicant_name": "Phạm Văn Đất",
+        "certificate_number": "CS 123456",
+        "parcel_number": "152",
+        "map_sheet": "18",
+        "parcel_address": {"province_code": "79", "ward_code": "26740", "detail": "45 Hai Bà Trưng"},
+        "reason": reason,
+        "application_form": attachment("mau-15.pdf"),
+        **extra,
+    }
+    response = api.post(
+        "/dossiers",
+        json={"procedure_code": "1.012783", "receiving_unit": LAND_COUNTER, "channel": 3,
+              "applicant": {"full_name": "Phạm Văn Đất"}, "form": form},
+        headers=officer("reception", LAND_COUNTER),
+    )  # fmt: skip
+    assert response.status_code == 201, response.text
+    return response.json()

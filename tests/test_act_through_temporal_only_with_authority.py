@@ -77,16 +77,24 @@ def test_apology_and_extension_updates_from_an_inactive_officer_are_refused(api,
     dossier = submit(api, code)["dossier_code"]
     wait_for_step(api, dossier, "reception")
     retired = f"retired@{unit}"
-    officer("reception", unit, retired)
+    officer("leader", unit, retired)  # the role that apologises and extends (Decision 766), but retired
     identities().put(
-        f"/officers/{retired}", {"full_name": "retired", "unit_code": unit, "roles": ["reception"], "active": False}
+        f"/officers/{retired}", {"full_name": "retired", "unit_code": unit, "roles": ["leader"], "active": False}
     )
     appointment = date.fromisoformat(api.get(f"/dossiers/{dossier}").json()["appointment_date"])
     later = (appointment + timedelta(days=3)).isoformat()
 
     for name, message in {
-        "apologize": {"reason": "Chờ xác minh", "new_appointment_date": later, "officer": _officer(retired, unit)},
-        "extend": {"reason": "Xác minh thực địa", "new_appointment_date": later, "officer": _officer(retired, unit)},
+        "apologize": {
+            "reason": "Chờ xác minh",
+            "new_appointment_date": later,
+            "officer": _officer(retired, unit, "leader"),
+        },
+        "extend": {
+            "reason": "Xác minh thực địa",
+            "new_appointment_date": later,
+            "officer": _officer(retired, unit, "leader"),
+        },
     }.items():
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             _update(stack, dossier, name, message)

@@ -52,8 +52,8 @@ def test_an_apology_promises_a_new_appointment_within_the_procedures_time_limit(
     assert api.get(f"/dossiers/{dossier}").json()["apology"] is None  # nothing changed
 
     assert apologise(furthest).status_code == 200
-    # A second letter counts from the promise the first one made.
-    assert apologise(furthest).status_code == 422
+    # A dossier apologises once (Decision 766): a second letter is refused, whatever its date.
+    assert apologise(furthest).status_code == 409
     assert api.get(f"/dossiers/{dossier}").json()["apology"]["new_appointment_date"] == furthest.isoformat()
 
     # An extension takes the date the law gives; it names none of its own.

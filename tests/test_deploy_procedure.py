@@ -8,7 +8,8 @@ import json
 import yaml
 
 from devstack.stack import administrator_token, deploy_procedures, procedure_files
-from domain.definition import definition_json_schema, deployment_order
+from domain.definition import definition_json_schema
+from domain.deployment_order import deployment_order
 from infrastructure.settings import PROJECT_ROOT
 from tests.support import three_step_procedure, unique_codes
 

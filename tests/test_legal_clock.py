@@ -326,7 +326,7 @@ def test_missed_appointment_is_flagged_unless_an_apology_was_made(simulator, tmp
             await handle.execute_update(
                 DossierWorkflow.apologize,
                 ApologySubmission(
-                    reason="Chờ xác minh liên ngành", new_appointment_date=new_date, officer=_officer("reception")
+                    reason="Chờ xác minh liên ngành", new_appointment_date=new_date, officer=_officer("leader")
                 ),
             )
             row = await clock.until(lambda: (r := clock.row(apologised)).apology and r, "the apology")
@@ -363,7 +363,7 @@ def test_extension_only_once_and_withdrawal_ends_processing(simulator, tmp_path)
             await clock.until(lambda: _active(clock.row(code), "reception"), "the reception step")
             appointment = clock.row(code).appointment_date
             later = CALENDAR.add_working_days(appointment, 2)
-            officer = _officer("reception")
+            officer = _officer("leader")  # the leader extends, unless the definition says otherwise
             await handle.execute_update(
                 DossierWorkflow.extend,
                 ExtensionSubmission(reason="Cần xác minh thực địa", new_appointment_date=later, officer=officer),

@@ -82,7 +82,7 @@ def test_apology_extension_and_withdrawal_over_http(api):
     saturday = later + timedelta(days=(5 - later.weekday()) % 7)
 
     def apologise(new_date, who=None):
-        who = who or officer("reception", unit)
+        who = who or officer("leader", unit)  # the leader apologises, unless the definition says otherwise
         return api.post(
             f"/dossiers/{dossier}/apologies",
             json={"reason": "Chờ ý kiến liên ngành", "new_appointment_date": str(new_date)},
@@ -131,13 +131,11 @@ def test_extension_where_the_law_allows_it(api, shipped):
     answer = api.post(
         f"/dossiers/{dossier}/extensions",
         json={"reason": "Xác minh nguồn gốc đất"},
-        headers=officer("specialist", "H29.22"),
+        headers=officer("leader", "H29.22"),  # the definition's extension_role
     )
     assert answer.status_code == 200, answer.text
     view = api.get(f"/dossiers/{dossier}").json()
     start = datetime.fromisoformat(appointment).date()
     assert view["extended"] and view["appointment_date"] == VIETNAM.add_working_days(start, 5).isoformat()
-    again = api.post(
-        f"/dossiers/{dossier}/extensions", json={"reason": "lần hai"}, headers=officer("specialist", "H29.22")
-    )
+    again = api.post(f"/dossiers/{dossier}/extensions", json={"reason": "lần hai"}, headers=officer("leader", "H29.22"))
     assert again.status_code == 409

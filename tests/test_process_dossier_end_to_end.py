@@ -76,7 +76,8 @@ def test_dossier_approved_after_a_supplement_returns_its_result(api, simulator, 
     assert kinds == [
         "submitted", "step_started", "decision",          # reception
         "step_started", "agency_called",                   # civil-status lookup
-        "step_started", "supplement_requested", "supplemented", "decision",  # leader
+        "step_started", "supplement_requested", "letter_issued",  # leader: the request, signed (form 02)
+        "supplemented", "decision",
         "step_started", "result_issued", "finished",      # result: signed, deposited in the result store
     ]  # fmt: skip
     assert [e["seq"] for e in view["timeline"]] == list(range(1, len(kinds) + 1))

@@ -105,16 +105,18 @@ def test_the_readme_walkthrough_runs_as_written(seeded: Stack) -> None:
     assert json.loads(done.stdout.strip().splitlines()[-2])["dossier_code"] == code
 
 
-PAYMENT = '"$API/dossiers/$CODE/payments" -H "X-Lookup-Secret: $SECRET"'
+PAYMENT = 'call -X POST "$PAY_URL"\n'
+FEE_REQUEST = 'PAY_URL=$(call "$API/dossiers/$CODE" -H "X-Lookup-Secret: $SECRET" |'
 
 
 @pytest.mark.parametrize(
     ("written", "drifted", "refusal"),
     [
-        ('"amount_vnd": 16000', '"amount_vnd": 24000', "409"),  # not the fee the step asks: refused
-        (PAYMENT, '"$API/dossiers/$CODE/payments"', "401"),  # no lookup secret: not the applicant
+        (PAYMENT, PAYMENT * 2, "409"),  # the payment platform takes a fee once: paid again, refused
+        # No lookup secret: not the applicant's fee request.
+        (FEE_REQUEST, 'PAY_URL=$(call "$API/dossiers/$CODE" |', "401"),
     ],
-    ids=["wrong fee", "payment without the secret"],
+    ids=["fee paid twice", "fee request without the secret"],
 )
 def test_a_walkthrough_that_drifts_fails(seeded: Stack, written: str, drifted: str, refusal: str) -> None:
     """The strict script stops at the first refusal, so the README's own walkthrough above fails on such a drift."""

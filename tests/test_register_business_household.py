@@ -38,7 +38,9 @@ def test_household_business_is_registered_and_sent_to_the_tax_authority(api, sim
     view = wait_for_status(api, dossier, 10, finished=True)
     assert [r["id"] for r in view["results"]] == ["certificate"]
     calls = simulator.get("/_sim/calls", params={"dossier_code": dossier}).json()
-    assert [(c["system"], c["operation"]) for c in calls if c["system"] != "portal"] == [
+    # The fee was collected by the payment platform, which confirmed it once.
+    assert [c["operation"] for c in calls if c["system"] == "payment_platform"] == ["request", "confirm"]
+    assert [(c["system"], c["operation"]) for c in calls if c["system"] not in ("portal", "payment_platform")] == [
         ("business_registration", "check_name_unique"),
         ("tax", "register_household"),
         ("result_store", "deposit"),

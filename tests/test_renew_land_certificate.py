@@ -6,9 +6,9 @@ from tests.support import (
     active,
     attachment,
     decide,
-    officer,
     pay,
     portal_statuses,
+    submit_land_renewal,
     wait_for_status,
     wait_for_step,
     wait_until,
@@ -19,30 +19,7 @@ LAND_OFFICE = "H29.22"
 
 
 def _submit(api, reason: str, **extra) -> str:
-    form = {
-        "applicant_id": "079080000123",
-        "applicant_name": "Phạm Văn Đất",
-        "certificate_number": "CS 123456",
-        "parcel_number": "152",
-        "map_sheet": "18",
-        "parcel_address": {"province_code": "79", "ward_code": "26740", "detail": "45 Hai Bà Trưng"},
-        "reason": reason,
-        "application_form": attachment("mau-15.pdf"),
-        **extra,
-    }
-    response = api.post(
-        "/dossiers",
-        json={
-            "procedure_code": "1.012783",
-            "receiving_unit": COUNTER,
-            "channel": 3,
-            "applicant": {"full_name": "Phạm Văn Đất"},
-            "form": form,
-        },
-        headers=officer("reception", COUNTER),  # received by post at the one-stop counter
-    )
-    assert response.status_code == 201, response.text
-    return response.json()["dossier_code"]
+    return submit_land_renewal(api, reason, **extra)["dossier_code"]
 
 
 def test_remeasured_parcel_is_verified_on_site_and_pays_its_assessed_obligation(api, simulator, shipped):

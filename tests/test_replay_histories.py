@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from temporalio.client import Client, WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.common import RawValue
 from temporalio.worker import Replayer
 
+from domain.working_calendar import VIETNAM
 from infrastructure.temporal import data_converter
 from tests.support import (
     BIRTH_WARD,
@@ -28,6 +30,7 @@ from tests.support import (
     decide,
     deploy,
     officer,
+    pay,
     submit,
     submit_birth,
     three_step_procedure,
@@ -59,6 +62,35 @@ def _run_recordable_dossiers(api) -> dict[str, str]:
     wait_for_status(api, supplemented, 10, finished=True)
     wait_for_status(api, refused, 3, finished=True)
     return {"approved-after-supplement": supplemented, "refused-at-reception": refused}
+
+
+def _run_dossier_paid_then_refused(api) -> dict[str, str]:
+    """Revision 5: a fee paid through the payment platform; two supplement requests, each with its letter (form 02),
+    the second confirmed as counting the dossier late; the leader's apology letter (form 04); a refusal (form 03) and
+    the refund of the fee."""
+    code, unit = unique_codes()
+    definition = three_step_procedure(code, unit)
+    definition["steps"][0]["next"] = "payment"
+    definition["steps"].insert(1, {"id": "payment", "kind": "fee", "name": "Nộp lệ phí", "next": "lookup",
+                                   "fee": {"amount_vnd": 8000, "pay_within_hours": 72}})  # fmt: skip
+    deploy(api, definition)
+    receipt = submit(api, code)
+    dossier = receipt["dossier_code"]
+    decide(api, dossier, "reception", unit)
+    pay(api, dossier, "payment")
+    for cycle, confirm in ((1, {}), (2, {"confirm_late": True})):
+        decide(api, dossier, "approval", unit, "request_supplement", missing=[f"bản sao CCCD ({cycle})"], **confirm)
+        api.post(f"/dossiers/{dossier}/supplements", json={"form": {"copies": 2 + cycle}}).raise_for_status()
+    appointment = date.fromisoformat(api.get(f"/dossiers/{dossier}").json()["appointment_date"])
+    apology = {"reason": "Chờ xác minh", "new_appointment_date": VIETNAM.add_working_days(appointment, 1).isoformat()}
+    api.post(f"/dossiers/{dossier}/apologies", json=apology, headers=officer("leader", unit)).raise_for_status()
+    decide(api, dossier, "approval", unit, "reject", reason="Hồ sơ không hợp lệ", confirm_late=True)
+    wait_until(
+        lambda: any(e["kind"] == "fee_refunded" for e in api.get(f"/dossiers/{dossier}").json()["timeline"]),
+        what="the refund of the fee",
+    )
+    wait_for_status(api, dossier, 8, finished=True)
+    return {"paid-then-refused": dossier}
 
 
 def _run_interconnected_dossiers(api) -> dict[str, str]:
@@ -155,6 +187,7 @@ def test_fresh_histories_replay_on_the_current_workflow(api, stack, simulator, s
         **_run_interconnected_dossiers(api),
         **_run_dossier_decided_by_signals(api, stack),
         **_run_dossier_answered_later(api, simulator),
+        **_run_dossier_paid_then_refused(api),
     }
 
     async def replay(client: Client) -> dict[str, WorkflowHistory]:

@@ -11,6 +11,7 @@ from sqlmodel import Session
 from temporalio.client import Client
 
 from api.deps import Principal
+from api.dossier_service import decision_766
 from api.dossier_service.attachments import own_uploads
 from api.dossier_service.definitions import definition_of
 from api.dossier_service.messages import relay
@@ -44,12 +45,15 @@ STEP_ROLES = {r.value for r in Role}
 
 
 async def decide(
-    session: Session, client: Client, settings: Settings, code: str, body: DecisionIn, officer: OfficerProfile
+    session: Session, client: Client, settings: Settings, row: DossierRow, body: DecisionIn, officer: OfficerProfile
 ) -> MessageAccepted:
-    """An officer's decision on the step awaiting it: 409 when that step is not awaiting this decision,
-    403 when the officer does not hold the step's role at its unit (nor acts for someone who does)."""
+    """An officer's decision on the step awaiting it: 409 when that step is not awaiting this decision, or when it
+    would count the dossier as late and `confirm_late` is not set (Decision 766); 403 when the officer does not hold
+    the step's role at its unit (nor acts for someone who does)."""
+    code = row.code
+    decision_766.require_confirmation(row, body.decision.value, body.confirm_late)
     try:
-        decision = OfficerDecision(**body.model_dump(), officer=officer_ref(officer))
+        decision = OfficerDecision(**body.model_dump(exclude={"confirm_late"}), officer=officer_ref(officer))
     except ValidationError as exc:
         raise HTTPException(
             422,
@@ -77,7 +81,9 @@ async def supplement(
 async def pay(
     session: Session, client: Client, settings: Settings, row: DossierRow, body: PaymentIn, principal: Principal
 ) -> MessageAccepted:
-    """A fee paid (reported for the applicant); 409 unless that fee step awaits exactly this amount."""
+    """A fee paid (reported for the applicant); 409 unless that fee step awaits exactly this amount. Dossiers on
+    workflow revision 5 refuse it (409): their fee is paid through the payment platform, whose signed confirmation
+    comes in by api/dossier_service/payment_platform.py."""
     payment = PaymentSubmission(**body.model_dump(), by=applicant_actor(principal, row))
     return await relay(session, client, settings, row.code, DossierUpdate.pay, payment)
 
@@ -95,6 +101,8 @@ async def apologize(
     appointment comes after the current promise (the appointment, or the last apology's) and at most the procedure's
     time limit again (its extended limit, where the law has one) after it: an apology moves a promise, it does not
     lift it, so a date far off cannot switch the "missed without an apology" flag off for good."""
+    definition = definition_of(session, row).definition
+    decision_766.require_apology_allowed(officer, row, definition)
     calendar = calendars.calendar_for(session, row.jurisdiction, base_calendar)
     today = calendar.local_date(utcnow())
     if calendar.add_working_days(today, 1) > row.appointment_date:
@@ -105,7 +113,6 @@ async def apologize(
     promised = _promised(row)
     if body.new_appointment_date <= promised:
         raise field_error(["body", "new_appointment_date"], f"the new appointment must come after {promised}")
-    definition = definition_of(session, row).definition
     limit = max(definition.time_limit_working_days, definition.extended_time_limit_working_days or 0, 1)
     latest = calendar.add_working_days(promised, limit)
     if body.new_appointment_date > latest:
@@ -144,6 +151,7 @@ async def extend(
     definition = definition_of(session, row).definition
     if definition.extended_time_limit_working_days is None:
         raise HTTPException(status.HTTP_409_CONFLICT, "this procedure has no extended time limit")
+    decision_766.require_extension_allowed(officer, row, definition)
     calendar = calendars.calendar_for(session, row.jurisdiction, base_calendar)
     extra = definition.extended_time_limit_working_days - definition.time_limit_working_days
     new_date = calendar.add_working_days(row.appointment_date, extra)

@@ -23,6 +23,7 @@ from api.dossier_service.views import receipt
 from api.errors import field_error
 from domain.definition import ProcedureDefinition
 from domain.dossier import ActorRef, Applicant, Channel, DefinitionSnapshot, DossierInput, DossierOutcome, PortalStatus
+from domain.time_limits import time_limit_for
 from domain.units import NoCompetentUnit, UnitDirectory, resolve_step_units
 from domain.working_calendar import WorkingCalendar
 from forms.eform import FormInvalid, validate_form
@@ -71,6 +72,7 @@ async def _start_workflow(
         appointment_date=row.appointment_date,
         step_units=row.step_units,
         jurisdiction=row.jurisdiction,
+        step_budgets=dict(time_limit_for(pinned.definition, row.form).budgets),
         received_by=ActorRef.model_validate(row.submitted_by) if row.submitted_by else None,
     )
     try:
@@ -241,7 +243,7 @@ def _register_submission(
                 form=form,
                 step_units=step_units,
                 received_at=received_at,
-                appointment_date=calendar.appointment_date(received_at, definition.time_limit_working_days),
+                appointment_date=calendar.appointment_date(received_at, time_limit_for(definition, form).working_days),
                 jurisdiction=jurisdiction,
                 prefilled=bool(body.prefilled_fields),
                 idempotency_key=idempotency_key,

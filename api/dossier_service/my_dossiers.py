@@ -109,6 +109,7 @@ def applicant_task(row: Any) -> ApplicantTask:
             due_date=_applicant_due(row, fee.get("step_id")),
             requested_at=fee.get("requested_at"),
             amount_vnd=fee.get("amount_vnd"),
+            pay_url=fee.get("pay_url"),
             reason=fee.get("description"),
         )
     return ApplicantTask(kind="wait", label=TASK_LABELS["wait"], due_date=row.appointment_date)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.dossier_service.letters import LetterView
 from domain.definition import DecisionKind
 from domain.dossier import Applicant, Channel
 
@@ -132,10 +133,13 @@ class DossierView(Receipt):
     supplement_request: dict[str, Any] | None
     fee_request: dict[str, Any] | None
     fees_paid_vnd: int
+    fees_refunded_vnd: int = 0
     partial: bool
     outcome: str | None
     outcome_reason: str | None
     results: list[dict[str, Any]]
+    # Official letters (forms 02–05), each downloadable as soon as issued (GET /dossiers/{code}/letters).
+    letters: list[LetterView] = []
     completed_at: datetime | None
     timeline: list[TimelineEntry]
 
@@ -148,6 +152,9 @@ class DecisionIn(BaseModel):
     reason: Annotated[str, Field(max_length=2000)] | None = None
     missing: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(default_factory=list, max_length=50)
     recipient: Annotated[str, Field(max_length=300)] | None = None  # hand_over: who received the result
+    # Decision 766: an action that counts the dossier as late (a second supplement request, acting after a missed
+    # appointment without apology) is refused (409) until the officer confirms it knowingly.
+    confirm_late: bool = False
 
 
 class ApologyIn(BaseModel):
@@ -177,6 +184,7 @@ class ApplicantTask(BaseModel):
     missing: list[str] = []
     reason: str | None = None
     amount_vnd: int | None = None
+    pay_url: str | None = None  # `pay` on the payment platform (revision 5): where the applicant pays
     outcome: str | None = None
     outcome_reason: str | None = None
     results_url: str | None = None  # the signed results, once returned (GET /dossiers/{code}/results)

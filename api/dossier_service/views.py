@@ -9,6 +9,7 @@ from sqlalchemy.exc import DBAPIError
 
 from api.access import check_readable, is_applicant, require_credentials
 from api.deps import Principal
+from api.dossier_service.letters import letters_in_timeline
 from api.dossier_service.schemas import ActiveStepView, ChildDossierView, DossierView, Receipt, TimelineEntry
 from api.timeline_text import UNIT_NAMES, timeline_text, timeline_who
 from domain.dossier import Channel, PortalStatus
@@ -90,6 +91,7 @@ def dossier_view(
     `language`)."""
     code = row.code
     unit_name = UNIT_NAMES.lookup(connection)
+    events = timeline if timeline is not None else dossiers.timeline(connection, code)
     return DossierView(
         **receipt(row, secrets, with_secret=applicant).model_dump(),
         parent_code=row.parent_code,
@@ -120,10 +122,12 @@ def dossier_view(
         supplement_request=row.supplement_request,
         fee_request=row.fee_request,
         fees_paid_vnd=row.fees_paid_vnd,
+        fees_refunded_vnd=row.fees_refunded_vnd,
         partial=row.partial,
         outcome=row.outcome,
         outcome_reason=row.outcome_reason,
         results=row.results,
+        letters=letters_in_timeline(code, events),
         completed_at=as_utc(row.completed_at) if row.completed_at else None,
         timeline=[
             TimelineEntry.model_validate(
@@ -133,6 +137,6 @@ def dossier_view(
                     "who": timeline_who(event, language=language, applicant=applicant, unit_name=unit_name),
                 }
             )
-            for event in (timeline if timeline is not None else dossiers.timeline(connection, code))
+            for event in events
         ],
     )

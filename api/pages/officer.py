@@ -22,7 +22,7 @@ from api.deps import (
     SettingsDep,
     TemporalDep,
 )
-from api.dossier_service import actions
+from api.dossier_service import actions, decision_766
 from api.dossier_service.inbox import InboxFilter, officer_inbox
 from api.dossier_service.intake import receive_dossier
 from api.dossier_service.prefill import prefill_form
@@ -104,7 +104,12 @@ def _decisions(officer: OfficerProfile, row: DossierRow, definition: ProcedureDe
         if step.get("awaiting") != "officer" or not officer.holds(step.get("role") or "", step.get("unit_code")):
             continue
         allowed = definition.step(step["step_id"]).allowed_decisions
-        open_steps.append({"step": step, "decisions": [(d.value, DECISION_LABELS[d]) for d in allowed]})
+        open_steps.append({
+            "step": step,
+            "decisions": [(d.value, DECISION_LABELS[d]) for d in allowed],
+            # Decision 766: what each decision would count as late, warned of before it is taken.
+            "late": {d.value: decision_766.late_warnings(row, d.value) for d in allowed},
+        })  # fmt: skip
     return open_steps
 
 
@@ -176,11 +181,17 @@ async def take_decision(
     reason = str(form.get("reason") or "").strip() or None
     missing = [line.strip() for line in str(form.get("missing") or "").splitlines() if line.strip()]
     recipient = str(form.get("recipient") or "").strip()[:300] or None
+    confirm_late = form.get("confirm_late") == "1"
     entered = {"step_id": step_id, "decision": decision, "reason": reason or "", "missing": "\n".join(missing),
                "recipient": recipient or ""}  # fmt: skip
     try:
-        body = DecisionIn(step_id=step_id, decision=decision, reason=reason, missing=missing, recipient=recipient)  # type: ignore[arg-type]
-        await actions.decide(session, client, settings, row.code, body, officer)
+        body = DecisionIn(step_id=step_id, decision=decision, reason=reason, missing=missing, recipient=recipient,  # type: ignore[arg-type]
+                          confirm_late=confirm_late)  # fmt: skip
+        await actions.decide(session, client, settings, row, body, officer)
+    except decision_766.LateConfirmationRequired as unconfirmed:
+        # Said in the page's words, beside the box that confirms it.
+        return _dossier_page(request, row, session, secrets, officer, principal, general=[t(unconfirmed.warning)],
+                             entered=entered, status_code=unconfirmed.status_code)  # fmt: skip
     except (ValidationError, HTTPException) as exc:
         detail = list(exc.errors(include_url=False)) if isinstance(exc, ValidationError) else exc.detail
         said = messages(detail)

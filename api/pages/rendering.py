@@ -36,9 +36,11 @@ SECURITY_HEADERS = {
 }
 
 
-def local_time(moment: datetime | None, zone: str) -> str:
+def local_time(moment: datetime | str | None, zone: str) -> str:
     if moment is None:
         return ""
+    if isinstance(moment, str):  # a time kept in a JSON column (a fee request's expiry)
+        moment = datetime.fromisoformat(moment)
     return moment.astimezone(ZoneInfo(zone)).strftime("%H:%M %d/%m/%Y")
 
 
@@ -72,6 +74,7 @@ def render(
         "local_date": local_date,
         "number": lambda value: translations.number(value, language),
         "time_limit": lambda days: t("Trong ngày") if not days else t("{days} ngày làm việc", days=days),
+        "time_limit_cases": lambda definition: _time_limit_cases(definition, t),
         "language_url": lambda code: i18n.switch_url(request, code),
         "notice": None,
     }
@@ -85,3 +88,12 @@ def render(
     browser_session.keep_csrf_token(request, response, settings)
     i18n.keep_language(request, response, settings)
     return response
+
+
+def _time_limit_cases(definition: Any, t: Any) -> str:
+    """What a procedure whose time limit depends on the case says beside its usual limit."""
+    cases = getattr(definition, "time_limit_when", None) or []
+    days = sorted({case.working_days for case in cases} - {definition.time_limit_working_days})
+    if not days:
+        return ""
+    return t("tùy trường hợp: {days} ngày làm việc", days=", ".join(str(d) for d in days))

@@ -15,7 +15,16 @@ from api.access import ReadableDossier, is_applicant
 from api.deps import LookupSecretDep, LookupSecretsDep, PrincipalDep, SessionDep, SettingsDep
 from api.dossier_service.definitions import definition_of
 from api.dossier_service.views import receipt
-from forms.printable import HandOff, Timeliness, hand_offs, render_process_control_slip, render_receipt
+from domain.time_limits import time_limit_for
+from forms.printable import (
+    HandOff,
+    SupplementCycle,
+    Timeliness,
+    hand_offs,
+    render_process_control_slip,
+    render_receipt,
+    supplement_cycles,
+)
 from readmodel import dossiers, organisation
 from readmodel.db import utcnow
 from readmodel.tables import DossierRow
@@ -62,7 +71,7 @@ def receipt_page(
         receipt(row, secrets, with_secret=with_secret),
         row.applicant,
         unit_names={code: unit.name for code, unit in directory.units.items()},
-        time_limit_working_days=definition.time_limit_working_days,
+        time_limit_working_days=time_limit_for(definition, row.form).working_days,
         received_by=received_by,
         zone=ZoneInfo(settings.timezone),
     ))  # fmt: skip
@@ -94,4 +103,18 @@ def process_control_page(row: ReadableDossier, session: SessionDep, settings: Se
         handoffs=_hand_offs(row, session),
         now=utcnow(),
         zone=ZoneInfo(settings.timezone),
+        supplements=_supplement_cycles(row, session),
     )
+
+
+def _supplement_cycles(row: DossierRow, session: Session) -> list[SupplementCycle]:
+    definition = definition_of(session, row).definition
+    names = {step.id: step.name for _, step in definition.all_steps()}
+    return supplement_cycles(dossiers.events(session, row.code), names)
+
+
+@router.get("/{code}/process-control/supplements")
+def process_control_supplements(row: ReadableDossier, session: SessionDep) -> list[SupplementCycle]:
+    """Form 06's supplement cycles as data: each request (when, by whom, at which step, what was missing) and when
+    the applicant supplied it."""
+    return _supplement_cycles(row, session)

@@ -116,7 +116,7 @@ async def decide(
 ) -> MessageAccepted:
     """An officer's decision on the step awaiting it: 409 when that step is not awaiting this decision,
     403 when the officer does not hold the step's role at its unit (nor acts for someone who does)."""
-    return await actions.decide(session, client, settings, code, body, officer)
+    return await actions.decide(session, client, settings, row, body, officer)
 
 
 @router.post("/{code}/supplements")

@@ -21,13 +21,12 @@ with workflow.unsafe.imports_passed_through():
         ActorRef,
         Apology,
         ApologySubmission,
-        AppointmentDeadline,
         Awaiting,
         DossierEvent,
         ExtensionSubmission,
         OfficerRef,
-        StepClock,
     )
+    from domain.legal_clock_questions import AppointmentDeadline, StepClock
     from domain.timeline_messages import said
     from domain.working_calendar import VIETNAM as calendar
 
@@ -35,7 +34,7 @@ from workflows.dossier.notices import Notices
 from workflows.dossier.progress import DossierProgress
 from workflows.dossier.publishing import Publisher
 from workflows.dossier.retries import READ_MODEL_RETRY
-from workflows.dossier.revisions import REGISTRY_DECIDES_UPDATES
+from workflows.dossier.revisions import DECISION_766, REGISTRY_DECIDES_UPDATES
 
 _Question = TypeVar("_Question")
 _Answer = TypeVar("_Answer")
@@ -205,12 +204,16 @@ class LegalClock:
                 and state.apology.new_appointment_date == promised
             ):
                 state.overdue_without_apology = True
+                # Revision 5: a dossier apologises once (Decision 766), so no further letter can be awaited.
+                once = progress.revision >= DECISION_766
                 self._publisher.record(
                     DossierEvent(
                         kind="overdue", at=workflow.now(),
                         summary=f"The appointment of {promised:%d/%m/%Y} given by the apology letter was missed "
-                        "without a further apology letter",
-                        **said("apology_promise_missed", date=f"{promised:%d/%m/%Y}"),
+                        + ("(a dossier apologises once): missed without apology" if once
+                           else "without a further apology letter"),
+                        **said("apology_promise_missed_once" if once else "apology_promise_missed",
+                               date=f"{promised:%d/%m/%Y}"),
                     )
                 )  # fmt: skip
                 return

@@ -16,7 +16,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from domain.definition import DecisionKind
+    from domain.definition import DecisionKind, Role
     from domain.dossier import (
         ActorRef,
         AgencyAnswer,
@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
 from workflows.contract import NOT_AWAITING, NOT_YOUR_STEP
 from workflows.dossier.progress import DossierProgress
 from workflows.dossier.publishing import Publisher
+from workflows.dossier.revisions import DECISION_766, PAYMENT_PLATFORM
 
 Accept = Callable[[int], None]
 
@@ -73,22 +74,31 @@ class Mailbox:
         if self._progress.state.outcome is not None or self.withdrawal is not None:
             raise self.not_awaiting(f"the dossier's processing has ended; nothing to {what}")
 
-    def _check_acting_officer(self, officer: OfficerRef) -> OfficerRef:
-        """The officer in a capacity at the receiving unit or a unit with a step under way."""
+    def _check_acting_officer(self, officer: OfficerRef, role: Role | None = None) -> OfficerRef:
+        """The officer in a capacity (of `role`, when given) at the receiving unit or a unit with a step under way."""
         progress = self._progress
         units = [progress.input.receiving_unit, *(s.unit_code for s in progress.active.values() if s.unit_code)]
         for unit in units:
-            acting = officer.acting_as(None, unit)
+            acting = officer.acting_as(role, unit)
             if acting is not None:
                 return acting
+        who = f"{role.value} officers" if role is not None else "officers"
         raise ApplicationError(
-            f"only officers of {', '.join(sorted(set(units)))} act on this dossier now", type=NOT_YOUR_STEP
+            f"only {who} of {', '.join(sorted(set(units)))} act on this dossier now", type=NOT_YOUR_STEP
         )
+
+    def _by_766(self, role: Role) -> Role | None:
+        """Decision 766 (revision 5): the definition's role for an apology or an extension; None before."""
+        return role if self._progress.revision >= DECISION_766 else None
 
     def check_apology(self, apology: ApologySubmission) -> OfficerRef:
         self.check_open("apologise for")
-        acting = self._check_acting_officer(apology.officer)
         state = self._progress.state
+        if self._progress.revision >= DECISION_766 and state.apology is not None:
+            raise self.not_awaiting(
+                "an apology letter was already issued for this dossier; a dossier apologises once (Decision 766)"
+            )
+        acting = self._check_acting_officer(apology.officer, self._by_766(self._progress.definition.apologising_role))
         promised = state.apology.new_appointment_date if state.apology else state.appointment_date
         if apology.new_appointment_date <= promised:
             raise self.not_awaiting(f"the new appointment must come after {promised.isoformat()}")
@@ -103,12 +113,12 @@ class Mailbox:
 
     def check_extension(self, extension: ExtensionSubmission) -> OfficerRef:
         self.check_open("extend")
-        acting = self._check_acting_officer(extension.officer)
         state = self._progress.state
         if self._progress.definition.extended_time_limit_working_days is None:
             raise self.not_awaiting("this procedure has no extended time limit")
         if state.extended:
-            raise self.not_awaiting("the time limit was already extended")
+            raise self.not_awaiting("the time limit was already extended; a dossier is extended once")
+        acting = self._check_acting_officer(extension.officer, self._by_766(self._progress.definition.extending_role))
         if extension.new_appointment_date <= state.appointment_date:
             raise self.not_awaiting("an extension moves the appointment later")
         # The API gives the date the law does (the extended limit's extra working days); sent straight to Temporal,
@@ -148,6 +158,13 @@ class Mailbox:
             raise self.not_awaiting(f"no payment is awaited for step {payment.step_id!r}")
         if payment.amount_vnd != due.amount_vnd:
             raise self.not_awaiting(f"the amount due is {due.amount_vnd} VND, not {payment.amount_vnd}")
+        # Revision 5: a fee is paid through the payment platform; only its confirmation of the request awaited counts
+        # (the API relays it once its signature is verified), never the applicant's word.
+        if self._progress.revision >= PAYMENT_PLATFORM and payment.payment_id != due.payment_id:
+            raise self.not_awaiting(
+                f"step {payment.step_id!r} is paid through the payment platform (request {due.payment_id}); "
+                "its confirmation names that request"
+            )
 
     def check_agency_answer(self, answer: AgencyAnswer) -> None:
         awaited = self.awaited_calls.get(answer.step_id)

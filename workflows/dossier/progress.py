@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
         DossierInput,
         DossierState,
         OfficerRef,
+        PaymentSubmission,
         PortalStatus,
         SystemCallResult,
     )
@@ -49,6 +50,7 @@ class DossierProgress:
         self.agency_results: dict[str, SystemCallResult] = {}
         self.branch_outcomes: dict[str, str] = {}  # branch id → done | refused
         self.paid_steps: set[str] = set()
+        self.platform_payments: list[PaymentSubmission] = []  # refunded if the dossier does not complete (revision 5)
         # Results of interconnected child dossiers, with the position of the step that started each: they
         # are returned in the order of the definition's steps, whichever child finished first.
         self.child_results: list[tuple[int, dict[str, Any]]] = []
@@ -79,7 +81,7 @@ class DossierProgress:
             awaiting=awaiting,
             role=role,
             unit_code=unit,
-            due_date=calendar.add_working_days(start_day, step.budget_working_days),
+            due_date=calendar.add_working_days(start_day, self.input.budget_for(step)),
             started_at=workflow.now(),
             system=system,
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-REVISION = 4
+REVISION = 5
 REVISION_PATCH = "dossier-revision-{}"
 
 # Revision 1 takes every change below, and also: a dossier's status and units are indexed only when they change, its
@@ -41,6 +41,26 @@ REGISTRY_DECIDES_UPDATES = 3
 # after the result step) leaves the dossier at status 9 until an officer records the hand-over; then status 10.
 AGENCIES_ANSWER_LATER = 4
 HAND_BACK = 4
+
+# Revision 5: fees paid through the payment platform, official letters and Decision 766 in the officers' hands.
+# (Each change below documents what its dossiers do differently; dossiers on earlier revisions keep their path.)
+# PAYMENT_PLATFORM: a fee step asks the national payment platform to collect the fee (an activity) and records the
+# platform's request (id, pay page, expiry) in its fee request; a `pay` counts only when it names that request (the
+# API relays the platform's signed confirmation), never the applicant's word. While it waits, the platform is asked
+# for the request's status on a durable timer, so a lost confirmation still moves it on; past the fee's
+# `pay_within_hours` unpaid, the dossier stops for non-payment. A dossier that ends without completing after paying
+# has its platform payments refunded (an activity each, on the timeline) before its `finished` event.
+PAYMENT_PLATFORM = 5
+# Official letters: an activity issues each letter of Circular 01/2018 when its event happens (form 02 with a supplement
+# request, 03 with a refusal at reception or during handling, 04 with an apology, 05 when processing stops otherwise:
+# an agency's refusal, a withdrawal, a stop with the parent), signed and deposited like a result, with a timeline entry
+# `letter_issued`; the apology's Update answers once its letter is issued.
+OFFICIAL_LETTERS = 5
+# Decision 766: an apology letter and an extension are taken only from an officer holding the definition's
+# `apology_role` / `extension_role` (the leader by default) at a unit acting on the dossier, once each: a second
+# apology is refused. The apology letter's promise, missed, flags the dossier as missed without apology (no further
+# letter can be awaited); on revisions 3 and 4 the flag waits for "a further letter" that may still come.
+DECISION_766 = 5
 
 # Results are rendered, signed and deposited by an activity; without it the result step only lists references.
 SIGNED_RESULTS = "signed-results"

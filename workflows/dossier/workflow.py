@@ -43,6 +43,7 @@ from workflows.dossier.notices import Notices
 from workflows.dossier.progress import DossierProgress, Refused
 from workflows.dossier.publishing import Publisher
 from workflows.dossier.revisions import (
+    PAYMENT_PLATFORM,
     REGISTRY_DECIDES,
     REGISTRY_DECIDES_UPDATES,
     STOP_CHILDREN_WITH_PARENT,
@@ -100,6 +101,9 @@ class DossierWorkflow:
         state.fee_request = None
         state.completed_at = workflow.now()
         self._clock.bump()
+        if progress.revision >= PAYMENT_PLATFORM and state.outcome != "completed" and progress.platform_payments:
+            # Fees paid through the payment platform for a dossier that did not complete are refunded (revision 5).
+            await self._steps.refund_payments(state.outcome_reason or state.outcome or "")
         publisher.record(
             DossierEvent(
                 kind="finished",
@@ -112,6 +116,11 @@ class DossierWorkflow:
         )
         if mailbox.withdrawal is not None:
             mailbox.mark_applied(mailbox.withdrawal[0])
+        if state.outcome in ("stopped", "withdrawn") and not self._steps.letters.has("03"):
+            # Form 05: processing stopped other than by an officer's refusal (which form 03 told), revision 5.
+            await self._steps.letters.issue(
+                "05", signing_unit=input.receiving_unit, signer=None, reason=state.outcome_reason or state.outcome
+            )
         # Late messages still get their answer; the read model and the portal hear everything before we end.
         await workflow.wait_condition(lambda: workflow.all_handlers_finished() and publisher.idle)
         portal_lane.cancel()
@@ -299,6 +308,13 @@ class DossierWorkflow:
         officer = self._mailbox.check_apology(apology)
         seq = self._clock.take_apology(apology, officer)
         await workflow.wait_condition(lambda: self._publisher.has_recorded(seq))
+        given = self._progress.state.apology
+        assert given is not None
+        # Form 04, the letter itself, signed by the apologising officer's unit (revision 5).
+        await self._steps.letters.issue(
+            "04", signing_unit=officer.unit_code, signer=officer.officer_id, reason=apology.reason,
+            new_appointment_date=given.new_appointment_date, previous_appointment_date=given.previous_appointment_date,
+        )  # fmt: skip
         await self._notices.notify_applicant(
             "apology",
             f"Hồ sơ {self._progress.input.dossier_code}: xin lỗi vì trễ hẹn; "

@@ -12,6 +12,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.definition import Step
 
 from workflows.dossier.legal_clock import LegalClock
+from workflows.dossier.letters import Letters
 from workflows.dossier.mailbox import Mailbox
 from workflows.dossier.notices import Notices
 from workflows.dossier.progress import DossierProgress
@@ -27,6 +28,7 @@ class StepFamily:
         self.clock = clock
         self.mailbox = mailbox
         self.notices = notices
+        self.letters = Letters(progress, publisher)  # official letters (revision 5)
         self.stopping: set[asyncio.Task[Any]] = set()  # paths told to stop: the dossier's processing is ending
 
     async def run_path(self, steps: list[Step], start: str) -> None:

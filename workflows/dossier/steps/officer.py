@@ -15,14 +15,12 @@ with workflow.unsafe.imports_passed_through():
     from domain.dossier import (
         ActorRef,
         Awaiting,
-        ClockShift,
         DossierEvent,
         OfficerDecision,
         PortalStatus,
-        StepClock,
-        StepClockPlan,
         SupplementRequest,
     )
+    from domain.legal_clock_questions import ClockShift, StepClock, StepClockPlan
     from domain.timeline_messages import said
 
 from workflows.dossier.progress import Refused
@@ -43,7 +41,7 @@ class OfficerSteps(StepFamily):
             LegalClockActivities.plan_step,
             StepClockPlan(
                 start=workflow.now(),
-                budget_working_days=step.budget_working_days,
+                budget_working_days=progress.input.budget_for(step),
                 warning_share=progress.definition.early_warning_share,
                 jurisdiction=progress.input.jurisdiction,
             ),
@@ -160,6 +158,11 @@ class OfficerSteps(StepFamily):
                     )
                     mailbox.applied(ticket, step.id)
                     at_counter = step.kind == StepKind.reception and progress.base_status == PortalStatus.registered
+                    # Form 03, refusing reception or handling, with the reason (revision 5).
+                    await self.letters.issue(
+                        "03", signing_unit=decision.officer.unit_code, signer=decision.officer.officer_id,
+                        step_id=step.id, step_name=step.name, at_reception=at_counter, reason=decision.reason,
+                    )  # fmt: skip
                     if at_counter:
                         raise Refused(PortalStatus.not_accepted, "refused", decision.reason or "")
                     raise Refused(PortalStatus.stopped, "stopped", decision.reason or "")
@@ -189,6 +192,11 @@ class OfficerSteps(StepFamily):
             )
         )  # fmt: skip
         mailbox.applied(ticket, step.id)
+        # Form 02: the one complete list of what is missing, signed (revision 5).
+        await self.letters.issue(
+            "02", signing_unit=decision.officer.unit_code, signer=decision.officer.officer_id, step_id=step.id,
+            step_name=step.name, missing=decision.missing, reason=decision.reason,
+        )  # fmt: skip
 
         await workflow.wait_condition(lambda: mailbox.supplement is not None)
         assert mailbox.supplement is not None
