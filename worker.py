@@ -96,6 +96,7 @@ def dossier_activities(
         registry.officer_standing,
         payments.request_payment,
         payments.payment_status,
+        payments.cancel_payment,
         payments.refund_payment,
     ]
 

@@ -3,7 +3,9 @@
 A fee step on workflow revision 5 asks the platform to collect the fee: the platform answers with its request's id
 and the page where the applicant pays. The platform tells motcua of the payment with a signed callback
 (api/routes/payment_platform.py); the workflow also asks for the request's status now and then, so that a lost
-callback does not leave the dossier waiting. A dossier that does not complete has its platform payments refunded.
+callback does not leave the dossier waiting (a request the platform answers 404 for is `PaymentNotFound`). A dossier
+that ends while a request is open has it cancelled (the platform answers its status: "paid" when the payment came
+first); one that does not complete has its platform payments refunded.
 
 Writes carry an Idempotency-Key (the request's reference, the refund's) so a retried call never collects or refunds
 twice; transport faults and 5xx are retried by Temporal (the dossier waits), a 4xx is the platform's refusal.
@@ -19,7 +21,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.agencies import AgencyUnavailable, post_idempotent
-from domain.payment_platform import PaymentRefund, PaymentRequest, PaymentStatus
+from domain.payment_platform import PaymentCancel, PaymentRefund, PaymentRequest, PaymentStatus
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +73,26 @@ class PaymentActivities:
             raise AgencyUnavailable(f"{url}: {type(exc).__name__}: {exc}") from exc
         if status >= 500 or status == 429:
             raise AgencyUnavailable(f"{url} answered {status}")
+        if status == 404:  # the platform does not know the request (any more): it takes no payment for it
+            raise ApplicationError(f"{url} answered 404", type="PaymentNotFound", non_retryable=True)
         if status >= 400:
             raise ApplicationError(f"{url} answered {status}", type="AgencyRefused", non_retryable=True)
         try:
             return _status(json.loads(content))
         except ValueError as exc:
             raise AgencyUnavailable(f"{url} answered {status} with a body that is not a payment's status") from exc
+
+    @activity.defn
+    async def cancel_payment(self, cancel: PaymentCancel) -> PaymentStatus:
+        """Ask the platform to cancel an unpaid request, so it can no longer be paid; it answers the request's status
+        ("cancelled", or "paid" when the applicant paid first). The payment's id is the cancel's idempotency key."""
+        body = await post_idempotent(
+            self._http,
+            f"{self._platform}/payments/{cancel.payment_id}/cancel",
+            f"{cancel.payment_id}:cancel",
+            {"dossier_code": cancel.dossier_code, "reason": cancel.reason[:500]},
+        )
+        return _status(body)
 
     @activity.defn
     async def refund_payment(self, refund: PaymentRefund) -> PaymentStatus:

@@ -81,6 +81,7 @@ class ReadModelActivities:
                         step_units=step_units,
                         received_at=received_at,
                         appointment_date=appointment,
+                        time_limit=time_limit,
                         jurisdiction=jurisdiction,
                         idempotency_key=key,
                         request_hash=hashlib.sha256(key.encode()).hexdigest(),
@@ -97,5 +98,6 @@ class ReadModelActivities:
             appointment_date=row.appointment_date,
             step_units=row.step_units,
             jurisdiction=directory.jurisdiction_of(row.receiving_unit),
-            step_budgets=dict(time_limit_for(definition, row.form).budgets),
+            time_limit_working_days=row.time_limit_working_days,
+            step_budgets=row.step_budgets or {},
         )

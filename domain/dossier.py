@@ -92,12 +92,22 @@ class DossierInput(BaseModel):
     step_units: dict[str, str] = Field(default_factory=dict)
     jurisdiction: str = "VN"  # whose working calendar the deadlines follow
     received_by: ActorRef | None = None  # who submitted: the citizen online, or the counter officer
-    # The budgets the case of `time_limit_when` that held at submission gives its steps (domain.time_limits).
+    # The limit, and the budgets of its steps, the case of `time_limit_when` that held at submission gives it
+    # (domain.time_limits); none: the procedure's.
+    time_limit_working_days: int | None = None
     step_budgets: dict[str, int] = Field(default_factory=dict)
 
     def unit_for(self, step_id: str) -> str:
         """The unit acting on a step: as resolved at submission, else the receiving unit."""
         return self.step_units.get(step_id, self.receiving_unit)
+
+    @property
+    def time_limit(self) -> int:
+        return (
+            self.time_limit_working_days
+            if self.time_limit_working_days is not None
+            else (self.snapshot.definition.time_limit_working_days)
+        )
 
     def budget_for(self, step: Step) -> int:
         """A step's budget in working days: as the dossier's time limit gives it, else the definition's."""
@@ -328,6 +338,7 @@ EventKind = Literal[
     "fee_paid",
     "fee_expired",
     "fee_refunded",
+    "fee_cancelled",
     "agency_called",
     "notified",
     "branch_started",
@@ -452,6 +463,7 @@ class ChildDossier(BaseModel):
     appointment_date: date
     step_units: dict[str, str]
     jurisdiction: str = "VN"
+    time_limit_working_days: int | None = None
     step_budgets: dict[str, int] = Field(default_factory=dict)
 
 

@@ -20,10 +20,12 @@ class PaymentRequest(BaseModel):
 
 
 class PaymentStatus(BaseModel):
-    """The payment platform's answer about one request: created, checked, or refunded."""
+    """The payment platform's answer about one request: created, checked, cancelled or refunded."""
 
     payment_id: str
-    status: Literal["pending", "paid", "expired", "refunded"]
+    # "cancelled": motcua cancelled it when the dossier ended; "not_found": motcua's reading of a status check the
+    # platform answers 404 (it does not know the request, or no longer: purged), never said by the platform itself.
+    status: Literal["pending", "paid", "expired", "refunded", "cancelled", "not_found"]
     amount_vnd: int
     pay_url: str | None = None
     transaction_id: str | None = None
@@ -39,4 +41,12 @@ class PaymentRefund(BaseModel):
     dossier_code: str
     payment_id: str
     amount_vnd: int
+    reason: str
+
+
+class PaymentCancel(BaseModel):
+    """An unpaid request cancelled on the payment platform because its dossier ended (it can no longer be paid)."""
+
+    dossier_code: str
+    payment_id: str
     reason: str

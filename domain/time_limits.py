@@ -9,7 +9,7 @@ checks here make sure every case's steps fit within that case's limit before a d
 from __future__ import annotations
 
 import ast
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,9 +55,15 @@ def time_limit_for(definition: ProcedureDefinition, form: Mapping[str, Any]) -> 
 
 
 def longest_budget(
-    steps: list[Step], start: str, *, include_conditional: bool, budgets: Mapping[str, int] | None = None
+    steps: list[Step],
+    start: str,
+    *,
+    include_conditional: bool,
+    budgets: Mapping[str, int] | None = None,
+    taken: Collection[str] = (),
 ) -> int:
-    """Working days along the path of `next` transitions; a parallel step costs its slowest branch."""
+    """Working days along the path of `next` transitions; a parallel step costs its slowest branch (conditional
+    branches only with `include_conditional`, or when `taken` names them)."""
     budgets = budgets or {}
     by_id = {step.id: step for step in steps}
     total = 0
@@ -70,10 +76,12 @@ def longest_budget(
         if step.skip_when is not None and not include_conditional:
             continue
         total += budgets.get(step.id, step.budget_working_days)
-        branches = [b for b in step.branches or [] if include_conditional or b.when is None]
+        branches = [b for b in step.branches or [] if include_conditional or b.when is None or b.id in taken]
         total += max(
             (
-                longest_budget(b.steps, b.steps[0].id, include_conditional=include_conditional, budgets=budgets)
+                longest_budget(
+                    b.steps, b.steps[0].id, include_conditional=include_conditional, budgets=budgets, taken=taken
+                )
                 for b in branches
             ),
             default=0,
@@ -97,15 +105,20 @@ def check_time_limits(d: ProcedureDefinition, errors: list[DefinitionError], *, 
         loc: Loc = ["time_limit_when", i]
         check_expression(errors, [*loc, "when"], case.when, form_names | {BRANCHES}, "time_limit")
         if BRANCHES in _names(case.when):
-            for named in _branch_literals(case.when):
+            tested = _branch_literals(case.when)
+            for named in sorted(tested):
                 if named not in {b.id for b in branches}:
                     errors.append(problem([*loc, "when"], mark("không bước song song nào có nhánh '{id}'"),
                                           "unknown_name", id=named,
                                           suggestion=closest(named, (b.id for b in branches))))  # fmt: skip
-            if chosen_later:
+            # A case that reads `branches` other than by testing named branches may depend on any of them.
+            unknowable = (
+                [b for b in chosen_later if b in tested] if tested and _only_tests_names(case.when) else chosen_later
+            )
+            if unknowable:
                 errors.append(problem([*loc, "when"],
                                       mark("nhánh {ids} được chọn theo kết quả của một bước, chưa biết khi nộp hồ sơ"),
-                                      "not_allowed", ids=", ".join(chosen_later)))  # fmt: skip
+                                      "not_allowed", ids=", ".join(unknowable)))  # fmt: skip
         for step_id in case.budgets:
             if step_id not in step_ids:
                 errors.append(problem([*loc, "budgets", step_id], mark("không có bước '{id}'"), "unknown_step",
@@ -113,12 +126,14 @@ def check_time_limits(d: ProcedureDefinition, errors: list[DefinitionError], *, 
     if not graph_sound:
         return
     ceiling = max([d.extended_time_limit_working_days or d.time_limit_working_days, *(c.working_days for c in cases)])
-    limits: list[tuple[Loc, int, Mapping[str, int]]] = [(["steps"], d.time_limit_working_days, {})]
+    limits: list[tuple[Loc, int, Mapping[str, int], set[str]]] = [(["steps"], d.time_limit_working_days, {}, set())]
     limits += [
-        (["time_limit_when", i, "working_days"], case.working_days, case.budgets) for i, case in enumerate(cases)
+        (["time_limit_when", i, "working_days"], case.working_days, case.budgets, _branch_literals(case.when, True))
+        for i, case in enumerate(cases)
     ]
-    for loc, limit, budgets in limits:
-        usual = longest_budget(d.steps, d.start_step, include_conditional=False, budgets=budgets)
+    for loc, limit, budgets, taken in limits:
+        # A case's usual path takes the branches the case holds chosen ('x' in branches).
+        usual = longest_budget(d.steps, d.start_step, include_conditional=False, budgets=budgets, taken=taken)
         longest = longest_budget(d.steps, d.start_step, include_conditional=True, budgets=budgets)
         if usual > limit:
             errors.append(problem(loc, _OVER_LIMIT, "budget", days=usual, limit=limit))
@@ -133,17 +148,30 @@ def _names(text: str) -> frozenset[str]:
         return frozenset()
 
 
-def _branch_literals(text: str) -> set[str]:
-    """The branch ids a condition tests, as in `'land' in branches`."""
+def _branch_literals(text: str, chosen_only: bool = False) -> set[str]:
+    """The branch ids a condition tests, as in `'land' in branches` (with `chosen_only`, not `'land' not in …`)."""
     try:
         tree = expressions.parse(text).tree
     except expressions.ExpressionError:
         return set()
     named: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], (ast.In, ast.NotIn)):
+        tests = (ast.In,) if chosen_only else (ast.In, ast.NotIn)
+        if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], tests):
             left, right = node.left, node.comparators[0]
             if isinstance(right, ast.Name) and right.id == BRANCHES and isinstance(left, ast.Constant):
                 if isinstance(left.value, str):
                     named.add(left.value)
     return named
+
+
+def _only_tests_names(text: str) -> bool:
+    """Whether a condition reads `branches` only to test named branches (`'land' in branches`)."""
+    tree = expressions.parse(text).tree
+    tested = {
+        id(node.comparators[0])
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], (ast.In, ast.NotIn))
+        and isinstance(node.left, ast.Constant) and isinstance(node.comparators[0], ast.Name)
+    }  # fmt: skip
+    return all(id(node) in tested for node in ast.walk(tree) if isinstance(node, ast.Name) and node.id == BRANCHES)

@@ -52,6 +52,18 @@ MESSAGES: dict[str, TimelineMessage] = {
         mark("{step}: yêu cầu thanh toán {payment} hết hạn sau {hours} giờ chưa nộp; dừng xử lý"),
         mark("Hồ sơ dừng xử lý vì phí, lệ phí chưa được nộp trong {hours} giờ."),
     ),
+    "fee_request_void": _message(
+        mark("{step}: Cổng thanh toán không còn nhận nộp cho yêu cầu thanh toán {payment} ({status}); dừng xử lý"),
+        mark("Hồ sơ dừng xử lý vì phí, lệ phí chưa được nộp và yêu cầu thanh toán không còn hiệu lực."),
+    ),
+    "fee_request_cancelled": _message(
+        mark("Đã huỷ yêu cầu thanh toán {payment} trên Cổng thanh toán vì hồ sơ kết thúc xử lý"),
+        mark("Yêu cầu nộp phí, lệ phí đã được huỷ vì hồ sơ kết thúc xử lý."),
+    ),
+    "fee_cancel_refused": _message(
+        mark("Cổng thanh toán không huỷ yêu cầu thanh toán {payment}: {reason}"),
+        mark("Yêu cầu nộp phí, lệ phí không còn hiệu lực vì hồ sơ kết thúc xử lý."),
+    ),
     "fee_refunded": _message(
         mark("Yêu cầu Cổng thanh toán hoàn trả {amount} đồng (giao dịch {receipt}, hoàn trả {refund})"),
         mark("Đã yêu cầu hoàn trả {amount} đồng phí, lệ phí đã nộp."),

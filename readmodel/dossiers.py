@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from domain.dossier import Applicant, Awaiting, Channel, PortalStatus, Transition
+from domain.time_limits import DossierTimeLimit
 from readmodel.db import as_utc, utcnow
 from readmodel.tables import ActiveStepRow, DossierEventRow, DossierRow, DossierSerialRow
 
@@ -109,6 +110,7 @@ def new_dossier_row(
     appointment_date: date,
     jurisdiction: str,
     idempotency_key: str | None,
+    time_limit: DossierTimeLimit | None = None,
     request_hash: str,
     handling_unit: str | None = None,
     prefilled: bool = False,
@@ -133,6 +135,8 @@ def new_dossier_row(
         received_at=received_at,
         appointment_date=appointment_date,
         original_appointment_date=appointment_date,
+        time_limit_working_days=time_limit.working_days if time_limit else None,
+        step_budgets=dict(time_limit.budgets) if time_limit else None,
         jurisdiction=jurisdiction,
         prefilled=prefilled,
         idempotency_key=idempotency_key,

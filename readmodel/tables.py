@@ -52,6 +52,9 @@ class DossierRow(SQLModel, table=True):
     step_units: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     received_at: datetime
     appointment_date: date
+    # The limit and step budgets its case of `time_limit_when` gave it at submission (None: the procedure's).
+    time_limit_working_days: int | None = None
+    step_budgets: dict[str, int] | None = Field(default=None, sa_column=Column(JSON))
     idempotency_key: str | None = Field(default=None, unique=True, max_length=200)
     request_hash: str = Field(max_length=64)
     workflow_started: bool = False

@@ -6,9 +6,13 @@ tests pay this way) marks the request paid and sends motcua a signed confirmatio
 canonical JSON (keys sorted, no spaces, UTF-8), signed HMAC-SHA256 under PAYMENT_PLATFORM_SECRET in
 `X-Payment-Signature: sha256=<hex>`, retried until motcua answers below 500. `deliver=false` pays but loses the
 confirmation (motcua's status check must find the payment). It answers status checks
-(`GET /payment-platform/payments/{id}`), takes no payment past a request's expiry, and refunds
-(`POST /payment-platform/payments/{id}/refunds`). Faults injected for the system `payment_platform` apply to motcua's
-calls (requests, status checks, refunds), as for every other system.
+(`GET /payment-platform/payments/{id}`; "expired" once past its expiry), takes no payment past a request's expiry,
+cancels an unpaid request (`POST /payment-platform/payments/{id}/cancel`, answering its status: "cancelled", or "paid"
+when the applicant paid first) and refunds (`POST /payment-platform/payments/{id}/refunds`). Faults injected for the
+system `payment_platform` apply to motcua's calls (requests, status checks, cancels, refunds), as for every other
+system. The tests' controls: `PUT /_sim/payment-platform/clock` sets the platform's clock behind (its requests expire
+that much later: it says "pending" past their expiry), `DELETE /_sim/payment-platform/payments/{id}` purges a request
+(its status check then answers 404).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import html
 import json
 import os
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import httpx
@@ -52,10 +56,24 @@ class RefundIn(BaseModel):
     reason: Annotated[str, Field(max_length=500)] = ""
 
 
+class CancelIn(BaseModel):
+    dossier_code: str | None = None
+    reason: Annotated[str, Field(max_length=500)] = ""
+
+
+class Clock(BaseModel):
+    behind_seconds: Annotated[float, Field(ge=0, le=86_400 * 30)] = 0.0
+
+
 class _Payments:
     def __init__(self) -> None:
         self.by_id: dict[str, dict[str, Any]] = {}
         self.count = 0
+        self.clock = Clock()
+
+    def now(self) -> datetime:
+        """The platform's clock: behind the real one by what the tests set."""
+        return datetime.now(UTC) - timedelta(seconds=self.clock.behind_seconds)
 
 
 payments = _Payments()
@@ -68,7 +86,7 @@ def sign(body: bytes) -> str:
 
 def _status(payment: dict[str, Any]) -> dict[str, Any]:
     expires = payment["expires_at"]
-    if payment["status"] == "pending" and expires is not None and datetime.now(UTC) >= expires:
+    if payment["status"] == "pending" and expires is not None and payments.now() >= expires:
         payment["status"] = "expired"
     shown = {k: payment[k] for k in ("payment_id", "status", "amount_vnd", "pay_url", "transaction_id", "channel",
                                      "refund_id", "dossier_code", "reference")}  # fmt: skip
@@ -171,6 +189,33 @@ def router(gate: Gate, remember: Remember, record: Record) -> APIRouter:
         payments.count += 1
         payment.update(status="refunded", refund_id=f"HT-{payments.count:010d}", refund_reason=body.reason)
         return remember(SYSTEM, idempotency_key, _status(payment))
+
+    @routes.post("/payment-platform/payments/{payment_id}/cancel")
+    async def cancel(
+        payment_id: PaymentId, body: CancelIn,
+        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=300)] = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Cancel an unpaid request: it can no longer be paid. The answer is its status: "cancelled", or what it was
+        already (paid, expired, refunded), so the caller learns of a payment that came first."""
+        payment = _payment(payment_id)
+        earlier = await gate(SYSTEM, "cancel", idempotency_key, {**body.model_dump(), "payment_id": payment_id,
+                                                                  "dossier_code": payment["dossier_code"]})  # fmt: skip
+        if earlier is not None:
+            return earlier
+        if _status(payment)["status"] == "pending":
+            payment.update(status="cancelled", cancel_reason=body.reason)
+        return remember(SYSTEM, idempotency_key, _status(payment))
+
+    @routes.put("/_sim/payment-platform/clock")
+    def set_clock(clock: Clock) -> Clock:
+        """Set the platform's clock behind the real one (0: on time), for the tests."""
+        payments.clock = clock
+        return clock
+
+    @routes.delete("/_sim/payment-platform/payments/{payment_id}")
+    def purge(payment_id: PaymentId) -> dict[str, Any]:
+        """The platform forgets a request (purged): its status check answers 404, for the tests."""
+        return _status(payments.by_id.pop(payment_id, None) or _payment(payment_id))
 
     @routes.get("/_sim/payment-platform/payments")
     def requests_of(dossier_code: Annotated[str | None, Query(max_length=100)] = None) -> list[dict[str, Any]]:

@@ -64,6 +64,17 @@ def test_a_remeasured_parcel_is_promised_the_longer_limit_and_its_steps_get_thei
     assert page.status_code == 200, page.text
     assert "10 ngày làm việc" in page.text and "5 ngày làm việc" not in page.text
 
+    # The special case's limit already reaches the extended one: no extension on top of it. The usual case extends
+    # by the difference, to 10 working days in all.
+    extend = {"reason": "Cần xác minh thêm"}
+    leader = officer("leader", LAND_OFFICE)
+    refused = api.post(f"/dossiers/{remeasured['dossier_code']}/extensions", json=extend, headers=leader)
+    assert refused.status_code == 409 and "already reaches" in refused.text, refused.text
+    extended = api.post(f"/dossiers/{usual['dossier_code']}/extensions", json=extend, headers=leader)
+    assert extended.status_code == 200, extended.text
+    view = api.get(f"/dossiers/{usual['dossier_code']}").json()
+    assert view["appointment_date"] == _appointment(api, usual["received_at"], 10)
+
 
 def test_the_procedure_page_says_the_limit_depends_on_the_case(api, shipped):
     page = api.get("/citizen/procedures/1.012783?lang=vi")
@@ -161,6 +172,12 @@ def test_the_validator_checks_every_case_against_its_own_limit(api):
     later["steps"][0]["next"] = "lookup"
     errors = _errors(api.post("/procedures/validate", json=later, headers=admin()))
     assert any(e["loc"] == ["body", "time_limit_when", 0, "when"] and "translation" in e["msg"] for e in errors), errors
+
+    # A branch chosen by an agency's answer that no case tests does not matter to the time limit.
+    untested = copy.deepcopy(later)
+    untested["steps"][2]["branches"][1]["when"] = "want_translation"
+    untested["steps"][2]["branches"][0]["when"] = "lookup.found"
+    assert api.post("/procedures/validate", json=untested, headers=admin()).status_code == 200
 
     # What validate refuses, deploy refuses.
     assert api.post("/procedures", json=tight, headers=admin()).status_code == 422

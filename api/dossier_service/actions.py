@@ -13,7 +13,7 @@ from temporalio.client import Client
 from api.deps import Principal
 from api.dossier_service import decision_766
 from api.dossier_service.attachments import own_uploads
-from api.dossier_service.definitions import definition_of
+from api.dossier_service.definitions import definition_of, dossier_time_limit
 from api.dossier_service.messages import relay
 from api.dossier_service.schemas import ApologyIn, DecisionIn, ExtensionIn, PaymentIn, SupplementIn, WithdrawalIn
 from api.errors import field_error
@@ -113,7 +113,7 @@ async def apologize(
     promised = _promised(row)
     if body.new_appointment_date <= promised:
         raise field_error(["body", "new_appointment_date"], f"the new appointment must come after {promised}")
-    limit = max(definition.time_limit_working_days, definition.extended_time_limit_working_days or 0, 1)
+    limit = max(dossier_time_limit(row, definition), definition.extended_time_limit_working_days or 0, 1)
     latest = calendar.add_working_days(promised, limit)
     if body.new_appointment_date > latest:
         raise field_error(
@@ -153,7 +153,13 @@ async def extend(
         raise HTTPException(status.HTTP_409_CONFLICT, "this procedure has no extended time limit")
     decision_766.require_extension_allowed(officer, row, definition)
     calendar = calendars.calendar_for(session, row.jurisdiction, base_calendar)
-    extra = definition.extended_time_limit_working_days - definition.time_limit_working_days
+    extra = definition.extended_time_limit_working_days - dossier_time_limit(row, definition)
+    if extra <= 0:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"this dossier's time limit ({dossier_time_limit(row, definition)} working days, as its case gives it) "
+            "already reaches the procedure's extended limit",
+        )
     new_date = calendar.add_working_days(row.appointment_date, extra)
     message = ExtensionSubmission(reason=body.reason, new_appointment_date=new_date, officer=officer_ref(officer))
     return await relay(session, client, settings, row.code, DossierUpdate.extend, message)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import HTTPException, status
 from sqlmodel import Session
 
+from domain.definition import ProcedureDefinition
 from domain.dossier import DefinitionSnapshot
 from readmodel import procedures
 from readmodel.db import release
@@ -39,3 +40,11 @@ def pinned_for(session: Session, row: DossierRow) -> DefinitionSnapshot:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     finally:
         release(session)
+
+
+def dossier_time_limit(row: DossierRow, definition: ProcedureDefinition) -> int:
+    """The time limit a dossier is held to, in working days: its case's, decided at submission, else the
+    procedure's (dossiers registered before cases existed)."""
+    return (
+        row.time_limit_working_days if row.time_limit_working_days is not None else definition.time_limit_working_days
+    )

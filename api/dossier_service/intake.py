@@ -72,7 +72,8 @@ async def _start_workflow(
         appointment_date=row.appointment_date,
         step_units=row.step_units,
         jurisdiction=row.jurisdiction,
-        step_budgets=dict(time_limit_for(pinned.definition, row.form).budgets),
+        time_limit_working_days=row.time_limit_working_days,
+        step_budgets=row.step_budgets or {},
         received_by=ActorRef.model_validate(row.submitted_by) if row.submitted_by else None,
     )
     try:
@@ -221,6 +222,7 @@ def _register_submission(
         raise field_error(["body", "prefilled_fields"], f"not fields of the form: {', '.join(unknown_prefilled)}")
     jurisdiction = directory.jurisdiction_of(handling_unit)
     calendar = calendars.calendar_for(session, jurisdiction, base_calendar)
+    time_limit = time_limit_for(definition, form)
     request_hash = _request_hash(body)
     received_at = utcnow()
     try:
@@ -243,7 +245,8 @@ def _register_submission(
                 form=form,
                 step_units=step_units,
                 received_at=received_at,
-                appointment_date=calendar.appointment_date(received_at, time_limit_for(definition, form).working_days),
+                appointment_date=calendar.appointment_date(received_at, time_limit.working_days),
+                time_limit=time_limit,
                 jurisdiction=jurisdiction,
                 prefilled=bool(body.prefilled_fields),
                 idempotency_key=idempotency_key,

@@ -17,14 +17,16 @@ from typing import Annotated, Literal
 
 from fastapi import HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 from temporalio.client import Client
 
 from api.dossier_service.messages import relay
 from api.errors import field_error, unprocessable
-from domain.dossier import ActorRef, MessageAccepted, PaymentSubmission
+from domain.dossier import ActorRef, MessageAccepted, PaymentSubmission, PortalStatus
 from infrastructure.settings import Settings
 from readmodel import dossiers
+from readmodel.db import release
+from readmodel.tables import DossierEventRow
 from workflows.contract import DossierUpdate
 
 SIGNATURE_HEADER = "X-Payment-Signature"
@@ -86,8 +88,10 @@ async def confirm(
     session: Session, client: Client, settings: Settings, code: str, body: bytes, signed: str | None
 ) -> MessageAccepted:
     """A verified confirmation, correlated with the dossier and the payment request its fee step awaits: 404 for a
-    dossier that does not exist, 409 for another request or a fee already paid, 422 for an amount other than the
-    one asked."""
+    dossier that does not exist, 422 for an amount other than the one asked, 409 for another request or one the
+    dossier cancelled when it ended (the platform refunds what it took for it). A confirmation of a payment the
+    dossier has already recorded (the status check found it first, or the platform sends it again) answers 200 and
+    changes nothing."""
     verify(settings, body, signed)
     confirmation = read(body)
     if confirmation.dossier_code != code:
@@ -96,13 +100,8 @@ async def confirm(
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no dossier {code}")
     due = row.fee_request or {}
-    if not due.get("payment_id"):
-        raise HTTPException(status.HTTP_409_CONFLICT, f"dossier {code} awaits no payment through the platform")
-    if due["payment_id"] != confirmation.payment_id:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            f"dossier {code} awaits payment request {due['payment_id']}, not {confirmation.payment_id}",
-        )
+    if due.get("payment_id") != confirmation.payment_id:
+        return _settled(session, code, confirmation.payment_id, due.get("payment_id"))
     if confirmation.amount_vnd != due.get("amount_vnd"):
         raise field_error(["body", "amount_vnd"], f"the amount due is {due.get('amount_vnd')} VND")
     payment = PaymentSubmission(
@@ -114,4 +113,50 @@ async def confirm(
         transaction_id=confirmation.transaction_id,
         channel=confirmation.channel,
     )
-    return await relay(session, client, settings, code, DossierUpdate.pay, payment)
+    try:
+        return await relay(session, client, settings, code, DossierUpdate.pay, payment)
+    except HTTPException as refused:
+        if refused.status_code != status.HTTP_409_CONFLICT:
+            raise
+        # The status check may have applied the payment meanwhile, or the dossier ended and cancelled the request.
+        try:
+            return _settled(session, code, confirmation.payment_id, None, refused.detail)
+        finally:
+            release(session)
+
+
+def _settled(
+    session: Session, code: str, payment_id: str, awaited: str | None, refusal: str | None = None
+) -> MessageAccepted:
+    """The answer to a confirmation of a request the dossier does not await now: 200 (nothing changes) when the
+    dossier has recorded it paid; 409 saying so when the dossier ended with it unpaid (cancelled or expired: the
+    platform must refund whatever it took for it), or awaits another request, or none."""
+    events = session.exec(
+        select(DossierEventRow).where(
+            DossierEventRow.dossier_code == code,
+            col(DossierEventRow.kind).in_(("fee_requested", "fee_paid", "fee_cancelled", "fee_expired")),
+        )
+    ).all()
+    naming = {event.kind for event in events if (event.detail or {}).get("payment_id") == payment_id}
+    row = dossiers.read_only(session.connection(), code)
+    assert row is not None
+    if "fee_paid" in naming:
+        paid = next(e for e in events if e.kind == "fee_paid" and (e.detail or {}).get("payment_id") == payment_id)
+        return MessageAccepted(
+            dossier_code=code,
+            step_id=paid.step_id or "",
+            status=PortalStatus(row.status),
+            active_step_ids=[step["step_id"] for step in row.active_steps],
+        )
+    if "fee_requested" in naming and (row.completed_at is not None or naming & {"fee_cancelled", "fee_expired"}):
+        ended = "was cancelled" if "fee_cancelled" in naming else "expired" if "fee_expired" in naming else "ended"
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"payment request {payment_id} {ended} unpaid when dossier {code}'s processing ended; the dossier takes "
+            "no payment for it: the payment platform must refund what it collected",
+        )
+    if refusal is not None:
+        raise HTTPException(status.HTTP_409_CONFLICT, refusal)
+    if not awaited:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"dossier {code} awaits no payment through the platform")
+    raise HTTPException(status.HTTP_409_CONFLICT, f"dossier {code} awaits payment request {awaited}, not {payment_id}")

@@ -13,9 +13,8 @@ from sqlmodel import Session
 from api import browser_session
 from api.access import ReadableDossier, is_applicant
 from api.deps import LookupSecretDep, LookupSecretsDep, PrincipalDep, SessionDep, SettingsDep
-from api.dossier_service.definitions import definition_of
+from api.dossier_service.definitions import definition_of, dossier_time_limit
 from api.dossier_service.views import receipt
-from domain.time_limits import time_limit_for
 from forms.printable import (
     HandOff,
     SupplementCycle,
@@ -71,7 +70,7 @@ def receipt_page(
         receipt(row, secrets, with_secret=with_secret),
         row.applicant,
         unit_names={code: unit.name for code, unit in directory.units.items()},
-        time_limit_working_days=time_limit_for(definition, row.form).working_days,
+        time_limit_working_days=dossier_time_limit(row, definition),
         received_by=received_by,
         zone=ZoneInfo(settings.timezone),
     ))  # fmt: skip

@@ -2,7 +2,9 @@
 the callback address motcua gave it with the payment request. The caller is authenticated by its signature (HMAC-SHA256
 of the body under PAYMENT_PLATFORM_SECRET, `X-Payment-Signature`; 401 without a valid one, and nothing changes); the
 confirmation then goes to the dossier's workflow as the `pay` Update naming the platform's request (workflow
-revision 5). See api/dossier_service/payment_platform.py for the checks."""
+revision 5), which asks the platform whether it is paid before applying it. A confirmation of a payment the dossier
+has recorded already answers 200 and changes nothing; one of a request the dossier cancelled when it ended answers 409
+saying so. See api/dossier_service/payment_platform.py for the checks."""
 
 from __future__ import annotations
 

@@ -26,13 +26,13 @@ class Letters:
         self._progress = progress
         self._publisher = publisher
         self.issued: list[IssuedLetter] = []
+        # Numbered when asked for, not when issued: two letters of a form under way at once (refusals in parallel
+        # branches) must not take the same number, and so the same id in the store.
+        self._numbered: dict[str, int] = {}
 
     @property
     def issuing(self) -> bool:
         return self._progress.revision >= OFFICIAL_LETTERS
-
-    def has(self, form: str) -> bool:
-        return any(letter.form == form for letter in self.issued)
 
     async def issue(
         self, form: LetterForm, *, signing_unit: str, signer: str | None, step_id: str | None = None, **particulars: Any
@@ -42,7 +42,7 @@ class Letters:
         if not self.issuing:
             return
         progress = self._progress
-        number = 1 + sum(1 for letter in self.issued if letter.form == form)
+        number = self._numbered[form] = self._numbered.get(form, 0) + 1
         letter = LetterIssue(
             dossier_code=progress.input.dossier_code,
             form=form,

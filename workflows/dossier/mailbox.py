@@ -106,7 +106,8 @@ class Mailbox:
         # Update straight to Temporal is held here to that many days twice over plus a month, in calendar days
         # (the validator has no calendar), so no letter puts the promise off for good. Validators do not replay.
         definition = self._progress.definition
-        limit = max(definition.time_limit_working_days, definition.extended_time_limit_working_days or 0, 1)
+        own = self._progress.input.time_limit if self._progress.revision >= DECISION_766 else 0
+        limit = max(definition.time_limit_working_days, own, definition.extended_time_limit_working_days or 0, 1)
         if apology.new_appointment_date > promised + timedelta(days=2 * limit + 31):
             raise self.not_awaiting(f"the new appointment is too far after {promised.isoformat()}")
         return acting
@@ -124,6 +125,12 @@ class Mailbox:
         # The API gives the date the law does (the extended limit's extra working days); sent straight to Temporal,
         # a date is held to those days twice over plus a month, in calendar days, as an apology's is.
         definition = self._progress.definition
+        if self._progress.revision >= DECISION_766 and self._progress.input.time_limit >= (
+            definition.extended_time_limit_working_days or 0
+        ):
+            raise self.not_awaiting(
+                "this dossier's time limit, as its case gives it, already reaches the extended limit"
+            )
         extra = max((definition.extended_time_limit_working_days or 0) - definition.time_limit_working_days, 1)
         if extension.new_appointment_date > state.appointment_date + timedelta(days=2 * extra + 31):
             raise self.not_awaiting(f"the extended appointment is too far after {state.appointment_date.isoformat()}")

@@ -28,11 +28,12 @@ from workflows.dossier.revisions import follows
 class Refused(Exception):
     """A step ended its path with a refusal (rejection, agency refusal): the dossier ends with this status."""
 
-    def __init__(self, status: PortalStatus, outcome: str, reason: str) -> None:
+    def __init__(self, status: PortalStatus, outcome: str, reason: str, *, told_by_letter: bool = False) -> None:
         super().__init__(reason)
         self.status = status
         self.outcome = outcome
         self.reason = reason
+        self.told_by_letter = told_by_letter  # an officer's refusal, which its own letter (form 03) told
 
 
 class DossierProgress:

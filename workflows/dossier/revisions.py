@@ -46,10 +46,15 @@ HAND_BACK = 4
 # (Each change below documents what its dossiers do differently; dossiers on earlier revisions keep their path.)
 # PAYMENT_PLATFORM: a fee step asks the national payment platform to collect the fee (an activity) and records the
 # platform's request (id, pay page, expiry) in its fee request; a `pay` counts only when it names that request (the
-# API relays the platform's signed confirmation), never the applicant's word. While it waits, the platform is asked
-# for the request's status on a durable timer, so a lost confirmation still moves it on; past the fee's
-# `pay_within_hours` unpaid, the dossier stops for non-payment. A dossier that ends without completing after paying
-# has its platform payments refunded (an activity each, on the timeline) before its `finished` event.
+# API relays the platform's signed confirmation), never the applicant's word, and only once the platform, asked by
+# the `payment_status` activity in the Update's or Signal's handler, says the request is paid for that amount (else
+# the message is refused, on the timeline). While it waits, the platform is asked for the request's status on a
+# durable timer, the interval doubling after each unpaid answer up to an hour (or the check interval if longer), so a
+# lost confirmation still moves it on; the dossier stops for non-payment only when the platform says the request
+# takes no payment any more (expired past the fee's `pay_within_hours`, cancelled, or unknown to it: 404). A dossier
+# that ends while a request is open has it cancelled (the `cancel_payment` activity; a payment that came first is
+# recorded and refunded), and one that ends without completing after paying has its platform payments refunded (an
+# activity each, on the timeline), both before its `finished` event.
 PAYMENT_PLATFORM = 5
 # Official letters: an activity issues each letter of Circular 01/2018 when its event happens (form 02 with a supplement
 # request, 03 with a refusal at reception or during handling, 04 with an apology, 05 when processing stops otherwise:

@@ -84,6 +84,7 @@ class DossierWorkflow:
             )
         )
         appointment_watch = asyncio.create_task(self._clock.watch_appointment())
+        told_by_letter = False
         try:
             await self._run_until_withdrawn()
             state.outcome = "completed"
@@ -93,14 +94,19 @@ class DossierWorkflow:
             progress.base_status = refused.status
             state.outcome = refused.outcome  # type: ignore[assignment]
             state.outcome_reason = refused.reason
+            told_by_letter = refused.told_by_letter
         appointment_watch.cancel()
         if mailbox.withdrawal is not None:
             mailbox.serve(mailbox.withdrawal[0])
         progress.active.clear()
         state.supplement_request = None
-        state.fee_request = None
+        open_fee, state.fee_request = state.fee_request, None
         state.completed_at = workflow.now()
         self._clock.bump()
+        if progress.revision >= PAYMENT_PLATFORM and open_fee is not None and open_fee.payment_id is not None:
+            # Ended while a fee step waited on the payment platform: its request is cancelled, so nobody pays it after
+            # the end; paid already, the payment is recorded and refunded below (revision 5).
+            await self._steps.cancel_open_request(open_fee)
         if progress.revision >= PAYMENT_PLATFORM and state.outcome != "completed" and progress.platform_payments:
             # Fees paid through the payment platform for a dossier that did not complete are refunded (revision 5).
             await self._steps.refund_payments(state.outcome_reason or state.outcome or "")
@@ -116,8 +122,9 @@ class DossierWorkflow:
         )
         if mailbox.withdrawal is not None:
             mailbox.mark_applied(mailbox.withdrawal[0])
-        if state.outcome in ("stopped", "withdrawn") and not self._steps.letters.has("03"):
-            # Form 05: processing stopped other than by an officer's refusal (which form 03 told), revision 5.
+        if state.outcome in ("stopped", "withdrawn") and not told_by_letter:
+            # Form 05: processing stopped other than by the officer's refusal that ended it (which form 03 told), or
+            # by a refused branch the dossier went on without (revision 5).
             await self._steps.letters.issue(
                 "05", signing_unit=input.receiving_unit, signer=None, reason=state.outcome_reason or state.outcome
             )
@@ -259,6 +266,14 @@ class DossierWorkflow:
     @workflow.update(name=DossierUpdate.pay.value)
     async def pay(self, payment: PaymentSubmission) -> MessageAccepted:
         mailbox = self._mailbox
+        if self._progress.revision >= PAYMENT_PLATFORM:
+            # It may come straight to Temporal, past the API that verifies the platform's signature: the platform is
+            # asked whether the request it names is paid; refused to its sender and on the timeline otherwise.
+            try:
+                payment = await self._steps.confirmed_by_platform(payment)
+            except ApplicationError as refused:
+                mailbox.refuse("pay", refused.message, via="Update")
+                raise
         check = lambda: mailbox.check_payment(payment)  # noqa: E731
         return await mailbox.answer_update(check, mailbox.store_payment(payment), payment.step_id)
 
@@ -271,7 +286,16 @@ class DossierWorkflow:
         payment = self._read_signal("pay", payloads, PaymentSubmission)
         if payment is None:
             return
-        await mailbox.take_signal("pay", lambda: mailbox.check_payment(payment), mailbox.store_payment(payment))
+        if self._progress.revision >= PAYMENT_PLATFORM:
+            # As for the Update: applied only once the platform says the request it names is paid.
+            try:
+                mailbox.check_payment(payment)
+                payment = await self._steps.confirmed_by_platform(payment)
+            except ApplicationError as refused:
+                mailbox.refuse("pay", refused.message)
+                return
+        confirmed = payment
+        await mailbox.take_signal("pay", lambda: mailbox.check_payment(confirmed), mailbox.store_payment(confirmed))
 
     @workflow.update(name=DossierUpdate.agency_answer.value)
     async def agency_answer(self, answer: AgencyAnswer) -> MessageAccepted:

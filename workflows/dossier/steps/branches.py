@@ -149,6 +149,7 @@ class BranchSteps(StepFamily):
             appointment_date=child.appointment_date,
             step_units=child.step_units,
             jurisdiction=child.jurisdiction,
+            time_limit_working_days=child.time_limit_working_days,
             step_budgets=child.step_budgets,
         )
         outcome = await workflow.execute_child_workflow(

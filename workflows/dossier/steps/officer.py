@@ -164,8 +164,8 @@ class OfficerSteps(StepFamily):
                         step_id=step.id, step_name=step.name, at_reception=at_counter, reason=decision.reason,
                     )  # fmt: skip
                     if at_counter:
-                        raise Refused(PortalStatus.not_accepted, "refused", decision.reason or "")
-                    raise Refused(PortalStatus.stopped, "stopped", decision.reason or "")
+                        raise Refused(PortalStatus.not_accepted, "refused", decision.reason or "", told_by_letter=True)
+                    raise Refused(PortalStatus.stopped, "stopped", decision.reason or "", told_by_letter=True)
                 case DecisionKind.request_supplement:
                     await self._await_supplement(step, decision, ticket, actor, detail)
 
