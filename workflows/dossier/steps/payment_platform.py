@@ -9,7 +9,9 @@ payments refunded."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -51,19 +53,9 @@ class PlatformFees(StepFamily):
             description=fee.description,
             expires_at=expires_at,
         )
-        try:
-            created = await workflow.execute_activity_method(
-                PaymentActivities.request_payment,
-                request,
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=AGENCY_RETRY,
-            )
-        except ActivityError as err:
-            if not (isinstance(err.cause, ApplicationError) and err.cause.type == "AgencyRefused"):
-                raise
-            raise Refused(
-                PortalStatus.stopped, "stopped", f"the payment platform refused the request: {err.cause.message}"
-            ) from None
+        created, refusal = await self._ask_platform(PaymentActivities.request_payment, request)
+        if created is None:
+            raise Refused(PortalStatus.stopped, "stopped", f"the payment platform refused the request: {refusal}")
         state.fee_request = FeeRequest(
             step_id=step.id, amount_vnd=amount, requested_at=requested_at, description=fee.description,
             payment_id=created.payment_id, pay_url=created.pay_url, expires_at=expires_at,
@@ -214,22 +206,14 @@ class PlatformFees(StepFamily):
             reason=self.progress.state.outcome_reason or self.progress.state.outcome or "",
         )  # fmt: skip
         detail = {"payment_id": due.payment_id, "amount_vnd": due.amount_vnd}
-        try:
-            answer = await workflow.execute_activity_method(
-                PaymentActivities.cancel_payment,
-                cancel,
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=AGENCY_RETRY,
-            )
-        except ActivityError as err:
-            if not (isinstance(err.cause, ApplicationError) and err.cause.type == "AgencyRefused"):
-                raise
+        answer, refusal = await self._ask_platform(PaymentActivities.cancel_payment, cancel)
+        if answer is None:
             self.publisher.record(
                 DossierEvent(
                     kind="fee_cancelled", at=workflow.now(), step_id=due.step_id,
-                    summary=f"the payment platform refused to cancel request {due.payment_id}: {err.cause.message}",
-                    detail={**detail, "refused": err.cause.message},
-                    **said("fee_cancel_refused", payment=due.payment_id, reason=err.cause.message),
+                    summary=f"the payment platform refused to cancel request {due.payment_id}: {refusal}",
+                    detail={**detail, "refused": refusal},
+                    **said("fee_cancel_refused", payment=due.payment_id, reason=refusal),
                 )
             )  # fmt: skip
             return
@@ -261,23 +245,15 @@ class PlatformFees(StepFamily):
                 dossier_code=progress.input.dossier_code, payment_id=payment.payment_id,
                 amount_vnd=payment.amount_vnd, reason=reason,
             )  # fmt: skip
-            try:
-                refunded = await workflow.execute_activity_method(
-                    PaymentActivities.refund_payment,
-                    refund,
-                    start_to_close_timeout=timedelta(seconds=30),
-                    retry_policy=AGENCY_RETRY,
-                )
-            except ActivityError as err:
-                if not (isinstance(err.cause, ApplicationError) and err.cause.type == "AgencyRefused"):
-                    raise
+            refunded, refusal = await self._ask_platform(PaymentActivities.refund_payment, refund)
+            if refunded is None:
                 self.publisher.record(
                     DossierEvent(
                         kind="fee_refunded", at=workflow.now(), step_id=payment.step_id,
-                        summary=f"the payment platform refused to refund {payment.payment_id}: {err.cause.message}",
-                        detail={**refund.model_dump(mode="json"), "refused": err.cause.message},
+                        summary=f"the payment platform refused to refund {payment.payment_id}: {refusal}",
+                        detail={**refund.model_dump(mode="json"), "refused": refusal},
                         **said("fee_refund_refused", amount=payment.amount_vnd, receipt=payment.receipt_reference,
-                               reason=err.cause.message),
+                               reason=refusal),
                     )
                 )  # fmt: skip
                 continue
@@ -293,3 +269,20 @@ class PlatformFees(StepFamily):
                 )
             )  # fmt: skip
         progress.platform_payments.clear()
+
+    @staticmethod
+    async def _ask_platform(method: Callable[..., Any], argument: object) -> tuple[Any, str | None]:
+        """The platform's answer, or the reason it refused (a business refusal, never retried); any other failure is
+        the activity's to retry and, past its retries, the workflow's to fail on."""
+        try:
+            answer = await workflow.execute_activity_method(
+                method,  # type: ignore[arg-type]
+                argument,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=AGENCY_RETRY,
+            )
+        except ActivityError as err:
+            if not (isinstance(err.cause, ApplicationError) and err.cause.type == "AgencyRefused"):
+                raise
+            return None, err.cause.message
+        return answer, None
