@@ -153,11 +153,12 @@ async def extend(
         raise HTTPException(status.HTTP_409_CONFLICT, "this procedure has no extended time limit")
     decision_766.require_extension_allowed(officer, row, definition)
     calendar = calendars.calendar_for(session, row.jurisdiction, base_calendar)
-    extra = definition.extended_time_limit_working_days - dossier_time_limit(row, definition)
+    own_limit = dossier_time_limit(row, definition)
+    extra = definition.extended_time_limit_working_days - own_limit
     if extra <= 0:
         raise HTTPException(
             status.HTTP_409_CONFLICT,
-            f"this dossier's time limit ({dossier_time_limit(row, definition)} working days, as its case gives it) "
+            f"this dossier's time limit ({own_limit} working days, as its case gives it) "
             "already reaches the procedure's extended limit",
         )
     new_date = calendar.add_working_days(row.appointment_date, extra)

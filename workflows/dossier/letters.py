@@ -12,7 +12,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.results import LetterActivities
     from domain.dossier import DossierEvent
-    from domain.letters import IssuedLetter, LetterForm, LetterIssue
+    from domain.letters import LetterForm, LetterIssue
     from domain.timeline_messages import said
 
 from workflows.dossier.progress import DossierProgress
@@ -25,7 +25,6 @@ class Letters:
     def __init__(self, progress: DossierProgress, publisher: Publisher) -> None:
         self._progress = progress
         self._publisher = publisher
-        self.issued: list[IssuedLetter] = []
         # Numbered when asked for, not when issued: two letters of a form under way at once (refusals in parallel
         # branches) must not take the same number, and so the same id in the store.
         self._numbered: dict[str, int] = {}
@@ -64,7 +63,6 @@ class Letters:
             start_to_close_timeout=timedelta(minutes=2),
             retry_policy=AGENCY_RETRY,
         )
-        self.issued.append(issued)
         self._publisher.record(
             DossierEvent(
                 kind="letter_issued", at=workflow.now(), step_id=step_id,
